@@ -1,0 +1,100 @@
+"""Reward modes: how a verifier's outcome becomes the training reward.
+
+``score`` is always the fraction correct in [0, 1]; ``reward`` depends on the mode:
+
+========  ===============================================================
+binary    1 if fully correct, else 0
+partial   fraction correct (tests passed, people right, cells right)
+format    binary (or partial) and ``format_penalty`` when the tags are wrong
+rescaled  partial mapped to [-1, 1]
+logic-rl  format +1/-1 plus answer +2 / -1.5 / -2 (Logic-RL's KK shaping)
+========  ===============================================================
+
+Options are layered: server default < request ``options`` < item ``options`` < label
+``reward``; a later layer overrides only the fields it sets.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RewardMode = Literal["binary", "partial", "format", "rescaled", "logic-rl"]
+REWARD_MODES: tuple[str, ...] = ("binary", "partial", "format", "rescaled", "logic-rl")
+
+
+class RewardOptions(BaseModel):
+    """Options that shape extraction and reward; every field is optional in a layer."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: RewardMode = "binary"
+    format_base: Literal["binary", "partial"] = Field(
+        default="binary", description="what the format mode pays when the format is right"
+    )
+    format_penalty: float = Field(default=-1.0, description="reward in format mode when the tags are wrong")
+    failure_reward: float | None = Field(
+        default=None,
+        description="reward for verdicts timeout and error; default: what a wrong answer gets in the mode",
+    )
+    logic_rl_format_ok: float = 1.0
+    logic_rl_format_bad: float = -1.0
+    logic_rl_correct: float = 2.0
+    logic_rl_wrong: float = -1.5
+    logic_rl_unparseable: float = -2.0
+    answer_tags: bool | None = Field(
+        default=None,
+        description="expect <answer> tags; default: when the prompt (or, without one, the response) mentions <answer>",
+    )
+    require_think: bool = Field(default=True, description="with answer tags, a <think> block must come first")
+    end_tokens: list[str] | None = Field(default=None, description="end tokens stripped from the response")
+    timeout_s: float | None = Field(default=None, gt=0, le=600, description="per-item time limit")
+    max_boxed: int = Field(
+        default=1, ge=1, description="math: more distinct \\boxed{} answers than this is hedging and wrong"
+    )
+
+    def layered(self, *layers: dict[str, Any] | BaseModel | None) -> RewardOptions:
+        """These options with each layer's explicitly set fields applied in order."""
+        merged = self.model_dump(exclude_unset=False)
+        for layer in layers:
+            if layer is None:
+                continue
+            if isinstance(layer, BaseModel):
+                layer = layer.model_dump(exclude_unset=True)
+            merged.update(layer)
+        return RewardOptions.model_validate(merged)
+
+
+def compute_reward(
+    verdict: str, score: float, format_ok: bool, parsed: bool, options: RewardOptions
+) -> float:
+    """The training reward for one outcome under ``options.mode``."""
+    if verdict in ("timeout", "error"):
+        if options.failure_reward is not None:
+            return float(options.failure_reward)
+        score, parsed = 0.0, True
+    correct = score >= 1.0
+    mode = options.mode
+    if mode == "binary":
+        return 1.0 if correct else 0.0
+    if mode == "partial":
+        return float(score)
+    if mode == "format":
+        if not format_ok:
+            return float(options.format_penalty)
+        if options.format_base == "partial":
+            return float(score)
+        return 1.0 if correct else 0.0
+    if mode == "rescaled":
+        return 2.0 * float(score) - 1.0 if parsed else -1.0
+    if mode == "logic-rl":
+        fmt = options.logic_rl_format_ok if format_ok else options.logic_rl_format_bad
+        if not format_ok or not parsed:
+            answer = options.logic_rl_unparseable
+        elif correct:
+            answer = options.logic_rl_correct
+        else:
+            answer = options.logic_rl_wrong
+        return float(fmt + answer)
+    raise ValueError(f"unknown reward mode {mode!r}")
