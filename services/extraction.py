@@ -113,7 +113,9 @@ def extract(response: str, prompt: str | None, options: RewardOptions) -> Extrac
     """Cut a response into think block, answer region and format verdict."""
     end_tokens = tuple(options.end_tokens) if options.end_tokens is not None else DEFAULT_END_TOKENS
     response = strip_end_tokens(response, end_tokens)
-    tail = _THINK_OPEN if prompt and _PROMPT_TAIL.search(prompt) else ""
+    # An R1 prompt ends in "<think>"; a response that opens its own block is not doubled.
+    opens_think = response.lstrip().startswith(_THINK_OPEN)
+    tail = _THINK_OPEN if prompt and _PROMPT_TAIL.search(prompt) and not opens_think else ""
     text = tail + response
 
     if options.answer_tags is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from services.rewards import RewardOptions
 
@@ -64,14 +64,34 @@ class CodeLabel(_LabelBase):
 
 
 class KKLabel(_LabelBase):
+    """Knights and Knaves: ``solution`` {name: role}; or Logic-RL's ``names`` + boolean
+    ``solution`` list, or ``solution_text_format`` / ``solution_text`` (given as the solution
+    or as extra fields). ``roles`` = [truth-teller word, liar word] when not knight/knave."""
+
     domain: Literal["kk"]
-    solution: dict[str, Any] | list[Any] | str
+    solution: dict[str, Any] | list[Any] | str | None = None
     roles: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _solution_is_readable(self) -> KKLabel:
+        from services.domains.kk import gold_of  # the one place KK label forms are normalised
+
+        gold_of(self)
+        return self
 
 
 class ZebraLabel(_LabelBase):
+    """Zebra grid: ``solution`` {"House 1": {"Name": ...}, ...} or {"header": [...], "rows": [...]}."""
+
     domain: Literal["zebra"]
     solution: dict[str, Any]
+
+    @model_validator(mode="after")
+    def _solution_is_readable(self) -> ZebraLabel:
+        from services.domains.zebra import gold_grid  # the one place Zebra grid forms are normalised
+
+        gold_grid(self.solution)
+        return self
 
 
 Label = Annotated[

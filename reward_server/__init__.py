@@ -1,0 +1,1 @@
+"""The HTTP service: request models, dispatch to an execution backend, cache, metrics, auth."""

@@ -1,0 +1,73 @@
+"""The ``reward`` command line: ``reward serve``, ``reward gen``, ..."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def _serve(args: argparse.Namespace) -> int:
+    # The sandbox's fork servers start first: before any secret or setting is read and
+    # before any thread exists, so what they fork carries nothing of the service.
+    if args.sandbox:
+        try:
+            import sandbox
+        except ImportError:
+            sandbox = None
+        if sandbox is not None and hasattr(sandbox, "start_default_pool"):
+            sandbox.start_default_pool()
+
+    import uvicorn
+
+    from reward_server.app import create_app
+    from reward_server.settings import Settings
+
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port), ("pool_workers", args.workers)) if v}
+    settings = Settings(**overrides)
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=args.log_level,
+        timeout_keep_alive=30,
+        backlog=4096,
+        access_log=args.access_log,
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="reward", description="Verifiable reward service for RL training of LLMs.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP service (settings from REWARD_* environment variables)")
+    serve.add_argument("--host", default=None, help="bind address (REWARD_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (REWARD_PORT, default 8000)")
+    serve.add_argument("--workers", type=int, default=None, help="verifier processes (REWARD_POOL_WORKERS, default: cores)")
+    serve.add_argument("--log-level", default=os.environ.get("REWARD_LOG_LEVEL", "info"))
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument(
+        "--no-sandbox", dest="sandbox", action="store_false", help="do not start the code sandbox pool at startup"
+    )
+    serve.set_defaults(func=_serve)
+
+    try:
+        from services.generators import cli as gen_cli
+    except ImportError:
+        gen_cli = None
+    if gen_cli is not None:
+        gen = sub.add_parser("gen", help="generate puzzle and CountDown data (JSONL rows with prompt and label)")
+        gen_cli.add_arguments(gen)
+        gen.set_defaults(func=gen_cli.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""Execution backends: where items are scored and how their time limits are enforced.
+
+The embedded backend (the default) keeps everything in this process's reach:
+
+- math, CountDown and puzzle items run in a pebble process pool sized to the cores;
+  a task that passes its time limit has its worker process killed and replaced, which
+  is the only way to stop big-integer work such as ``9**9**9``;
+- code items run on threads that wait on the sandbox pool, whose runs carry their own
+  hard limits.
+
+The event loop only awaits futures; it never runs a verifier.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import multiprocessing
+import resource
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pebble import ProcessExpired, ProcessPool
+
+from reward_server.cache import ResultCache, item_key
+from reward_server.metrics import Metrics
+from reward_server.settings import Settings
+from services.rewards import RewardOptions
+from services.scoring import failure_result, label_domain, score_item, warm_up
+
+# Modules each verifier process needs; the fork server imports them once.
+PRELOAD = ["services.scoring", "services.domains.math", "services.domains.countdown"]
+# Domains whose work happens in the sandbox rather than in the verifier processes.
+SANDBOX_DOMAINS = frozenset({"code"})
+
+
+@dataclass(slots=True)
+class WorkItem:
+    response: str
+    label: Any
+    prompt: str | None
+    layers: tuple[dict[str, Any] | None, ...]
+
+
+def _init_verifier_process(memory_mb: int) -> None:
+    limit = memory_mb * 1024 * 1024
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ValueError, OSError):
+        pass
+    warm_up()
+
+
+class Backend(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def score(self, items: list[WorkItem]) -> list[dict[str, Any]]: ...
+    def readiness(self) -> dict[str, Any]: ...
+
+
+class EmbeddedBackend:
+    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.base_options = RewardOptions(mode=settings.default_mode)
+        self.cache = ResultCache(settings.cache_size)
+        self._pool: ProcessPool | None = None
+        self._threads: concurrent.futures.ThreadPoolExecutor | None = None
+        self._waiting = 0
+
+    async def start(self) -> None:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)
+        self._pool = ProcessPool(
+            max_workers=self.settings.pool_workers,
+            max_tasks=self.settings.pool_max_tasks,
+            initializer=_init_verifier_process,
+            initargs=(self.settings.pool_memory_mb,),
+            context=context,
+        )
+        self._threads = concurrent.futures.ThreadPoolExecutor(
+            max_workers=self.settings.code_threads, thread_name_prefix="code-item"
+        )
+        self.metrics.pool_workers.set(self.settings.pool_workers)
+        # One round trip per worker so the first real items find warm processes.
+        warmups = [self._pool.schedule(warm_up) for _ in range(self.settings.pool_workers)]
+        await asyncio.gather(*(asyncio.wrap_future(f) for f in warmups), return_exceptions=True)
+
+    async def stop(self) -> None:
+        if self._pool is not None:
+            self._pool.stop()
+            await asyncio.to_thread(self._pool.join, 10)
+            self._pool = None
+        if self._threads is not None:
+            self._threads.shutdown(wait=False, cancel_futures=True)
+            self._threads = None
+
+    def readiness(self) -> dict[str, Any]:
+        alive = self._pool is not None and self._pool.active
+        return {"ok": alive, "backend": "embedded", "verifier_processes": self.settings.pool_workers if alive else 0}
+
+    def _timeout_for(self, domain: str, item: WorkItem) -> float:
+        default = self.settings.code_item_timeout_s if domain in SANDBOX_DOMAINS else self.settings.item_timeout_s
+        asked = None
+        for layer in item.layers:
+            if layer and isinstance(layer.get("timeout_s"), int | float):
+                asked = float(layer["timeout_s"])
+        if isinstance(item.label, dict) and isinstance(item.label.get("reward"), dict):
+            value = item.label["reward"].get("timeout_s")
+            if isinstance(value, int | float):
+                asked = float(value)
+        if asked is None or asked <= 0:
+            return default
+        return min(asked, self.settings.max_item_timeout_s)
+
+    async def _run(self, item: WorkItem, domain: str) -> dict[str, Any]:
+        assert self._pool is not None and self._threads is not None
+        timeout = self._timeout_for(domain, item)
+        args = (item.response, item.label, item.prompt, self.base_options, item.layers)
+        if domain in SANDBOX_DOMAINS:
+            loop = asyncio.get_running_loop()
+            future = loop.run_in_executor(self._threads, score_item, *args)
+            try:
+                return await asyncio.wait_for(future, timeout)
+            except TimeoutError:
+                return self._failure("timeout", f"item took longer than {timeout:g} s", item)
+        pebble_future = self._pool.schedule(score_item, args=args, timeout=timeout)
+        self._waiting += 1
+        self.metrics.queue_depth.set(self._waiting)
+        try:
+            return await asyncio.wrap_future(pebble_future)
+        except TimeoutError:
+            self.metrics.worker_restarts.labels("timeout").inc()
+            return self._failure("timeout", f"item took longer than {timeout:g} s; its worker was killed", item)
+        except ProcessExpired as exc:
+            self.metrics.worker_restarts.labels("crash").inc()
+            return self._failure("error", f"verifier process died (exit code {exc.exitcode})", item)
+        except asyncio.CancelledError:
+            pebble_future.cancel()
+            raise
+        finally:
+            self._waiting -= 1
+            self.metrics.queue_depth.set(self._waiting)
+
+    def _failure(self, verdict: str, reason: str, item: WorkItem) -> dict[str, Any]:
+        return failure_result(verdict, reason, item.response, item.prompt, self.base_options, item.layers)
+
+    async def _score_one(self, item: WorkItem) -> dict[str, Any]:
+        started = time.perf_counter()
+        domain = label_domain(item.label)
+        self.metrics.in_flight.inc()
+        try:
+            if len(item.response) > self.settings.max_response_chars:
+                result = self._failure(
+                    "error", f"response longer than {self.settings.max_response_chars} characters", item
+                )
+                cached = False
+            else:
+                key = item_key(item.label, item.prompt, item.response, item.layers)
+                try:
+                    result, cached = await asyncio.wait_for(
+                        self.cache.get_or_compute(key, lambda: self._run(item, domain)),
+                        self.settings.queue_deadline_s,
+                    )
+                except TimeoutError:
+                    result, cached = (
+                        self._failure("timeout", f"not answered within {self.settings.queue_deadline_s:g} s", item),
+                        False,
+                    )
+        finally:
+            self.metrics.in_flight.dec()
+        elapsed = time.perf_counter() - started
+        (self.metrics.cache_hits if cached else self.metrics.cache_misses).inc()
+        self.metrics.items.labels(domain, result["verdict"]).inc()
+        self.metrics.item_seconds.labels(domain).observe(elapsed)
+        if result["verdict"] == "timeout":
+            self.metrics.timeouts.labels(domain).inc()
+        return {**result, "latency_ms": round(elapsed * 1000, 3), "cached": cached}
+
+    async def score(self, items: list[WorkItem]) -> list[dict[str, Any]]:
+        return list(await asyncio.gather(*(self._score_one(item) for item in items)))

@@ -1,0 +1,34 @@
+"""Prometheus metrics: requests, per-domain latency and verdicts, timeouts, cache, pool."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 180)
+
+
+class Metrics:
+    """One set of metrics per app, on its own registry (so tests can run several apps)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "reward_http_requests", "HTTP requests by route and status", ["route", "status"], registry=r
+        )
+        self.request_seconds = Histogram(
+            "reward_http_request_seconds", "HTTP request latency", ["route"], buckets=LATENCY_BUCKETS, registry=r
+        )
+        self.items = Counter("reward_items", "Items scored by domain and verdict", ["domain", "verdict"], registry=r)
+        self.item_seconds = Histogram(
+            "reward_item_seconds", "Per-item scoring latency by domain", ["domain"], buckets=LATENCY_BUCKETS, registry=r
+        )
+        self.timeouts = Counter("reward_item_timeouts", "Items that hit their time limit", ["domain"], registry=r)
+        self.cache_hits = Counter("reward_cache_hits", "Items answered from the result cache", registry=r)
+        self.cache_misses = Counter("reward_cache_misses", "Items not in the result cache", registry=r)
+        self.queue_depth = Gauge("reward_queue_depth", "Items waiting for a verifier", registry=r)
+        self.in_flight = Gauge("reward_items_in_flight", "Items being scored or waiting", registry=r)
+        self.pool_workers = Gauge("reward_pool_workers", "Verifier processes in the pool", registry=r)
+        self.worker_restarts = Counter(
+            "reward_worker_restarts", "Verifier processes killed (timeout) or lost (crash)", ["reason"], registry=r
+        )

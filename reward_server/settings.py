@@ -1,0 +1,39 @@
+"""Service settings, read from the environment (prefix ``REWARD_``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.rewards import RewardMode
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REWARD_", env_file=".env", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_key: SecretStr | None = Field(default=None, description="when set, scoring routes need 'Authorization: Bearer <key>'")
+    backend: Literal["embedded", "rq"] = "embedded"
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", validation_alias="REDIS_URL")
+
+    pool_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, description="verifier processes")
+    pool_max_tasks: int = Field(default=5000, ge=0, description="tasks before a verifier process is recycled (0: never)")
+    pool_memory_mb: int = Field(default=4096, ge=256, description="address-space limit of each verifier process")
+    code_threads: int = Field(default=64, ge=1, description="concurrent code items waiting on the sandbox")
+
+    default_mode: RewardMode = "binary"
+    item_timeout_s: float = Field(default=10.0, gt=0, description="hard limit per math/countdown/puzzle item")
+    code_item_timeout_s: float = Field(default=60.0, gt=0, description="hard limit per code item")
+    max_item_timeout_s: float = Field(default=120.0, gt=0, description="cap on timeouts asked for in options")
+    queue_deadline_s: float = Field(
+        default=150.0, gt=0, description="an item still unanswered after this long gets verdict timeout"
+    )
+
+    cache_size: int = Field(default=200_000, ge=0, description="in-process result cache entries (0: off)")
+    max_request_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    max_batch_items: int = Field(default=10_000, ge=1)
+    max_response_chars: int = Field(default=4_000_000, ge=1)

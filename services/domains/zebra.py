@@ -1,0 +1,271 @@
+"""Zebra (Einstein) grid verifier: the model's whole grid against the gold grid, cell by cell.
+
+Gold and answer are read by the same normaliser, :func:`read_grid`, from either form:
+
+- ZebraLogic's answer form ``{"House 1": {"Name": "Arnold", "Pet": "cat"}, "House 2": ...}``
+  (house keys may be "House 1", "house_1", "1", ...; a ``{"solution": {...}}`` wrapper, as
+  in ZebraLogic's ``{"reasoning": ..., "solution": ...}`` output, is unwrapped);
+- ZebraLogic's gold form ``{"header": ["House", "Name", ...], "rows": [["1", "Arnold", ...], ...]}``.
+
+The answer is the last complete JSON object in the answer region that has the grid's shape
+(```json fences and text around it are fine; trailing commas are forgiven). Cells compare
+case- and white-space-insensitively; a missing cell is wrong; houses and attributes the
+gold grid does not have earn nothing. score = right cells / gold cells.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from services.scoring import Outcome
+
+if TYPE_CHECKING:
+    from services.labels import ZebraLabel
+    from services.rewards import RewardOptions
+
+MAX_ANSWER_CHARS = 100_000
+"""Only the last this-many characters of the answer region are searched for JSON."""
+MAX_DECODE_ATTEMPTS = 2_000
+"""At most this many '{' positions are tried as the start of a JSON object."""
+
+Grid = dict[int, dict[str, list[str]]]
+"""house number -> normalised attribute -> the normalised values given for that cell."""
+
+
+class ZebraGridError(ValueError):
+    """A grid (gold or answer) that is not in a form this verifier reads."""
+
+
+def normalise(value: Any) -> str:
+    """Case- and white-space-insensitive form of a cell value or attribute name."""
+    return " ".join(str(value).split()).casefold()
+
+
+_HOUSE_NUMBER = re.compile(r"\d+")
+
+
+def _house_number(key: Any) -> int | None:
+    if isinstance(key, bool):
+        return None
+    if isinstance(key, int):
+        return key
+    match = _HOUSE_NUMBER.search(str(key))
+    return int(match.group()) if match else None
+
+
+def _cell_text(value: Any) -> str | None:
+    """A cell as text; None for values that are not one plain answer (null, lists, objects)."""
+    if value is None or isinstance(value, dict | list):
+        return None
+    return normalise(value)
+
+
+def _unwrap(obj: Any) -> Any:
+    """Take the grid out of a {"solution": {...}} wrapper (any key case)."""
+    for _ in range(3):
+        if not isinstance(obj, dict):
+            return obj
+        inner = next((v for k, v in obj.items() if normalise(k) == "solution"), None)
+        if isinstance(inner, dict):
+            obj = inner
+        else:
+            return obj
+    return obj
+
+
+def read_grid(obj: Any) -> tuple[Grid, dict[str, str]]:
+    """Read a grid in either form; return it with the attribute display names.
+
+    Raises :class:`ZebraGridError` when the object has no houses at all.
+    """
+    obj = _unwrap(obj)
+    if not isinstance(obj, dict):
+        raise ZebraGridError(f"expected a JSON object of houses, got {type(obj).__name__}")
+    display: dict[str, str] = {}
+    grid: Grid = {}
+
+    def put(house: int, attribute: Any, value: Any) -> None:
+        key = normalise(attribute)
+        display.setdefault(key, " ".join(str(attribute).split()))
+        cell = grid.setdefault(house, {}).setdefault(key, [])
+        text = _cell_text(value)
+        cell.append(text if text is not None else "\x00unreadable")
+
+    if "header" in obj and "rows" in obj:
+        header, rows = obj["header"], obj["rows"]
+        if not isinstance(header, list) or not isinstance(rows, list) or not header:
+            raise ZebraGridError("'header' and 'rows' must be lists")
+        house_column = next((i for i, h in enumerate(header) if normalise(h) == "house"), None)
+        for index, row in enumerate(rows):
+            if not isinstance(row, list):
+                raise ZebraGridError(f"row {index + 1} is not a list")
+            house = index + 1
+            if house_column is not None and house_column < len(row):
+                number = _house_number(row[house_column])
+                house = number if number is not None else house
+            for column, attribute in enumerate(header):
+                if column == house_column:
+                    continue
+                put(house, attribute, row[column] if column < len(row) else None)
+        if not grid:
+            raise ZebraGridError("the grid has no rows")
+        return grid, display
+
+    for key, attributes in obj.items():
+        house = _house_number(key)
+        if house is None or not isinstance(attributes, dict):
+            continue
+        grid.setdefault(house, {})
+        for attribute, value in attributes.items():
+            put(house, attribute, value)
+    if not grid:
+        raise ZebraGridError('no houses: expected {"House 1": {"Name": ...}, ...}')
+    return grid, display
+
+
+def gold_grid(solution: Any) -> tuple[dict[int, dict[str, str]], dict[str, str]]:
+    """The gold grid of a label's solution: house -> attribute -> value, one value per cell."""
+    try:
+        grid, display = read_grid(solution)
+    except ZebraGridError as exc:
+        raise ZebraGridError(f"zebra solution: {exc}") from None
+    gold: dict[int, dict[str, str]] = {}
+    for house, cells in grid.items():
+        for attribute, values in cells.items():
+            if len(values) != 1 or values[0].startswith("\x00"):
+                raise ZebraGridError(
+                    f"zebra solution: house {house} {display[attribute]!r} must be one text or number"
+                )
+            gold.setdefault(house, {})[attribute] = values[0]
+    if not any(gold.values()):
+        raise ZebraGridError("zebra solution has no cells")
+    return gold, display
+
+
+# --------------------------------------------------------------------------- JSON in text
+
+_TRAILING_COMMA = re.compile(r",(\s*[}\]])")
+_OBJECT_START = re.compile(r"\{\s*[\"'}]")
+
+
+def json_objects(text: str) -> tuple[list[Any], str | None]:
+    """Every outermost JSON object in ``text``, in order, and the last decode error seen."""
+    decoder = json.JSONDecoder()
+    found: list[Any] = []
+    error: str | None = None
+    position = 0
+    attempts = 0
+    while attempts < MAX_DECODE_ATTEMPTS:
+        match = _OBJECT_START.search(text, position)
+        if match is None:
+            break
+        start = match.start()
+        attempts += 1
+        try:
+            obj, end = decoder.raw_decode(text, start)
+        except json.JSONDecodeError as exc:
+            error = f"{exc.msg} at position {exc.pos}"
+            position = start + 1
+            continue
+        except RecursionError:
+            error = "JSON nested too deeply"
+            position = start + 1
+            continue
+        found.append(obj)
+        position = end
+    return found, error
+
+
+def find_answer_grid(answer: str) -> tuple[Grid | None, dict[str, str], str | None]:
+    """The last JSON object in the answer that is a grid, or None and why there is none."""
+    text = answer[-MAX_ANSWER_CHARS:]
+    if "{" not in text:
+        return None, {}, "no JSON object in the answer"
+    objects, error = json_objects(text)
+    grid, display, shape_error = _last_grid(objects)
+    if grid is None:
+        repaired = _TRAILING_COMMA.sub(r"\1", text)
+        if repaired != text:
+            repaired_objects, _ = json_objects(repaired)
+            grid, display, _ = _last_grid(repaired_objects)
+            objects = objects or repaired_objects
+    if grid is not None:
+        return grid, display, None
+    if not objects:
+        return None, {}, f"broken JSON: {error or 'no complete object'}"
+    return None, {}, f"JSON is not a grid: {shape_error}"
+
+
+def _last_grid(objects: list[Any]) -> tuple[Grid | None, dict[str, str], str | None]:
+    shape_error = None
+    for obj in reversed(objects):
+        try:
+            grid, display = read_grid(obj)
+        except ZebraGridError as exc:
+            shape_error = shape_error or str(exc)
+            continue
+        return grid, display, None
+    return None, {}, shape_error
+
+
+# --------------------------------------------------------------------------- verify
+
+
+def verify(extracted: Any, label: ZebraLabel, options: RewardOptions) -> Outcome:
+    """Score a Zebra grid answer: the fraction of the gold grid's cells given right."""
+    try:
+        gold, display = gold_grid(label.solution)
+    except ZebraGridError as exc:
+        return Outcome(score=0.0, verdict="error", reason=f"label: {exc}")
+    total = sum(len(cells) for cells in gold.values())
+    base_details: dict[str, Any] = {
+        "cell_accuracy": 0.0,
+        "puzzle_accuracy": 0,
+        "cells_right": 0,
+        "cells_total": total,
+    }
+    answer = extracted.answer_region
+    if not answer.strip():
+        return Outcome(score=0.0, parsed=False, reason="empty answer region: no grid to read", details=base_details)
+    grid, answer_display, why = find_answer_grid(answer)
+    if grid is None:
+        return Outcome(score=0.0, parsed=False, reason=why, details=base_details)
+
+    right = 0
+    mistakes: list[str] = []
+    for house in sorted(gold):
+        for attribute, expected in gold[house].items():
+            given = grid.get(house, {}).get(attribute)
+            if given is None:
+                mistakes.append(f"House {house} {display[attribute]}: missing")
+            elif len(set(given)) > 1:
+                mistakes.append(f"House {house} {display[attribute]}: given more than one value")
+            elif given[0] != expected:
+                shown = "unreadable value" if given[0].startswith("\x00") else repr(given[0])
+                mistakes.append(f"House {house} {display[attribute]}: {shown}, expected {expected!r}")
+            else:
+                right += 1
+    extra_houses = sorted(h for h in grid if h not in gold)
+    gold_attributes = {a for cells in gold.values() for a in cells}
+    extra_attributes = sorted(
+        {answer_display.get(a, a) for cells in grid.values() for a in cells if a not in gold_attributes}
+    )
+    score = right / total
+    details: dict[str, Any] = {
+        "cell_accuracy": score,
+        "puzzle_accuracy": 1 if right == total else 0,
+        "cells_right": right,
+        "cells_total": total,
+    }
+    if mistakes:
+        details["wrong_cells"] = mistakes[:20]
+    if extra_houses:
+        details["extra_houses"] = extra_houses[:20]
+    if extra_attributes:
+        details["extra_attributes"] = extra_attributes[:20]
+    reason = None
+    if mistakes:
+        reason = f"{right} of {total} cells right; " + "; ".join(mistakes[:5])
+    return Outcome(score=score, parsed=True, reason=reason, details=details)
