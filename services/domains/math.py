@@ -16,7 +16,8 @@ import logging
 from functools import lru_cache
 from typing import Any
 
-from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify as mv_verify
+from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
+from math_verify import verify as mv_verify
 
 from services.extraction import Extracted
 from services.rewards import RewardOptions
