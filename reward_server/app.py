@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reward_server.execution import Backend, EmbeddedBackend, WorkItem
 from reward_server.metrics import Metrics
-from reward_server.models import RewardRequest, RewardResponse, ScoreRequest, ScoreResponse
+from services.api import RewardRequest, RewardResponse, ScoreRequest, ScoreResponse
 from reward_server.settings import Settings
 from services.extraction import response_from_query
 

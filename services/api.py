@@ -1,4 +1,4 @@
-"""Request and response models of the HTTP API."""
+"""The wire contract of the HTTP API: request and response models, shared by the service and its clients."""
 
 from __future__ import annotations
 
