@@ -1,0 +1,38 @@
+"""Isolated execution of untrusted programs: fork servers, limits, languages.
+
+Knows nothing about rewards or HTTP. Typical use::
+
+    from sandbox import RunRequest, get_default_pool
+    result = get_default_pool().run(RunRequest(source="print(input())", stdin="hi", time_limit_s=2))
+"""
+
+import atexit
+
+from sandbox.languages import LANGUAGES, Language, get_language, register_language
+from sandbox.model import STATUSES, RunRequest, RunResult
+from sandbox.pool import (
+    SandboxPool,
+    SandboxUnavailable,
+    close_default_pool,
+    get_default_pool,
+    start_default_pool,
+)
+from sandbox.worker import LAYER_NAMES
+
+atexit.register(close_default_pool)
+
+__all__ = [
+    "LANGUAGES",
+    "LAYER_NAMES",
+    "STATUSES",
+    "Language",
+    "RunRequest",
+    "RunResult",
+    "SandboxPool",
+    "SandboxUnavailable",
+    "close_default_pool",
+    "get_default_pool",
+    "get_language",
+    "register_language",
+    "start_default_pool",
+]

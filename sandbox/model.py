@@ -1,0 +1,77 @@
+"""What a sandbox run is asked to do and what came of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# RunResult.status values
+OK = "ok"
+RUNTIME_ERROR = "runtime_error"
+TIMEOUT = "timeout"
+MEMORY_LIMIT = "memory_limit"
+OUTPUT_LIMIT = "output_limit"
+COMPILE_ERROR = "compile_error"
+KILLED = "killed"
+SANDBOX_ERROR = "sandbox_error"
+STATUSES = (OK, RUNTIME_ERROR, TIMEOUT, MEMORY_LIMIT, OUTPUT_LIMIT, COMPILE_ERROR, KILLED, SANDBOX_ERROR)
+
+
+@dataclass(kw_only=True)
+class RunRequest:
+    """One program to run in a fresh, isolated child.
+
+    ``driver`` (Python only) is *trusted* code run in a separate process inside the
+    sandbox. The untrusted ``source`` is then loaded as a module in its own process,
+    and the driver reaches its functions through ``solution`` (call proxies whose
+    arguments and return values cross a pipe as plain data) and reports JSON records
+    with ``emit(obj)``; ``data`` holds ``driver_data``. Without a driver, ``source``
+    runs as ``__main__`` with ``stdin``.
+    """
+
+    source: str
+    language: str = "python"
+    stdin: str | bytes = ""
+    time_limit_s: float = 5.0
+    """Wall-clock limit of the run (the CPU-seconds rlimit is set just above it)."""
+    memory_mb: int = 512
+    """Address-space limit per process."""
+    max_output_bytes: int = 1 << 20
+    """Cap on stdout and on stderr each; past it the run is killed (status output_limit)."""
+    argv: list[str] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)
+    """Extra files written into the work dir before the run."""
+    collect: list[str] = field(default_factory=list)
+    """Files read back from the work dir after the run (returned in RunResult.files)."""
+    driver: str | None = None
+    driver_data: Any = None
+    driver_restarts: bool = False
+    """Let ``solution`` re-load the candidate after a call timed out or crashed. The new
+    candidate is forked from the driver process, so leave it off when the driver code
+    holds anything the solution must not see (assert code with expected values)."""
+    max_processes: int = 32
+    max_file_mb: int = 16
+    max_open_files: int = 64
+
+
+@dataclass(kw_only=True)
+class RunResult:
+    status: str
+    exit_code: int | None = None
+    signal: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    max_rss_mb: float = 0.0
+    records: list[Any] = field(default_factory=list)
+    """JSON records emitted by a driver, in order."""
+    files: dict[str, bytes] = field(default_factory=dict)
+    reason: str | None = None
+    """A human-readable account of a non-ok status."""
+    compile: RunResult | None = None
+    """For compiled languages: the compile step's result (when it ran in this call)."""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK

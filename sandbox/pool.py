@@ -1,0 +1,393 @@
+"""A pool of fork-server workers, one per slot, each with its own unprivileged uid."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import json
+import math
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections import OrderedDict
+from dataclasses import replace
+from typing import Any
+
+from sandbox import model
+from sandbox.languages import Language, get_language
+from sandbox.model import RunRequest, RunResult
+from sandbox.wire import recv_message, send_message
+from sandbox.worker import LAYER_NAMES, SANDBOX_PATH
+
+_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_BOOTSTRAP = (
+    "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+    "from sandbox.worker import main; main()"
+)
+_pool_counter = itertools.count()
+UID_BASE = 100_000
+
+
+class SandboxUnavailable(RuntimeError):
+    """Strict mode was asked for and the host does not allow every isolation layer."""
+
+
+def _slot_uid_base() -> int:
+    """Distinct uids for every slot of every pool alive on the machine: from the pid
+    (unique among live processes) and a per-process pool counter."""
+    configured = os.environ.get("REWARD_SANDBOX_UID_BASE")
+    if configured:
+        return int(configured) + (next(_pool_counter) % 16) * 64
+    return UID_BASE + ((os.getpid() % (1 << 20)) << 11) + ((next(_pool_counter) % 32) << 6)
+
+
+class _Worker:
+    def __init__(self, slot: int, uid: int, enabled_layers: dict[str, bool] | None) -> None:
+        self.slot = slot
+        self.uid = uid
+        parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._socket = parent_end
+        self.fd = parent_end.fileno()
+        args = [sys.executable, "-I", "-c", _BOOTSTRAP, _REPO_ROOT, str(child_end.fileno()), str(uid)]
+        if enabled_layers is not None:
+            args.append(json.dumps(enabled_layers))
+        self.process = subprocess.Popen(
+            args,
+            pass_fds=[child_end.fileno()],
+            env={"PATH": SANDBOX_PATH, "LANG": "C.UTF-8"},  # none of the service's environment
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd="/",
+        )
+        child_end.close()
+        header, _ = recv_message(self.fd)
+        if header.get("op") != "ready":
+            self.stop()
+            raise SandboxUnavailable(f"sandbox worker {slot} failed to start: {header.get('error')}")
+        self.layers: dict[str, bool] = header["layers"]
+        self.layer_errors: dict[str, str] = header.get("layer_errors", {})
+
+    def request(self, spec: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytearray]]:
+        send_message(self.fd, spec, blobs)
+        return recv_message(self.fd)
+
+    def stop(self) -> None:
+        try:
+            send_message(self.fd, {"op": "stop"})
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._socket.close()
+
+
+class SandboxPool:
+    """Fork-server workers sized to the cores; :meth:`run` is blocking and thread-safe
+    (callers queue when every slot is busy)."""
+
+    def __init__(self, size: int | None = None, strict: bool = False, layers: dict[str, bool] | None = None) -> None:
+        self.size = max(1, size or os.cpu_count() or 1)
+        self.strict = strict
+        self._enabled = layers
+        self._uid_base = _slot_uid_base()
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._workers: list[_Worker] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self._compiled: OrderedDict[str, RunResult] = OrderedDict()
+        self._compile_locks: dict[str, threading.Lock] = {}
+        try:
+            for slot in range(self.size):
+                worker = _Worker(slot, self._uid_base + slot, layers)
+                self._workers.append(worker)
+                self._idle.put(worker)
+        except BaseException:
+            self.close()
+            raise
+        missing = [name for name, held in self.layers.items() if not held]
+        if strict and missing:
+            errors = self.layer_errors
+            detail = "; ".join(f"{name}: {errors.get(name, 'unavailable')}" for name in missing)
+            self.close()
+            raise SandboxUnavailable(f"strict sandbox refused to start, layers unavailable: {detail}")
+
+    # ------------------------------------------------------------------ reporting
+
+    @property
+    def layers(self) -> dict[str, bool]:
+        return {name: all(w.layers.get(name, False) for w in self._workers) for name in LAYER_NAMES}
+
+    @property
+    def layer_errors(self) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        for worker in self._workers:
+            for name, why in worker.layer_errors.items():
+                errors.setdefault(name, why)
+        return errors
+
+    @property
+    def uids(self) -> list[int]:
+        return [w.uid for w in self._workers]
+
+    def worker_pids(self) -> list[int]:
+        return [w.process.pid for w in self._workers]
+
+    # ------------------------------------------------------------------ running
+
+    def run(self, req: RunRequest) -> RunResult:
+        try:
+            language = get_language(req.language)
+        except ValueError as exc:
+            return RunResult(status=model.SANDBOX_ERROR, reason=str(exc))
+        if req.driver is not None and not language.in_process:
+            return RunResult(status=model.SANDBOX_ERROR, reason=f"a driver needs Python, not {language.name}")
+        if language.compile_argv is not None:
+            compiled = self._compile(language, req)
+            if compiled.status != model.OK:
+                return compiled
+            files = dict(req.files)
+            assert language.artifact is not None
+            files[language.artifact] = compiled.files[language.artifact]
+            spec = self._spec(req, mode="exec", argv=[*language.run_argv, *req.argv], files=files)
+            result = self._dispatch(spec, req.source.encode(), req.stdin, files, None)
+            result.compile = compiled
+            return result
+        mode = "python_driver" if req.driver is not None else "python"
+        spec = self._spec(req, mode=mode, argv=list(req.argv), files=req.files, source_file=language.source_file)
+        return self._dispatch(spec, req.source.encode("utf-8", "surrogatepass"), req.stdin, req.files, req.driver)
+
+    @staticmethod
+    def _spec(req: RunRequest, *, mode: str, argv: list[str], files: dict[str, bytes], **extra: Any) -> dict[str, Any]:
+        return {
+            "op": "run",
+            "mode": mode,
+            "argv": argv,
+            "files": list(files),
+            "collect": list(req.collect),
+            "time_limit_s": float(req.time_limit_s),
+            "memory_mb": int(req.memory_mb),
+            "max_output_bytes": int(req.max_output_bytes),
+            "max_processes": int(req.max_processes),
+            "max_file_mb": int(req.max_file_mb),
+            "max_open_files": int(req.max_open_files),
+            "driver_data": req.driver_data,
+            "restarts": bool(getattr(req, "driver_restarts", False)),
+            **extra,
+        }
+
+    def _compile(self, language: Language, req: RunRequest) -> RunResult:
+        key = hashlib.sha256(f"{language.name}\0{language.compile_argv}\0{req.source}".encode()).hexdigest()
+        with self._lock:
+            lock = self._compile_locks.setdefault(key, threading.Lock())
+        with lock:  # one compile per source even when many tests of it arrive at once
+            with self._lock:
+                cached = self._compiled.get(key)
+                if cached is not None:
+                    self._compiled.move_to_end(key)
+                    return cached
+            compile_req = replace(
+                req,
+                time_limit_s=language.compile_time_limit_s,
+                memory_mb=max(req.memory_mb, language.compile_memory_mb),
+                collect=[language.artifact] if language.artifact else [],
+                max_processes=max(req.max_processes, 16),
+                max_file_mb=max(req.max_file_mb, 64),
+                stdin=b"",
+            )
+            files = {language.source_file: req.source.encode()}
+            spec = self._spec(compile_req, mode="exec_collect", argv=list(language.compile_argv or ()), files=files)
+            result = self._dispatch(spec, b"", b"", files, None)
+            if result.status == model.OK and language.artifact not in result.files:
+                result = replace(result, status=model.COMPILE_ERROR, reason="the compiler left no program")
+            elif result.status in (model.RUNTIME_ERROR, model.MEMORY_LIMIT):
+                tail = result.stderr.strip()[-2000:]
+                result = replace(result, status=model.COMPILE_ERROR, reason=f"compilation failed: {tail}")
+            elif result.status != model.OK:
+                result = replace(result, reason=f"compilation: {result.reason}")
+            if result.status == model.COMPILE_ERROR and result.reason is None:
+                result.reason = "compilation failed"
+            with self._lock:
+                self._compiled[key] = result
+                while len(self._compiled) > 256:
+                    old, _ = self._compiled.popitem(last=False)
+                    self._compile_locks.pop(old, None)
+            return result
+
+    def _dispatch(
+        self,
+        spec: dict[str, Any],
+        source: bytes,
+        stdin: str | bytes,
+        files: dict[str, bytes],
+        driver: str | None,
+    ) -> RunResult:
+        if self._closed:
+            return RunResult(status=model.SANDBOX_ERROR, reason="the sandbox pool is closed")
+        stdin_bytes = stdin.encode() if isinstance(stdin, str) else bytes(stdin)
+        blobs = [source, stdin_bytes, *files.values()]
+        if driver is not None:
+            spec["driver_blob"] = len(files)
+            blobs.append(driver.encode())
+        worker = self._idle.get()
+        try:
+            try:
+                reply, out = worker.request(spec, blobs)
+            except (OSError, EOFError, ValueError) as exc:
+                worker = self._replace(worker)
+                return RunResult(status=model.SANDBOX_ERROR, reason=f"sandbox worker failed: {exc}")
+        finally:
+            self._idle.put(worker)
+        return _classify(spec, reply, out)
+
+    def _replace(self, dead: _Worker) -> _Worker:
+        try:
+            dead.stop()
+        except Exception:  # noqa: BLE001
+            pass
+        fresh = _Worker(dead.slot, dead.uid, self._enabled)
+        with self._lock:
+            self._workers[self._workers.index(dead)] = fresh
+        return fresh
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            workers = list(self._workers)
+        for worker in workers:
+            try:
+                worker.stop()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def __enter__(self) -> SandboxPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _classify(spec: dict[str, Any], reply: dict[str, Any], out: list[bytearray]) -> RunResult:
+    if "outcome" in reply:  # the worker itself failed
+        return RunResult(status=model.SANDBOX_ERROR, reason=reply.get("reason"), stderr=bytes(out[1]).decode(errors="replace"))
+    stdout, stderr, raw_records = (bytes(b) for b in out[:3])
+    records: list[Any] = []
+    files: dict[str, bytes] = {}
+    setup: dict[str, Any] | None = None
+    compile_error: str | None = None
+    for line in raw_records.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and "sandbox" in record and setup is None:
+            setup = record
+        elif isinstance(record, dict) and "file" in record and spec["mode"] == "exec_collect":
+            files[str(record["file"])] = base64.b64decode(record.get("data", ""))
+        elif isinstance(record, dict) and "compile_error" in record and compile_error is None:
+            compile_error = str(record["compile_error"])
+        else:
+            records.append(record)
+    result = RunResult(
+        status=model.OK,
+        exit_code=reply.get("exit_code"),
+        signal=reply.get("signal"),
+        stdout=stdout.decode("utf-8", errors="replace"),
+        stderr=stderr.decode("utf-8", errors="replace"),
+        wall_s=float(reply.get("wall_s", 0.0)),
+        cpu_s=float(reply.get("cpu_s", 0.0)),
+        max_rss_mb=float(reply.get("max_rss_mb", 0.0)),
+        records=records,
+        files=files,
+    )
+    killed_for = reply.get("killed_for")
+    cpu_limit = math.ceil(spec["time_limit_s"]) + 1
+    sig = result.signal
+    if setup is None or setup.get("sandbox") != "ready":
+        if killed_for == "timeout":
+            result.status, result.reason = model.SANDBOX_ERROR, "the sandbox setup timed out"
+        else:
+            why = (setup or {}).get("error") or f"the child died before the program started ({reply})"
+            result.status, result.reason = model.SANDBOX_ERROR, f"sandbox setup failed: {why}"
+    elif killed_for == "timeout":
+        result.status, result.reason = model.TIMEOUT, f"wall-clock limit of {spec['time_limit_s']:g}s exceeded"
+    elif killed_for == "output_limit":
+        result.status = model.OUTPUT_LIMIT
+        result.reason = f"output exceeded {spec['max_output_bytes']} bytes"
+    elif sig == signal.SIGXCPU or (sig == signal.SIGKILL and result.cpu_s >= cpu_limit - 0.05):
+        result.status, result.reason = model.TIMEOUT, f"CPU time limit of {cpu_limit}s exceeded"
+    elif sig == signal.SIGXFSZ:
+        result.status, result.reason = model.OUTPUT_LIMIT, f"file size limit of {spec['max_file_mb']} MB exceeded"
+    elif compile_error is not None:
+        result.status, result.reason = model.COMPILE_ERROR, compile_error
+    elif result.exit_code == 0 and sig is None:
+        result.status = model.OK
+    elif _looks_like_memory_exhaustion(result.stderr):
+        result.status, result.reason = model.MEMORY_LIMIT, f"memory limit of {spec['memory_mb']} MB exceeded"
+    else:
+        result.status = model.RUNTIME_ERROR
+        if sig is not None:
+            try:
+                name = signal.Signals(sig).name
+            except ValueError:
+                name = str(sig)
+            result.reason = f"killed by signal {name}"
+        else:
+            last = result.stderr.strip().splitlines()[-1:] or [""]
+            result.reason = f"exit code {result.exit_code}" + (f": {last[0][:300]}" if last[0] else "")
+    return result
+
+
+def _looks_like_memory_exhaustion(stderr: str) -> bool:
+    tail = stderr[-4000:]
+    return "MemoryError" in tail or "std::bad_alloc" in tail or "Cannot allocate memory" in tail
+
+
+# --------------------------------------------------------------------------- process-global pool
+
+_default_pool: SandboxPool | None = None
+_default_lock = threading.Lock()
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def start_default_pool(size: int | None = None, strict: bool = False) -> SandboxPool:
+    """Start the process-global pool (call early: before secrets are loaded and threads start)."""
+    global _default_pool
+    with _default_lock:
+        if _default_pool is not None:
+            _default_pool.close()
+        _default_pool = SandboxPool(size=size, strict=strict)
+        return _default_pool
+
+
+def get_default_pool() -> SandboxPool:
+    """The process-global pool, started on first use from REWARD_SANDBOX_WORKERS / REWARD_SANDBOX_STRICT."""
+    global _default_pool
+    with _default_lock:
+        if _default_pool is None:
+            workers = os.environ.get("REWARD_SANDBOX_WORKERS", "").strip()
+            _default_pool = SandboxPool(
+                size=int(workers) if workers else None, strict=_env_flag("REWARD_SANDBOX_STRICT")
+            )
+        return _default_pool
+
+
+def close_default_pool() -> None:
+    global _default_pool
+    with _default_lock:
+        if _default_pool is not None:
+            _default_pool.close()
+            _default_pool = None

@@ -1,0 +1,54 @@
+"""Framing between the pool (trusted) and its fork-server workers (trusted).
+
+A message is a JSON header plus raw byte blobs: ``u32 header length, header,
+blobs...``, the header listing the blob lengths under ``"blob_sizes"``. No pickle:
+even a compromised worker can only hand the service plain data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from typing import Any
+
+_LEN = struct.Struct(">I")
+MAX_HEADER = 64 << 20
+
+
+def _write_all(fd: int, data: bytes | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _read_exact(fd: int, n: int) -> bytearray:
+    """Read exactly ``n`` bytes straight into one buffer (no intermediate copies, so a
+    caller can zero a secret after use)."""
+    buf = bytearray(n)
+    view = memoryview(buf)
+    got = 0
+    while got < n:
+        k = os.readv(fd, [view[got:]])
+        if k == 0:
+            raise EOFError("peer closed the channel")
+        got += k
+    view.release()
+    return buf
+
+
+def send_message(fd: int, header: dict[str, Any], blobs: list[bytes] | None = None) -> None:
+    blobs = blobs or []
+    header = dict(header, blob_sizes=[len(b) for b in blobs])
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    _write_all(fd, _LEN.pack(len(raw)) + raw + b"".join(blobs))
+
+
+def recv_message(fd: int) -> tuple[dict[str, Any], list[bytearray]]:
+    (size,) = _LEN.unpack(_read_exact(fd, _LEN.size))
+    if size > MAX_HEADER:
+        raise ValueError(f"message header of {size} bytes is too large")
+    header = json.loads(_read_exact(fd, size))
+    blobs = [_read_exact(fd, n) for n in header.pop("blob_sizes", [])]
+    return header, blobs
