@@ -217,7 +217,7 @@ _LINK_WORDS = {
 _ADVERBS = {
     "definitely", "therefore", "thus", "so", "also", "clearly", "certainly", "actually", "indeed",
     "really", "hence", "then", "surely", "truly", "in", "fact", "logically", "necessarily", "both",
-    "all", "consequently", "indeed", "each", "likewise", "too",
+    "all", "consequently", "each", "likewise", "too", "either",
 }
 _LINK_SYMBOLS = {":", "=", "-", "–", "—", "->", "=>", "→", "|", ","}
 _BREAKS = {".", ";", "!", "?"}

@@ -1,0 +1,263 @@
+"""Zebra grid verifier: JSON in text, grid forms, cell accuracy, bad input, reward modes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from services.domains.zebra import find_answer_grid, gold_grid
+from services.scoring import score_item
+
+MODES = ("binary", "partial", "format", "rescaled", "logic-rl")
+PROPERTY = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+GRID = {
+    "House 1": {"Name": "Arnold", "Pet": "cat", "Drink": "tea"},
+    "House 2": {"Name": "Bob", "Pet": "dog", "Drink": "milk"},
+}
+LABEL = {"domain": "zebra", "solution": GRID}
+LABEL_ROWS = {
+    "domain": "zebra",
+    "header": ["House", "Name", "Pet", "Drink"],
+    "rows": [["1", "Arnold", "cat", "tea"], ["2", "Bob", "dog", "milk"]],
+}
+
+
+def tagged(answer: str) -> str:
+    return f"<think>reasoning</think>\n<answer>\n{answer}\n</answer>"
+
+
+def zebra_score(answer: str, label=LABEL, mode: str = "partial") -> dict:
+    return score_item(tagged(answer), label, layers=({"mode": mode},))
+
+
+# --------------------------------------------------------------------------- properties
+
+CHARACTERISTICS = {
+    "Name": ["Arnold", "Bob", "Carol", "David", "Eric", "Peter"],
+    "Pet": ["cat", "dog", "bird", "fish", "horse", "rabbit"],
+    "Drink": ["tea", "coffee", "milk", "water", "juice", "root beer"],
+    "Color": ["red", "green", "blue", "yellow", "white", "purple"],
+    "Hobby": ["chess", "painting", "gardening", "reading", "cooking", "hiking"],
+}
+
+
+@st.composite
+def grids(draw):
+    houses = draw(st.integers(2, 6))
+    count = draw(st.integers(1, len(CHARACTERISTICS)))
+    names = ["Name", *draw(st.permutations(list(CHARACTERISTICS)[1:]))[: count - 1]]
+    grid: dict[str, dict[str, str]] = {f"House {h}": {} for h in range(1, houses + 1)}
+    for attribute in names:
+        values = draw(st.permutations(CHARACTERISTICS[attribute]))[:houses]
+        for h, value in enumerate(values, start=1):
+            grid[f"House {h}"][attribute] = value
+    return grid
+
+
+def as_header_rows(grid: dict[str, dict[str, str]]) -> dict:
+    attributes = list(next(iter(grid.values())))
+    return {
+        "header": ["House", *attributes],
+        "rows": [[house.split()[1], *(cells[a] for a in attributes)] for house, cells in grid.items()],
+    }
+
+
+def restyle(grid: dict, rnd, style: int) -> str:
+    """The same grid as a model might write it: key styles, case, spacing, wrappers, fences."""
+
+    def house_key(house: str) -> str:
+        number = house.split()[1]
+        return rnd.choice([f"House {number}", f"house {number}", f"house_{number}", number, f"HOUSE{number}"])
+
+    def value_style(value: str) -> str:
+        return rnd.choice([value, value.upper(), value.lower(), f"  {value} ", value.title()])
+
+    def key_style(key: str) -> str:
+        return rnd.choice([key, key.lower(), key.upper(), f" {key}"])
+
+    answer = {
+        house_key(house): {key_style(k): value_style(v) for k, v in cells.items()} for house, cells in grid.items()
+    }
+    if style == 0:
+        return json.dumps(answer)
+    if style == 1:
+        return "```json\n" + json.dumps(answer, indent=2) + "\n```"
+    if style == 2:
+        return "Here is the solution:\n" + json.dumps({"solution": answer}) + "\nDone."
+    if style == 3:
+        return json.dumps({"reasoning": "step by step {not json}", "solution": answer})
+    if style == 4:  # an earlier draft, then the final grid: the last one counts
+        draft = {house: {k: "?" for k in cells} for house, cells in grid.items()}
+        return json.dumps(draft) + "\nWait, fixing it:\n" + json.dumps(answer)
+    if style == 5:  # trailing commas
+        text = json.dumps(answer, indent=1)
+        return text.replace('"\n', '",\n').replace("}\n", "},\n")
+    return json.dumps(as_header_rows(grid))
+
+
+@PROPERTY
+@given(grids(), st.integers(0, 6), st.booleans(), st.randoms(use_true_random=False))
+def test_correct_grid_in_any_surface_form_scores_one(grid, style, gold_as_rows, rnd):
+    label = {"domain": "zebra", "solution": as_header_rows(grid) if gold_as_rows else grid}
+    answer = restyle(grid, rnd, style)
+    result = zebra_score(answer, label)
+    assert result["score"] == 1.0, (answer, result["details"])
+    assert result["details"]["puzzle_accuracy"] == 1
+    assert result["details"]["cell_accuracy"] == 1.0
+
+
+@PROPERTY
+@given(grids(), st.data())
+def test_changing_k_cells_lowers_partial_score_by_k_over_total(grid, data):
+    cells = [(house, attribute) for house, row in grid.items() for attribute in row]
+    total = len(cells)
+    changed = data.draw(st.sets(st.sampled_from(cells), max_size=total), label="changed")
+    removed = data.draw(st.sets(st.sampled_from(sorted(changed)), max_size=len(changed)) if changed else st.just(set()))
+    answer = {house: dict(row) for house, row in grid.items()}
+    for house, attribute in changed:
+        if (house, attribute) in removed:
+            del answer[house][attribute]  # a missing cell is wrong too
+        else:
+            answer[house][attribute] = "not-" + answer[house][attribute]
+    result = zebra_score(json.dumps(answer), {"domain": "zebra", "solution": grid}, mode="partial")
+    assert result["score"] == pytest.approx(1 - len(changed) / total)
+    assert result["reward"] == pytest.approx(1 - len(changed) / total)
+    assert result["details"]["cells_right"] == total - len(changed)
+    assert result["details"]["cells_total"] == total
+
+
+@PROPERTY
+@given(grids())
+def test_extra_houses_and_attributes_earn_nothing(grid):
+    answer = {house: {**row, "Extra": "x"} for house, row in grid.items()}
+    answer["House 99"] = {"Name": "Zed"}
+    result = zebra_score(json.dumps(answer), {"domain": "zebra", "solution": grid})
+    assert result["score"] == 1.0
+    assert result["details"]["extra_houses"] == [99]
+    assert result["details"]["extra_attributes"] == ["Extra"]
+    half = {house: row for i, (house, row) in enumerate(answer.items()) if i % 2 == 0 and house != "House 99"}
+    partial = zebra_score(json.dumps(half), {"domain": "zebra", "solution": grid})
+    right = sum(len(grid[h]) for h in half)
+    assert partial["score"] == pytest.approx(right / sum(len(r) for r in grid.values()))
+
+
+# --------------------------------------------------------------------------- examples
+
+
+def test_gold_forms_agree():
+    assert gold_grid(GRID) == gold_grid(as_header_rows(GRID))
+    answer = json.dumps(GRID)
+    assert zebra_score(answer, LABEL)["score"] == 1.0
+    assert zebra_score(answer, LABEL_ROWS)["score"] == 1.0
+    wrapped = {"domain": "zebra", "solution": {"solution": GRID}}
+    assert zebra_score(answer, wrapped)["score"] == 1.0
+
+
+def test_details_name_wrong_cells():
+    answer = json.dumps({"House 1": {"Name": "Bob", "Pet": "cat"}, "House 2": GRID["House 2"]})
+    result = zebra_score(answer)
+    assert result["score"] == pytest.approx(4 / 6)
+    details = result["details"]
+    assert details["cells_right"] == 4 and details["cells_total"] == 6 and details["puzzle_accuracy"] == 0
+    assert "House 1 Name: 'bob', expected 'arnold'" in details["wrong_cells"]
+    assert "House 1 Drink: missing" in details["wrong_cells"]
+    assert "4 of 6 cells right" in details["reason"]
+
+
+def test_two_values_for_one_cell_is_wrong():
+    answer = '{"House 1": {"Name": "Arnold", "Pet": "cat", "Drink": "tea"}, "house 1": {"Name": "Bob"},' \
+             ' "House 2": {"Name": "Bob", "Pet": "dog", "Drink": ["milk", "tea"]}}'
+    result = zebra_score(answer)
+    assert result["score"] == pytest.approx(4 / 6)
+    assert any("more than one value" in w for w in result["details"]["wrong_cells"])
+
+
+def test_last_grid_in_the_answer_counts():
+    wrong = json.dumps({"House 1": {"Name": "Bob"}, "House 2": {"Name": "Arnold"}})
+    right = json.dumps(GRID)
+    assert zebra_score(wrong + "\n" + right)["score"] == 1.0
+    assert zebra_score(right + "\n" + wrong)["score"] == 0.0
+    # a trailing object that is not a grid does not hide the grid
+    assert zebra_score(right + '\n{"confidence": "high"}')["score"] == 1.0
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    ("response", "verdict", "reason"),
+    [
+        (tagged(""), "format_error", "empty"),
+        (tagged("Arnold lives in house 1 with the cat."), "format_error", "no JSON"),
+        (tagged('{"House 1": {"Name": "Arnold", "Pet": "cat"'), "format_error", "broken JSON"),
+        (tagged('{"House 1": {"Name": Arnold}}'), "format_error", "broken JSON"),
+        (tagged('{"answer": 42}'), "format_error", "not a grid"),
+        (tagged('{"House 1": "Arnold", "House 2": "Bob"}'), "format_error", "not a grid"),
+        (tagged('["Arnold", "Bob"]'), "format_error", "no JSON"),
+        (tagged('{"header": "House", "rows": 3}'), "format_error", "not a grid"),
+        (tagged('{"House 1": {"Name": null, "Pet": {"a": 1}}}'), "wrong", "expected"),
+        (f"<think>{json.dumps(GRID)}</think>", "format_error", "no answer"),
+        (f"<think>{json.dumps(GRID)}</think><answer>I give up</answer>", "format_error", "no JSON"),
+        (tagged("{" * 5000 + '"' * 5000), "format_error", "broken JSON"),
+        (tagged("[" * 100000), "format_error", "no JSON"),
+        (tagged('{"a":' * 3000 + "1" + "}" * 3000), "format_error", ""),
+    ],
+)
+def test_bad_answers_get_a_verdict_with_a_reason(response, verdict, reason):
+    result = score_item(response, LABEL, layers=({"mode": "logic-rl"},))
+    assert result["verdict"] == verdict, result
+    assert reason.lower() in (result["details"].get("reason", "") + result["details"].get("format_reason", "")).lower()
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        {"domain": "zebra"},
+        {"domain": "zebra", "solution": {}},
+        {"domain": "zebra", "solution": {"a": 1}},
+        {"domain": "zebra", "solution": {"House 1": {"Name": ["Arnold", "Bob"]}}},
+        {"domain": "zebra", "header": ["House", "Name"], "rows": "no"},
+        {"domain": "zebra", "solution": {"House 1": {}}},
+    ],
+)
+def test_bad_labels_are_errors_not_exceptions(label):
+    result = zebra_score(json.dumps(GRID), label)
+    assert result["verdict"] == "error"
+    assert "label" in result["details"]["reason"]
+
+
+def test_find_answer_grid_on_fenced_json_with_text_around():
+    text = "The grid:\n```json\n{\"solution\": {\"House 1\": {\"Name\": \"Arnold\"},}}\n```\nThat is all."
+    grid, _, why = find_answer_grid(text)
+    assert why is None and grid == {1: {"name": ["arnold"]}}
+
+
+# --------------------------------------------------------------------------- reward modes
+
+RIGHT = json.dumps(GRID)
+HALF = json.dumps({"House 1": GRID["House 1"], "House 2": {"Name": "Arnold", "Pet": "cat", "Drink": "tea"}})
+# (case, response, expected reward per mode: binary, partial, format, rescaled, logic-rl)
+MODE_TABLE = [
+    ("all cells right", tagged(RIGHT), (1, 1, 1, 1, 3)),
+    ("3 of 6 cells right", tagged(HALF), (0, 0.5, 0, 0, -0.5)),
+    ("no cell right", tagged('{"House 1": {"Name": "Bob"}}'), (0, 0, 0, -1, -0.5)),
+    ("broken JSON", tagged('{"House 1": {"Name": "Arnold"'), (0, 0, 0, -1, -1)),
+    ("right, no think block", f"<answer>{RIGHT}</answer>", (1, 1, -1, 1, -3)),
+    ("only in think", f"<think>{RIGHT}</think>", (0, 0, -1, -1, -3)),
+]
+
+
+@pytest.mark.parametrize(("case", "response", "rewards"), MODE_TABLE, ids=[row[0] for row in MODE_TABLE])
+def test_reward_mode_table(case, response, rewards):
+    for mode, expected in zip(MODES, rewards, strict=True):
+        result = score_item(response, LABEL, layers=({"mode": mode},))
+        assert result["reward"] == pytest.approx(expected), (case, mode, result)
+
+
+def test_format_mode_can_pay_partial_credit():
+    result = score_item(tagged(HALF), LABEL, layers=({"mode": "format", "format_base": "partial"},))
+    assert result["reward"] == 0.5
