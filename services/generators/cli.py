@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -84,14 +85,20 @@ def run(args: argparse.Namespace) -> int:
         for row in rows:
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
             written += 1
+        if out is sys.stdout:
+            out.flush()
+    except BrokenPipeError:  # the reader went away (`reward gen ... | head`): not an error
+        if out is sys.stdout:
+            # stop Python's exit-time flush of stdout from failing again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+        raise
     except (OSError, RuntimeError) as exc:
         print(f"reward gen {args.gen_kind}: stopped after {written} rows: {exc}", file=sys.stderr)
         return 2
     finally:
         if out is not sys.stdout:
             out.close()
-        else:
-            out.flush()
-    if args.out != "-":
+    if out is not sys.stdout:
         print(f"wrote {written} {args.gen_kind} rows to {args.out}", file=sys.stderr)
     return 0
