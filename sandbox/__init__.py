@@ -14,6 +14,7 @@ from sandbox.pool import (
     SandboxPool,
     SandboxUnavailable,
     close_default_pool,
+    current_pool,
     get_default_pool,
     start_default_pool,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "SandboxPool",
     "SandboxUnavailable",
     "close_default_pool",
+    "current_pool",
     "get_default_pool",
     "get_language",
     "register_language",

@@ -96,6 +96,7 @@ class SandboxPool:
 
     def __init__(self, size: int | None = None, strict: bool = False, layers: dict[str, bool] | None = None) -> None:
         self.size = max(1, size or os.cpu_count() or 1)
+        self.owner_pid = os.getpid()
         self.strict = strict
         self._enabled = layers
         self._uid_base = _slot_uid_base()
@@ -377,6 +378,8 @@ def get_default_pool() -> SandboxPool:
     """The process-global pool, started on first use from REWARD_SANDBOX_WORKERS / REWARD_SANDBOX_STRICT."""
     global _default_pool
     with _default_lock:
+        if _default_pool is not None and _default_pool.owner_pid != os.getpid():
+            _default_pool = None  # inherited through fork: its channels belong to the parent
         if _default_pool is None:
             workers = os.environ.get("REWARD_SANDBOX_WORKERS", "").strip()
             _default_pool = SandboxPool(
@@ -385,9 +388,15 @@ def get_default_pool() -> SandboxPool:
         return _default_pool
 
 
+def current_pool() -> SandboxPool | None:
+    """The process-global pool if one was started in this process (for /readyz)."""
+    pool = _default_pool
+    return pool if pool is not None and pool.owner_pid == os.getpid() else None
+
+
 def close_default_pool() -> None:
     global _default_pool
     with _default_lock:
-        if _default_pool is not None:
+        if _default_pool is not None and _default_pool.owner_pid == os.getpid():
             _default_pool.close()
-            _default_pool = None
+        _default_pool = None

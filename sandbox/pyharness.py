@@ -280,10 +280,19 @@ class Candidate:
             self.kill()
             self.load_error = "the solution timed out while loading"
             return
+        except CandidateError as exc:
+            self.kill()
+            self.load_error = str(exc)
+            return
         if frame is None:
             self.load_error = f"the solution process died while loading ({self._reap()})"
             return
-        message = self._decode(frame)
+        try:
+            message = self._decode(frame)
+        except CandidateError as exc:
+            self.kill()
+            self.load_error = str(exc)
+            return
         if message[0] == "ready":
             self.names = [n for n in message[1] if type(n) is str]
             self.load_error = None
@@ -344,6 +353,10 @@ class Candidate:
             raise CallTimeout(self.death) from None
         except BrokenPipeError:
             frame = None
+        except CandidateError:
+            self.kill()
+            self.death = f"the solution sent a malformed reply to {name}"
+            raise
         if frame is None:
             self.death = f"the solution process died during {name} ({self._reap()})"
             raise CandidateDied(self.death)

@@ -108,6 +108,12 @@ class ForkServer:
                 isolation.unshare(isolation.CLONE_NEWNET)
             except OSError as exc:
                 self._disable("net_ns", str(exc))
+        if self.layers["mount_ns"]:
+            try:
+                _prepare_filesystem_view(self.layers["readonly_root"])
+            except OSError as exc:
+                self._disable("mount_ns", f"preparing the file system view: {exc}")
+                self._disable("readonly_root", "needs mount_ns")
         if self.layers["pid_ns"]:
             try:
                 self.own_pid_ns_fd = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
@@ -308,8 +314,6 @@ class ForkServer:
         workdir = host_workdir or "/tmp"
         if layers["mount_ns"]:
             _layer_step("mount_ns", isolation.mount, None, "/", None, isolation.MS_REC | isolation.MS_PRIVATE)
-            if layers["readonly_root"]:
-                _layer_step("readonly_root", isolation.make_mount_tree_readonly, "/")
             tmp_mb = max(64, 4 * int(spec.get("max_file_mb", 16)))
             owner = f"uid={self.uid},gid={self.gid}" if layers["uid"] else "uid=0,gid=0"
             _layer_step(
@@ -378,6 +382,42 @@ class ForkServer:
         elif mode == "exec_collect":
             pyharness.run_and_collect(list(spec["argv"]), CHILD_ENV, spec.get("collect") or [])
         os._exit(125)
+
+
+def _interpreter_dirs() -> set[str]:
+    dirs = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    dirs.add(os.path.dirname(os.path.realpath(sys.executable)))
+    dirs.update(p for p in sys.path if p and os.path.isdir(p))
+    return {os.path.realpath(d) for d in dirs}
+
+
+def _prepare_filesystem_view(readonly: bool) -> None:
+    """The fork server's own mount namespace, which every run copies: the interpreter's
+    directories reachable by an unprivileged uid (a Python under a private home such as
+    /root/.pyenv is exposed alone, on a tmpfs that hides the rest of that home) and,
+    with ``readonly``, every mount read-only, nosuid and nodev."""
+    isolation.unshare(isolation.CLONE_NEWNS)
+    isolation.mount(None, "/", None, isolation.MS_REC | isolation.MS_PRIVATE)
+    hidden: dict[str, set[str]] = {}
+    for directory in sorted(_interpreter_dirs()):
+        parts = directory.strip("/").split("/")
+        for depth in range(1, len(parts)):
+            ancestor = "/" + "/".join(parts[:depth])
+            if not os.stat(ancestor).st_mode & 0o001:  # others cannot traverse it
+                hidden.setdefault(ancestor, set()).add(directory)
+                break
+    for ancestor, keep in hidden.items():
+        handles = {path: os.open(path, os.O_PATH | os.O_CLOEXEC) for path in keep}
+        try:
+            isolation.mount("tmpfs", ancestor, "tmpfs", isolation.MS_NOSUID | isolation.MS_NODEV, "size=1m,mode=0755")
+            for path, fd in handles.items():
+                os.makedirs(path, exist_ok=True)
+                isolation.mount(f"/proc/self/fd/{fd}", path, None, isolation.MS_BIND | isolation.MS_REC)
+        finally:
+            for fd in handles.values():
+                os.close(fd)
+    if readonly:
+        isolation.make_mount_tree_readonly("/")
 
 
 class _LayerFailure(OSError):
