@@ -265,7 +265,10 @@ class Candidate:
         if pid == 0:
             try:
                 for fd in (req_w, rep_r, *self.close_in_child):
-                    os.close(fd)
+                    try:
+                        os.close(fd)
+                    except OSError:  # already closed in the driver (a restart)
+                        pass
                 _serve_candidate(self.source, req_r, rep_w, self.workdir)
             finally:
                 os._exit(1)
