@@ -435,6 +435,7 @@ def run_driver(source: bytes, driver_fd: int, data: Any, workdir: str, restarts:
     solution = Solution(candidate, restarts)
     driver_source = os.pread(driver_fd, os.fstat(driver_fd).st_size, 0)
     os.close(driver_fd)
+    candidate.close_in_child = (RECORDS_FD,)  # the number may be reused by a restart's pipes
     namespace = {
         "__name__": "__driver__",
         "__builtins__": builtins,
