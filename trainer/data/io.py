@@ -1,0 +1,137 @@
+"""Reading source files (parquet, JSONL, JSON) row by row and writing JSONL, with progress bars."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+PROGRESS_MIN_ROWS = 2000
+"""With ``progress=None`` a bar is shown for files with at least this many rows."""
+
+SUPPORTED_SUFFIXES = (".parquet", ".jsonl", ".json")
+
+
+class SourceFileError(ValueError):
+    """A source file that cannot be read: missing, unknown suffix, or malformed."""
+
+
+def _plain(value: Any) -> Any:
+    """pyarrow and numpy values as plain Python (lists, dicts, str, int, float, bool, None)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist"):
+        return _plain(value.tolist())
+    return value
+
+
+def count_rows(path: Path) -> int:
+    """Number of rows in a source file (parquet metadata, or lines of a JSONL file)."""
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    if suffix == ".jsonl":
+        with open(path, "rb") as f:
+            return sum(1 for line in f if line.strip())
+    if suffix == ".json":
+        return len(_load_json_rows(path))
+    raise SourceFileError(
+        f"{path}: unsupported file type {suffix!r} (use one of {', '.join(SUPPORTED_SUFFIXES)})"
+    )
+
+
+def _load_json_rows(path: Path) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise SourceFileError(f"{path}: not JSON: {exc.msg} at line {exc.lineno}") from None
+    if isinstance(data, dict):
+        # {"data": [...]} / {"train": [...]}: the one list of rows inside.
+        lists = [v for v in data.values() if isinstance(v, list)]
+        if len(lists) != 1:
+            raise SourceFileError(f"{path}: a JSON object must hold exactly one list of rows")
+        data = lists[0]
+    if not isinstance(data, list):
+        raise SourceFileError(f"{path}: expected a JSON list of rows")
+    return data
+
+
+def read_rows(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Yield the rows of a parquet, JSONL or JSON file as plain dicts."""
+    path = Path(path)
+    if not path.is_file():
+        raise SourceFileError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
+            for row in batch.to_pylist():
+                yield _plain(row)
+    elif suffix == ".jsonl":
+        with open(path, encoding="utf-8") as f:
+            for number, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise SourceFileError(f"{path}:{number}: not JSON: {exc.msg}") from None
+                if not isinstance(row, dict):
+                    raise SourceFileError(f"{path}:{number}: a row must be a JSON object")
+                yield row
+    elif suffix == ".json":
+        for number, row in enumerate(_load_json_rows(path), start=1):
+            if not isinstance(row, dict):
+                raise SourceFileError(f"{path}: row {number} is not a JSON object")
+            yield row
+    else:
+        raise SourceFileError(
+            f"{path}: unsupported file type {suffix!r} (use one of {', '.join(SUPPORTED_SUFFIXES)})"
+        )
+
+
+@contextmanager
+def progress_bar(description: str, total: int | None, show: bool | None = None) -> Iterator[Any]:
+    """A rich progress bar on stderr (shown when ``show``, or for large totals when None).
+
+    Yields ``advance(n=1)``.
+    """
+    visible = show if show is not None else (total or 0) >= PROGRESS_MIN_ROWS
+    if not visible:
+        yield lambda n=1: None
+        return
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+    )
+    with bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n=1: bar.advance(task, n)
+
+
+def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
+    """Write rows as JSON lines (via a temporary file, then renamed); return the count."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    count = 0
+    with open(tmp, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False))
+            f.write("\n")
+            count += 1
+    tmp.replace(path)
+    return count
