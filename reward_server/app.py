@@ -14,8 +14,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reward_server.execution import Backend, EmbeddedBackend, WorkItem
 from reward_server.metrics import Metrics
-from services.api import RewardRequest, RewardResponse, ScoreRequest, ScoreResponse
 from reward_server.settings import Settings
+from services.api import RewardRequest, RewardResponse, ScoreRequest, ScoreResponse
 from services.extraction import response_from_query
 
 # Per-sample numbers returned in OpenRLHF's extra_logs (one list entry per query).

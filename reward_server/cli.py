@@ -7,17 +7,18 @@ import os
 import sys
 
 
-def _serve(args: argparse.Namespace) -> int:
-    # The sandbox's fork servers start first: before any secret or setting is read and
-    # before any thread exists, so what they fork carries nothing of the service.
+def _start_sandbox_first(args: argparse.Namespace) -> None:
+    """Start the sandbox's fork servers before any secret or setting is read and before any
+    thread exists, so what they fork carries nothing of the service. Sized and made strict
+    by REWARD_SANDBOX_WORKERS and REWARD_SANDBOX_STRICT."""
     if args.sandbox:
-        try:
-            import sandbox
-        except ImportError:
-            sandbox = None
-        if sandbox is not None and hasattr(sandbox, "start_default_pool"):
-            sandbox.start_default_pool()
+        import sandbox
 
+        sandbox.get_default_pool()
+
+
+def _serve(args: argparse.Namespace) -> int:
+    _start_sandbox_first(args)
     import uvicorn
 
     from reward_server.app import create_app
@@ -38,6 +39,15 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace) -> int:
+    _start_sandbox_first(args)
+    from reward_server.rq_worker import run_worker
+    from reward_server.settings import Settings
+
+    overrides = {k: v for k, v in (("redis_url", args.redis_url), ("pool_workers", args.workers)) if v}
+    return run_worker(Settings(**overrides), burst=args.burst)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reward", description="Verifiable reward service for RL training of LLMs.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -52,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-sandbox", dest="sandbox", action="store_false", help="do not start the code sandbox pool at startup"
     )
     serve.set_defaults(func=_serve)
+
+    worker = sub.add_parser("worker", help="score micro-batches queued on Redis by an API in rq mode")
+    worker.add_argument("--redis-url", default=None, help="Redis to take jobs from (REDIS_URL)")
+    worker.add_argument("--workers", type=int, default=None, help="verifier processes (REWARD_POOL_WORKERS)")
+    worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    worker.add_argument("--no-sandbox", dest="sandbox", action="store_false", help="do not start the sandbox pool")
+    worker.set_defaults(func=_worker)
 
     try:
         from services.generators import cli as gen_cli

@@ -26,9 +26,18 @@ class Metrics:
         self.timeouts = Counter("reward_item_timeouts", "Items that hit their time limit", ["domain"], registry=r)
         self.cache_hits = Counter("reward_cache_hits", "Items answered from the result cache", registry=r)
         self.cache_misses = Counter("reward_cache_misses", "Items not in the result cache", registry=r)
-        self.queue_depth = Gauge("reward_queue_depth", "Items waiting for a verifier", registry=r)
+        self.queue_depth = Gauge("reward_queue_depth", "Items waiting for a verifier (embedded) or jobs waiting in the queue (rq)", registry=r)
         self.in_flight = Gauge("reward_items_in_flight", "Items being scored or waiting", registry=r)
         self.pool_workers = Gauge("reward_pool_workers", "Verifier processes in the pool", registry=r)
+        self.job_seconds = Histogram(
+            "reward_rq_job_seconds", "Micro-batch time from enqueue to reply (rq backend)",
+            buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.jobs_requeued = Counter(
+            "reward_rq_jobs_requeued", "Jobs queued again: worker died mid-job, or job lost by Redis", ["reason"],
+            registry=r,
+        )
+        self.rq_workers = Gauge("reward_rq_workers", "Workers listening on the queue (rq backend)", registry=r)
         self.worker_restarts = Counter(
             "reward_worker_restarts", "Verifier processes killed (timeout) or lost (crash)", ["reason"], registry=r
         )

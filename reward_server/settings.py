@@ -12,7 +12,7 @@ from services.rewards import RewardMode
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="REWARD_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="REWARD_", env_file=".env", extra="ignore", populate_by_name=True)
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -32,6 +32,13 @@ class Settings(BaseSettings):
     queue_deadline_s: float = Field(
         default=150.0, gt=0, description="an item still unanswered after this long gets verdict timeout"
     )
+
+    rq_batch_size: int = Field(default=16, ge=1, description="items per queued job (rq backend)")
+    rq_batch_wait_ms: float = Field(default=5.0, ge=0, description="how long a micro-batch waits to fill")
+    rq_max_retries: int = Field(default=3, ge=0, description="times a job is retried after its worker died")
+    rq_sweep_interval_s: float = Field(default=2.0, gt=0, description="how often abandoned and lost jobs are swept")
+    rq_liveness_s: float = Field(default=6.0, ge=2, description="a worker silent this long has abandoned its job")
+    redis_cache_ttl_s: float = Field(default=3600.0, ge=0, description="result cache lifetime in Redis (0: off)")
 
     cache_size: int = Field(default=200_000, ge=0, description="in-process result cache entries (0: off)")
     max_request_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)

@@ -1,0 +1,289 @@
+"""The scaled-out backend: items go to ``reward worker`` processes through Redis and RQ.
+
+- Items are grouped into micro-batches (``REWARD_RQ_BATCH_SIZE`` items, or whatever
+  arrived within ``REWARD_RQ_BATCH_WAIT_MS``) and each batch is one RQ job.
+- Workers push results to this API instance's reply list; one listener task takes them
+  off with BLPOP and wakes the waiting requests. The event loop never blocks on Redis:
+  RQ's synchronous calls run in threads.
+- Nothing is lost: every few seconds a sweep re-queues jobs whose worker stopped
+  beating (RQ's abandoned-job retry), and re-sends batches whose job vanished (Redis
+  restarted). A duplicate answer for a batch already answered is dropped.
+- Redis being down is reported at ``/readyz``; items keep waiting (and enqueueing is
+  retried) until Redis is back or their deadline passes, when they get ``error``.
+- Results are cached in Redis with a TTL, shared by all API instances.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+import redis.asyncio as aioredis
+from rq import Callback, Queue, Retry, Worker
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from reward_server.cache import item_key
+from reward_server.execution import WorkItem
+from reward_server.metrics import Metrics
+from reward_server.rq_worker import CACHE_PREFIX, QUEUE_NAME, REPLY_PREFIX, report_failure, score_batch
+from reward_server.settings import Settings
+from services.rewards import RewardOptions
+from services.scoring import failure_result, label_domain
+
+log = logging.getLogger("reward.rq")
+
+
+@dataclass
+class _Batch:
+    batch_id: str
+    payload: dict[str, Any]
+    futures: list[asyncio.Future[dict[str, Any]]]
+    job_id: str | None = None
+    enqueued_at: float = 0.0
+    resends: int = 0
+
+
+@dataclass
+class _Pending:
+    item: WorkItem
+    key: str
+    future: asyncio.Future[dict[str, Any]]
+
+
+class RQBackend:
+    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.base_options = RewardOptions(mode=settings.default_mode)
+        self.instance_id = uuid.uuid4().hex[:12]
+        self.sync_redis = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+        self.queue = Queue(QUEUE_NAME, connection=self.sync_redis, serializer=JSONSerializer)
+        self.async_redis = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=2)
+        self._pending: list[_Pending] = []
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._batches: dict[str, _Batch] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._redis_ok = False
+        self._redis_error: str | None = None
+        self._workers = 0
+        self._queued = 0
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._check_redis()
+        self._tasks = [
+            asyncio.create_task(self._listen_for_replies(), name="rq-replies"),
+            asyncio.create_task(self._sweep_forever(), name="rq-sweep"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.async_redis.aclose()
+        self.sync_redis.close()
+
+    def readiness(self) -> dict[str, Any]:
+        return {
+            "ok": self._redis_ok,
+            "backend": "rq",
+            "redis": "ok" if self._redis_ok else f"unreachable: {self._redis_error}",
+            "workers": self._workers,
+            "queued_jobs": self._queued,
+        }
+
+    async def _check_redis(self) -> bool:
+        try:
+            await self.async_redis.ping()
+            self._redis_ok, self._redis_error = True, None
+        except (redis.RedisError, OSError) as exc:
+            self._redis_ok, self._redis_error = False, f"{self.settings.redis_url}: {exc}"
+        return self._redis_ok
+
+    # -- scoring ---------------------------------------------------------------------
+
+    async def score(self, items: list[WorkItem]) -> list[dict[str, Any]]:
+        started = time.perf_counter()
+        results: list[dict[str, Any] | None] = [None] * len(items)
+        keys = [item_key(i.label, i.prompt, i.response, i.layers) for i in items]
+        cached = await self._cache_lookup(keys)
+        waiting: list[tuple[int, asyncio.Future[dict[str, Any]]]] = []
+        loop = asyncio.get_running_loop()
+        for index, (item, key) in enumerate(zip(items, keys, strict=True)):
+            if len(item.response) > self.settings.max_response_chars:
+                results[index] = self._failure(
+                    "error", f"response longer than {self.settings.max_response_chars} characters", item
+                )
+            elif cached[index] is not None:
+                results[index] = {**cached[index], "cached": True}
+            else:
+                pending = _Pending(item, key, loop.create_future())
+                self._pending.append(pending)
+                waiting.append((index, pending.future))
+        if waiting:
+            self._schedule_flush()
+        for index, future in waiting:
+            try:
+                results[index] = await asyncio.wait_for(asyncio.shield(future), self.settings.queue_deadline_s)
+            except TimeoutError:
+                reason = f"not answered within {self.settings.queue_deadline_s:g} s"
+                if not self._redis_ok:
+                    reason += f"; Redis unreachable ({self._redis_error})"
+                results[index] = self._failure("timeout", reason, items[index])
+        elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
+        final = []
+        for item, result in zip(items, results, strict=True):
+            assert result is not None
+            domain = label_domain(item.label)
+            self.metrics.items.labels(domain, result["verdict"]).inc()
+            self.metrics.item_seconds.labels(domain).observe(elapsed_ms / 1000)
+            (self.metrics.cache_hits if result.get("cached") else self.metrics.cache_misses).inc()
+            if result["verdict"] == "timeout":
+                self.metrics.timeouts.labels(domain).inc()
+            final.append({**result, "latency_ms": elapsed_ms})
+        return final
+
+    def _failure(self, verdict: str, reason: str, item: WorkItem) -> dict[str, Any]:
+        result = failure_result(verdict, reason, item.response, item.prompt, self.base_options, item.layers)
+        return {**result, "latency_ms": 0.0, "cached": False}
+
+    async def _cache_lookup(self, keys: list[str]) -> list[dict[str, Any] | None]:
+        if self.settings.redis_cache_ttl_s <= 0 or not self._redis_ok:
+            return [None] * len(keys)
+        try:
+            raw = await self.async_redis.mget([CACHE_PREFIX + k for k in keys])
+        except (redis.RedisError, OSError):
+            return [None] * len(keys)
+        return [json.loads(r) if r else None for r in raw]
+
+    def _schedule_flush(self) -> None:
+        if len(self._pending) >= self.settings.rq_batch_size:
+            self._flush()
+        elif self._flush_handle is None:
+            loop = asyncio.get_running_loop()
+            self._flush_handle = loop.call_later(self.settings.rq_batch_wait_ms / 1000, self._flush)
+
+    def _flush(self) -> None:
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        size = self.settings.rq_batch_size
+        while self._pending:
+            chunk, self._pending = self._pending[:size], self._pending[size:]
+            batch_id = uuid.uuid4().hex
+            payload = {
+                "batch_id": batch_id,
+                "reply_to": self.instance_id,
+                "cache_keys": [p.key for p in chunk],
+                "items": [
+                    {"response": p.item.response, "label": p.item.label, "prompt": p.item.prompt,
+                     "layers": list(p.item.layers)}
+                    for p in chunk
+                ],
+            }
+            batch = _Batch(batch_id, payload, [p.future for p in chunk])
+            self._batches[batch_id] = batch
+            asyncio.get_running_loop().create_task(self._enqueue(batch))
+
+    async def _enqueue(self, batch: _Batch) -> None:
+        delay = 0.2
+        while batch.batch_id in self._batches:
+            try:
+                await asyncio.to_thread(self._enqueue_job, batch)
+                return
+            except (redis.RedisError, OSError) as exc:
+                self._redis_ok, self._redis_error = False, f"{self.settings.redis_url}: {exc}"
+                log.warning("enqueue failed (%s); retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _enqueue_job(self, batch: _Batch) -> None:
+        job = self.queue.enqueue(
+            score_batch,
+            batch.payload,
+            job_timeout=int(self.settings.max_item_timeout_s * len(batch.futures) + 60),
+            result_ttl=60,
+            failure_ttl=600,
+            retry=Retry(max=self.settings.rq_max_retries),
+            on_failure=Callback(report_failure),
+        )
+        batch.job_id, batch.enqueued_at = job.id, time.monotonic()
+
+    def _resolve(self, batch_id: str, results: list[dict[str, Any]]) -> None:
+        batch = self._batches.pop(batch_id, None)
+        if batch is None:
+            return  # answered already (a retried job finished twice) or given up on
+        if batch.enqueued_at:
+            self.metrics.job_seconds.observe(time.monotonic() - batch.enqueued_at)
+        for future, result in zip(batch.futures, results, strict=False):
+            if not future.done():
+                future.set_result(result)
+
+    async def _listen_for_replies(self) -> None:
+        key = REPLY_PREFIX + self.instance_id
+        while True:
+            try:
+                reply = await self.async_redis.blpop([key], timeout=1)
+                if not self._redis_ok:
+                    await self._check_redis()
+                if reply is None:
+                    continue
+                data = json.loads(reply[1])
+                self._resolve(data["batch_id"], data["results"])
+            except asyncio.CancelledError:
+                raise
+            except (redis.RedisError, OSError) as exc:
+                self._redis_ok, self._redis_error = False, f"{self.settings.redis_url}: {exc}"
+                await asyncio.sleep(0.5)
+            except Exception:
+                log.exception("bad reply on %s", key)
+
+    # -- the sweep: abandoned jobs, lost jobs, metrics ---------------------------------
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.rq_sweep_interval_s)
+            try:
+                await asyncio.to_thread(self._sweep_once)
+                await self._check_redis()
+            except asyncio.CancelledError:
+                raise
+            except (redis.RedisError, OSError) as exc:
+                self._redis_ok, self._redis_error = False, f"{self.settings.redis_url}: {exc}"
+            except Exception:
+                log.exception("sweep failed")
+            self.metrics.queue_depth.set(self._queued)
+            self.metrics.rq_workers.set(self._workers)
+            self.metrics.in_flight.set(sum(len(b.futures) for b in self._batches.values()) + len(self._pending))
+
+    def _sweep_once(self) -> None:
+        # Jobs whose worker stopped beating go back on the queue (RQ retries them).
+        registry = self.queue.started_job_registry
+        abandoned = registry.get_expired_job_ids(time.time())
+        if abandoned:
+            log.warning("%d job(s) abandoned by a dead worker; queueing them again", len(abandoned))
+            self.metrics.jobs_requeued.labels("worker_lost").inc(len(abandoned))
+        registry.cleanup()
+        self._queued = self.queue.count
+        self._workers = Worker.count(queue=self.queue)
+        # Batches whose job is gone (Redis restarted without persistence) are sent again.
+        now = time.monotonic()
+        for batch in list(self._batches.values()):
+            if batch.job_id is None or now - batch.enqueued_at < 2 * self.settings.rq_sweep_interval_s:
+                continue
+            try:
+                Job.fetch(batch.job_id, connection=self.sync_redis, serializer=JSONSerializer)
+            except NoSuchJobError:
+                batch.resends += 1
+                self.metrics.jobs_requeued.labels("job_lost").inc()
+                log.warning("job of batch %s vanished from Redis; sending it again", batch.batch_id)
+                self._enqueue_job(batch)

@@ -1,0 +1,160 @@
+"""``reward worker``: an RQ worker that scores micro-batches queued by the API.
+
+Each worker process holds its own verifier pool and sandbox pool (the embedded backend,
+running on an event loop in a background thread), so the work it takes is done with the
+same time limits and isolation as in embedded mode.
+
+A worker that dies mid-job (``kill -9``, a lost container) stops sending heartbeats;
+after ``REWARD_RQ_LIVENESS_S`` its job counts as abandoned and is queued again for
+another worker (the API sweeps for abandoned jobs every few seconds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq import Queue, SimpleWorker
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from reward_server.cache import UNCACHED_VERDICTS
+from reward_server.execution import EmbeddedBackend, WorkItem
+from reward_server.metrics import Metrics
+from reward_server.settings import Settings
+
+log = logging.getLogger("reward.worker")
+
+QUEUE_NAME = "reward"
+REPLY_PREFIX = "reward:reply:"
+CACHE_PREFIX = "reward:cache:"
+
+
+class _WorkerRuntime:
+    """The embedded backend on its own event loop, shared by the jobs of this process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="scoring-loop", daemon=True)
+        self.thread.start()
+        self.backend = EmbeddedBackend(settings, Metrics())
+        asyncio.run_coroutine_threadsafe(self.backend.start(), self.loop).result()
+        self.redis = Redis.from_url(settings.redis_url)
+
+    def score(self, items: list[WorkItem]) -> list[dict[str, Any]]:
+        return asyncio.run_coroutine_threadsafe(self.backend.score(items), self.loop).result()
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.backend.stop(), self.loop).result(timeout=30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+_runtime: _WorkerRuntime | None = None
+
+
+def score_batch(batch: dict[str, Any]) -> int:
+    """The RQ job: score one micro-batch and push the results to the API's reply list."""
+    if _runtime is None:
+        raise RuntimeError("score_batch runs inside `reward worker`")
+    items = [
+        WorkItem(it["response"], it["label"], it.get("prompt"), tuple(it.get("layers") or ()))
+        for it in batch["items"]
+    ]
+    results = _runtime.score(items)
+    keys = batch.get("cache_keys") or []
+    with _runtime.redis.pipeline(transaction=False) as pipe:
+        ttl = _runtime.settings.redis_cache_ttl_s
+        if ttl > 0:
+            for key, result in zip(keys, results, strict=False):
+                if key and result["verdict"] not in UNCACHED_VERDICTS:
+                    pipe.set(CACHE_PREFIX + key, json.dumps(result), ex=int(ttl))
+        reply = {"batch_id": batch["batch_id"], "results": results, "worker": os.getpid()}
+        pipe.rpush(REPLY_PREFIX + batch["reply_to"], json.dumps(reply))
+        pipe.expire(REPLY_PREFIX + batch["reply_to"], 3600)
+        pipe.execute()
+    return len(results)
+
+
+def report_failure(job: Job, connection: Redis, exc_type: Any, exc_value: Any, traceback: Any) -> None:
+    """When a job fails for good, every item of it is answered with an ``error`` verdict."""
+    try:
+        batch = job.args[0]
+        reason = f"worker failed: {getattr(exc_type, '__name__', exc_type)}: {exc_value}"[:300]
+        results = [
+            {"reward": 0.0, "score": 0.0, "verdict": "error", "format_ok": False, "details": {"reason": reason},
+             "latency_ms": 0.0, "cached": False}
+            for _ in batch["items"]
+        ]
+        reply = {"batch_id": batch["batch_id"], "results": results, "failed": True}
+        connection.rpush(REPLY_PREFIX + batch["reply_to"], json.dumps(reply))
+    except Exception:  # a failure callback must not raise
+        log.exception("could not report failed job %s", job.id)
+
+
+class RewardWorker(SimpleWorker):
+    """A SimpleWorker (jobs run in this process, next to its warm pools) whose jobs stay
+    alive in Redis only while it beats: a short liveness TTL, renewed from a thread."""
+
+    liveness_s = 6
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        return self.liveness_s
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        execution = self.prepare_execution(job)
+        stop = threading.Event()
+
+        def keep_alive() -> None:
+            while not stop.wait(max(self.liveness_s / 3, 0.5)):
+                try:
+                    self.maintain_heartbeats(job, execution)
+                except Exception:
+                    log.warning("heartbeat for job %s failed", job.id, exc_info=True)
+
+        beat = threading.Thread(target=keep_alive, name="job-heartbeat", daemon=True)
+        beat.start()
+        try:
+            self.perform_job(job, queue, execution)
+        finally:
+            stop.set()
+            beat.join()
+        from rq.worker import WorkerStatus
+
+        self.set_state(WorkerStatus.IDLE)
+
+
+def run_worker(settings: Settings, burst: bool = False) -> int:
+    """Take jobs until stopped; when Redis goes away, wait for it and carry on."""
+    global _runtime
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    _runtime = _WorkerRuntime(settings)
+    RewardWorker.liveness_s = max(2, int(settings.rq_liveness_s))
+    delay = 0.5
+    try:
+        while True:
+            connection = Redis.from_url(settings.redis_url)
+            try:
+                connection.ping()
+                queue = Queue(QUEUE_NAME, connection=connection, serializer=JSONSerializer)
+                worker = RewardWorker(
+                    [queue], connection=connection, serializer=JSONSerializer, worker_ttl=30, maintenance_interval=10
+                )
+                log.info("reward worker %s on %s, queue %r", worker.name, settings.redis_url, QUEUE_NAME)
+                delay = 0.5
+                worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
+                return 0
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                log.warning("Redis at %s unreachable (%s); trying again in %.1f s", settings.redis_url, exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+    finally:
+        _runtime.close()
