@@ -8,7 +8,10 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: system install serve test bench lint format clean
+.PHONY: system install serve worker test bench lint format clean train up down compose-test loadtest
+
+# Scaled-out settings (rq backend): REDIS_URL for `make worker` and `make up`.
+REDIS_URL ?= redis://127.0.0.1:6379/0
 
 # System packages: a C++ compiler for the code sandbox, Redis for the scaled-out backend.
 system:
@@ -27,11 +30,38 @@ install: $(STAMP)
 serve: $(STAMP)
 	REWARD_HOST=$(HOST) REWARD_PORT=$(PORT) $(BIN)/reward serve
 
+worker: $(STAMP)
+	REDIS_URL=$(REDIS_URL) $(BIN)/reward worker
+
 test: $(STAMP)
 	$(BIN)/pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# make train DOMAIN=math|countdown|code|kk|zebra|puzzle|mix MODEL=... [TEMPLATE=instruct]
+#   [SOURCES="deepscaler=FILE coder1=FILE"] [REWARD_URL=...] [DRY_RUN=1] [TRAIN_ARGS="--gpus 4"]
+train: $(STAMP)
+	$(BIN)/python -m trainer.launch --domain $(DOMAIN) --model $(MODEL) $(if $(TEMPLATE),--template $(TEMPLATE)) $(foreach s,$(SOURCES),--source $(s)) $(if $(REWARD_URL),--reward-url $(REWARD_URL)) $(if $(filter-out 0 false no,$(DRY_RUN)),--dry-run) $(TRAIN_ARGS)
+
+# The docker compose cluster (redis, api, N workers); WORKERS=N, MONITORING=1 for Prometheus + Grafana.
+up:
+	bash deploy/compose.sh up
+
+down:
+	bash deploy/compose.sh down
+
+# End to end on the compose cluster: build offline, score a mixed batch, kill a worker mid-batch.
+compose-test: $(STAMP)
+	bash deploy/compose.sh test
+
+# make loadtest URL=http://127.0.0.1:8000 DURATION=60 CONCURRENCY=256 OUT=loadtest-report
+URL ?= http://127.0.0.1:8000
+DURATION ?= 60
+CONCURRENCY ?= 256
+OUT ?= loadtest-report
+loadtest: $(STAMP)
+	$(BIN)/reward loadtest --url $(URL) --duration $(DURATION) --concurrency $(CONCURRENCY) --out $(OUT) $(LOADTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

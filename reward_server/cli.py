@@ -70,14 +70,20 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--no-sandbox", dest="sandbox", action="store_false", help="do not start the sandbox pool")
     worker.set_defaults(func=_worker)
 
+    from services.generators import cli as gen_cli
+
+    gen = sub.add_parser("gen", help="generate puzzle and CountDown data (JSONL rows with prompt and label)")
+    gen_cli.add_arguments(gen)
+    gen.set_defaults(func=gen_cli.run)
+
     try:
-        from services.generators import cli as gen_cli
-    except ImportError:
-        gen_cli = None
-    if gen_cli is not None:
-        gen = sub.add_parser("gen", help="generate puzzle and CountDown data (JSONL rows with prompt and label)")
-        gen_cli.add_arguments(gen)
-        gen.set_defaults(func=gen_cli.run)
+        from loadtest import cli as loadtest_cli
+    except ImportError:  # the load tester is a separate package of this repository
+        loadtest_cli = None
+    if loadtest_cli is not None:
+        loadtest = sub.add_parser("loadtest", help="drive a deployment with OpenRLHF-like and batch traffic; report")
+        loadtest_cli.add_arguments(loadtest)
+        loadtest.set_defaults(func=loadtest_cli.run)
     return parser
 
 
