@@ -17,9 +17,44 @@ from reward_server.metrics import Metrics
 from reward_server.settings import Settings
 from services.api import RewardRequest, RewardResponse, ScoreRequest, ScoreResponse
 from services.extraction import response_from_query
+from services.labels import DOMAINS
+from services.scoring import label_domain
 
 # Per-sample numbers returned in OpenRLHF's extra_logs (one list entry per query).
 EXTRA_LOG_KEYS = ("correct", "partial", "format_ok", "format_error", "timeout", "error", "cached")
+
+
+def openrlhf_extra_logs(items: list[WorkItem], results: list[dict[str, Any]]) -> dict[str, list[float]]:
+    """Per-sample numbers for OpenRLHF's logs, with the same keys on every sample.
+
+    OpenRLHF averages each key over the batch, so in a multi-domain run the per-domain
+    rates come as pairs: ``correct_<domain> / n_<domain>`` is that domain's accuracy and
+    ``format_ok_<domain> / n_<domain>`` its format rate.
+    """
+    logs: dict[str, list[float]] = {key: [] for key in EXTRA_LOG_KEYS}
+    for domain in DOMAINS:
+        for prefix in ("n", "correct", "format_ok"):
+            logs[f"{prefix}_{domain}"] = []
+    for item, r in zip(items, results, strict=True):
+        verdict = r["verdict"]
+        flags = {
+            "correct": verdict == "correct",
+            "partial": verdict == "partial",
+            "format_ok": r["format_ok"],
+            "format_error": verdict == "format_error",
+            "timeout": verdict == "timeout",
+            "error": verdict == "error",
+            "cached": r.get("cached", False),
+        }
+        for key, flag in flags.items():
+            logs[key].append(float(flag))
+        domain = label_domain(item.label)
+        for d in DOMAINS:
+            mine = d == domain
+            logs[f"n_{d}"].append(float(mine))
+            logs[f"correct_{d}"].append(float(mine and flags["correct"]))
+            logs[f"format_ok_{d}"].append(float(mine and flags["format_ok"]))
+    return logs
 
 
 class BodySizeLimit:
@@ -148,16 +183,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
             for query, prompt, label in zip(request.query, prompts, request.labels, strict=True)
         ]
         results = await backend.score(items)
-        extra_logs: dict[str, list[float]] = {key: [] for key in EXTRA_LOG_KEYS}
-        for r in results:
-            verdict = r["verdict"]
-            extra_logs["correct"].append(float(verdict == "correct"))
-            extra_logs["partial"].append(float(verdict == "partial"))
-            extra_logs["format_ok"].append(float(r["format_ok"]))
-            extra_logs["format_error"].append(float(verdict == "format_error"))
-            extra_logs["timeout"].append(float(verdict == "timeout"))
-            extra_logs["error"].append(float(verdict == "error"))
-            extra_logs["cached"].append(float(r.get("cached", False)))
+        extra_logs = openrlhf_extra_logs(items, results)
         return {
             "rewards": [r["reward"] for r in results],
             "scores": [r["score"] for r in results],
@@ -179,10 +205,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         """Backends reachable and sandbox layers active."""
         report: dict[str, Any] = {"backend": backend.readiness()}
         ready = bool(report["backend"].get("ok"))
-        sandbox_report = sandbox_readiness()
-        if sandbox_report is not None:
-            report["sandbox"] = sandbox_report
-            ready = ready and bool(sandbox_report.get("ok"))
+        report["sandbox"] = sandbox_readiness()
         report["status"] = "ready" if ready else "not ready"
         return JSONResponse(report, status_code=200 if ready else 503)
 
@@ -193,15 +216,13 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     return app
 
 
-def sandbox_readiness() -> dict[str, Any] | None:
-    """The sandbox pool's layers, when this process runs one (None when it has none)."""
-    try:
-        import sandbox
-    except ImportError:
-        return None
-    pool_getter = getattr(sandbox, "current_pool", None)
-    pool = pool_getter() if pool_getter else None
+def sandbox_readiness() -> dict[str, Any]:
+    """The sandbox pool's layers when this process runs one (`reward serve` starts it)."""
+    import sandbox
+
+    pool = sandbox.current_pool()
     if pool is None:
         return {"ok": True, "started": False}
     layers = dict(pool.layers)
-    return {"ok": True, "started": True, "layers": layers, "strict": getattr(pool, "strict", False)}
+    return {"ok": True, "started": True, "strict": pool.strict, "layers": layers,
+            "inactive": sorted(name for name, on in layers.items() if not on)}

@@ -89,3 +89,10 @@ def test_openrlhf_single_sample_requests_all_at_once(service_url):
         assert info["scores"] == [expected]
         assert info["extra_logs"]["correct"] == [expected]
         assert info["extra_logs"]["format_ok"] == [1.0]
+        domain = json.loads(label)["domain"]
+        other = "countdown" if domain == "math" else "math"
+        assert info["extra_logs"][f"n_{domain}"] == [1.0] and info["extra_logs"][f"n_{other}"] == [0.0]
+        assert info["extra_logs"][f"correct_{domain}"] == [expected]
+        assert info["extra_logs"][f"correct_{other}"] == [0.0]
+    # Every sample carries the same keys, as OpenRLHF's batch averaging needs.
+    assert len({tuple(sorted(answer[0]["extra_logs"])) for answer in answers}) == 1

@@ -119,7 +119,7 @@ def test_mixed_batch_survives_a_worker_killed_mid_batch(rq_cluster):
     assert len(results) == len(pairs)
     verdicts = [r["verdict"] for r in results]
     assert verdicts == [expected for _, expected in pairs], [
-        (i, v, e, results[i]["details"]) for i, (v, (_, e)) in enumerate(zip(verdicts, pairs)) if v != e
+        (i, v, e, results[i]["details"]) for i, (v, (_, e)) in enumerate(zip(verdicts, pairs, strict=True)) if v != e
     ]
     # Counted once each by the API, even though one job ran twice.
     metrics = httpx.get(f"{api.url}/metrics").text

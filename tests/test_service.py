@@ -28,6 +28,8 @@ def test_health_ready_docs(client):
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["backend"]["ok"]
+    sandbox = ready.json()["sandbox"]
+    assert sandbox["started"] and sandbox["layers"] and sandbox["inactive"] == [], sandbox
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/reward", "/get_reward", "/v1/score"} <= set(paths)
