@@ -5,7 +5,8 @@ Three ways a child runs:
 * :func:`run_main` - the untrusted source as ``__main__`` in the warm interpreter.
 * :func:`run_driver` - the untrusted source is loaded as module ``solution`` in its own
   process (the *candidate*), and trusted driver code runs in this process, calling the
-  candidate's functions through proxies. Arguments and return values cross a pipe as
+  candidate's functions through proxies; classes the candidate defines get proxies too,
+  whose instances live in the candidate and whose method calls cross the same pipe. Arguments and return values cross a pipe as
   ``marshal`` data checked to be plain builtin values, so nothing the candidate defines
   (a forged ``__eq__``, a patched builtin, an early ``exit``) reaches the driver. The
   candidate is forked *before* the driver code is read, so it never holds it.
@@ -205,6 +206,68 @@ def _resolve(namespace: dict[str, Any], name: str) -> Any:
     raise NameError(f"the solution defines no function {name!r}")
 
 
+def _exported_names(namespace: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Module-level functions (helpers included), and the classes the solution defines."""
+    functions, classes = [], []
+    for name, value in list(namespace.items()):
+        if name.startswith("__"):
+            continue
+        if isinstance(value, type):
+            if value.__module__ == "solution":
+                classes.append(name)
+        elif callable(value) and not isinstance(value, types.ModuleType):
+            functions.append(name)
+    return functions, classes
+
+
+class _Objects:
+    """The candidate's side of the object proxies: objects the driver holds by number.
+
+    Requests (marshal tuples), each answered with one reply:
+    ``("call", name, args, kwargs)`` a module-level function -> ``("ok", plain)``;
+    ``("new", class_name, args, kwargs)`` an instance kept here -> ``("handle", number)``;
+    ``("method", owner, attr, args, kwargs)`` ``owner`` a number or a class name ->
+    ``("ok", plain)``; ``("attr", owner, attr)`` -> ``("method",)`` when callable, else
+    ``("ok", plain)``. Only instance creation yields a handle: every value that reaches
+    the driver's asserts is plain data."""
+
+    def __init__(self, namespace: dict[str, Any]) -> None:
+        self.namespace = namespace
+        self.held: dict[int, Any] = {}
+        self.next_number = 1
+
+    def owner(self, ref: Any) -> Any:
+        if type(ref) is int:
+            if ref not in self.held:
+                raise NameError(f"no solution object number {ref}")
+            return self.held[ref]
+        value = self.namespace.get(ref)
+        if not isinstance(value, type):
+            raise NameError(f"the solution defines no class {ref!r}")
+        return value
+
+    def handle(self, request: tuple[Any, ...]) -> tuple[Any, ...]:
+        op = request[0]
+        if op == "call":
+            _, name, args, kwargs = request
+            return ("ok", _resolve(self.namespace, name)(*args, **kwargs))
+        if op == "new":
+            _, name, args, kwargs = request
+            instance = self.owner(name)(*args, **kwargs)
+            number = self.next_number
+            self.next_number += 1
+            self.held[number] = instance
+            return ("handle", number)
+        if op == "method":
+            _, ref, attr, args, kwargs = request
+            return ("ok", getattr(self.owner(ref), attr)(*args, **kwargs))
+        if op == "attr":
+            _, ref, attr = request
+            value = getattr(self.owner(ref), attr)
+            return ("method",) if callable(value) else ("ok", value)
+        raise ValueError(f"unknown request {op!r}")
+
+
 def _serve_candidate(source: bytes, requests: int, replies: int, workdir: str) -> None:
     module = _reset_interpreter(workdir, [], "solution")
 
@@ -226,20 +289,16 @@ def _serve_candidate(source: bytes, requests: int, replies: int, workdir: str) -
         text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         reply(("load_error", text[-2000:]))
         os._exit(0)
-    names = [
-        name
-        for name, value in list(module.__dict__.items())
-        if not name.startswith("__") and callable(value) and not isinstance(value, type | types.ModuleType)
-    ]
-    reply(("ready", names))
+    functions, classes = _exported_names(module.__dict__)
+    reply(("ready", functions, classes))
+    objects = _Objects(module.__dict__)
     while True:
         frame = _read_frame(requests, None)
         if frame is None:
             os._exit(0)
-        name, args, kwargs = marshal.loads(frame)
+        request = marshal.loads(frame)
         try:
-            value = _resolve(module.__dict__, name)(*args, **kwargs)
-            reply(("ok", value))
+            reply(objects.handle(request))
         except SystemExit as exc:
             reply(("exit", repr(exc.code)[:200]))
         except BaseException as exc:  # noqa: BLE001
@@ -255,6 +314,9 @@ class Candidate:
         self.close_in_child = close_in_child
         self.pid: int | None = None
         self.names: list[str] = []
+        self.class_names: list[str] = []
+        self.generation = 0
+        """Counts loads: objects made by an earlier load are gone with its process."""
         self.load_error: str | None = None
         self.death: str | None = None
 
@@ -276,6 +338,7 @@ class Candidate:
         os.close(rep_w)
         self.pid, self._requests, self._replies = pid, req_w, rep_r
         self.death = None
+        self.generation += 1
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             frame = _read_frame(rep_r, deadline)
@@ -298,6 +361,8 @@ class Candidate:
             return
         if message[0] == "ready":
             self.names = [n for n in message[1] if type(n) is str]
+            classes = message[2] if len(message) > 2 and type(message[2]) is list else []
+            self.class_names = [n for n in classes if type(n) is str]
             self.load_error = None
         else:
             self.load_error = str(message[1]) if len(message) > 1 else "load failed"
@@ -339,34 +404,44 @@ class Candidate:
             self._reap()
 
     def call(self, name: str, args: tuple | list, kwargs: dict | None = None, timeout: float | None = None) -> Any:
+        """Call the module-level function ``name``; the return value is plain data."""
+        return self.request(("call", name, tuple(args), dict(kwargs or {})), name, timeout)
+
+    def request(self, request: tuple[Any, ...], what: str, timeout: float | None = None) -> Any:
+        """Send one request (see ``_Objects``) and return its reply's value: plain data,
+        ``("handle", number)`` for a new instance, ``CALLABLE_ATTRIBUTE`` for a callable attribute."""
         if self.pid is None:
             raise CandidateDied(self.death or "the solution process is not running")
         try:
-            payload = marshal.dumps((name, tuple(args), dict(kwargs or {})))
+            payload = marshal.dumps(request)
             check_plain(marshal.loads(payload))
         except (ValueError, NotPlainData) as exc:
-            raise NotPlainData(f"arguments to {name} must be plain data: {exc}") from None
+            raise NotPlainData(f"arguments to {what} must be plain data: {exc}") from None
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             _write_frame(self._requests, payload)
             frame = _read_frame(self._replies, deadline)
         except CallTimeout:
             self.kill()
-            self.death = f"{name} timed out after {timeout:g}s"
+            self.death = f"{what} timed out after {timeout:g}s"
             raise CallTimeout(self.death) from None
         except BrokenPipeError:
             frame = None
         except CandidateError:
             self.kill()
-            self.death = f"the solution sent a malformed reply to {name}"
+            self.death = f"the solution sent a malformed reply to {what}"
             raise
         if frame is None:
-            self.death = f"the solution process died during {name} ({self._reap()})"
+            self.death = f"the solution process died during {what} ({self._reap()})"
             raise CandidateDied(self.death)
         message = self._decode(frame)
         kind = message[0]
         if kind == "ok" and len(message) == 2:
             return message[1]
+        if request[0] == "new" and kind == "handle" and len(message) == 2 and type(message[1]) is int:
+            return message
+        if request[0] == "attr" and kind == "method" and len(message) == 1:
+            return CALLABLE_ATTRIBUTE
         if kind == "raise" and len(message) == 3:
             exc_name, text = str(message[1]), str(message[2])
             exc_type = getattr(builtins, exc_name, None)
@@ -378,10 +453,14 @@ class Candidate:
                 raise exc_type(text)
             raise CandidateError(f"{exc_name}: {text}")
         if kind == "exit":
-            raise CandidateError(f"the solution called exit({message[1]}) inside {name}")
+            raise CandidateError(f"the solution called exit({message[1]}) inside {what}")
         if kind == "unplain":
-            raise NotPlainData(f"{name} returned a {message[1]}, which is not plain data")
+            raise NotPlainData(f"{what} returned a {message[1]}, which is not plain data")
         raise CandidateError(f"unexpected reply from the solution: {kind}")
+
+
+CALLABLE_ATTRIBUTE = object()
+"""What :meth:`Candidate.request` returns when an asked-for attribute is a method."""
 
 
 class RemoteFunction:
@@ -396,6 +475,81 @@ class RemoteFunction:
 
     def __repr__(self) -> str:
         return f"<solution function {self.__name__}>"
+
+
+class RemoteMethod:
+    """A method (or any callable attribute) of a solution class or object; calls return plain data."""
+
+    def __init__(self, solution: Solution, owner: int | str, attr: str, generation: int, label: str) -> None:
+        self._solution = solution
+        self._owner = owner
+        self._generation = generation
+        self.__name__ = attr
+        self._label = label
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        request = ("method", self._owner, self.__name__, args, kwargs)
+        return self._solution._request(request, self._label, self._generation)
+
+    def __repr__(self) -> str:
+        return f"<solution method {self._label}>"
+
+
+def _remote_attribute(solution: Solution, owner: int | str, attr: str, generation: int, label: str) -> Any:
+    if attr.startswith("__") and attr.endswith("__"):
+        # Special names are looked up on the proxy's own type (its identity __eq__, its
+        # truth); they are never asked of the solution.
+        raise AttributeError(attr)
+    reply = solution._request(("attr", owner, attr), label, generation)
+    if reply is CALLABLE_ATTRIBUTE:
+        return RemoteMethod(solution, owner, attr, generation, label)
+    return reply
+
+
+class RemoteClass:
+    """A driver-side stand-in for a class the solution defines. Calling it creates an
+    instance in the solution's process and returns a :class:`RemoteObject`; attributes
+    of the class (static and class methods, constants) are reached like an object's."""
+
+    def __init__(self, solution: Solution, name: str) -> None:
+        self._solution = solution
+        self.__name__ = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> RemoteObject:
+        generation = self._solution._generation()
+        reply = self._solution._request(("new", self.__name__, args, kwargs), self.__name__, generation)
+        if type(reply) is not tuple or len(reply) != 2 or reply[0] != "handle":
+            raise CandidateError(f"{self.__name__}() did not create an object")
+        return RemoteObject(self._solution, reply[1], self.__name__, generation)
+
+    def __getattr__(self, attr: str) -> Any:
+        return _remote_attribute(self._solution, self.__name__, attr, self._solution._generation(), f"{self.__name__}.{attr}")
+
+    def __repr__(self) -> str:
+        return f"<solution class {self.__name__}>"
+
+
+class RemoteObject:
+    """An instance living in the solution's process, held by number. Its methods run
+    there; what they return crosses back as plain data. The proxy itself compares by
+    identity: nothing the solution defines (``__eq__``, ``__bool__``) runs here."""
+
+    __slots__ = ("_solution", "_number", "_class_name", "_generation")
+
+    def __init__(self, solution: Solution, number: int, class_name: str, generation: int) -> None:
+        object.__setattr__(self, "_solution", solution)
+        object.__setattr__(self, "_number", number)
+        object.__setattr__(self, "_class_name", class_name)
+        object.__setattr__(self, "_generation", generation)
+
+    def __getattr__(self, attr: str) -> Any:
+        return _remote_attribute(self._solution, self._number, attr, self._generation, f"{self._class_name}.{attr}")
+
+    def __setattr__(self, attr: str, value: Any) -> None:
+        raise AttributeError(f"cannot set {attr!r} on a solution object from the driver")
+
+    def __repr__(self) -> str:
+        return f"<solution {self._class_name} object #{self._number}>"
 
 
 class Solution:
@@ -414,14 +568,34 @@ class Solution:
     def names(self) -> list[str]:
         return list(self._candidate.names)
 
+    @property
+    def class_names(self) -> list[str]:
+        return list(self._candidate.class_names)
+
     def functions(self) -> dict[str, RemoteFunction]:
         return {name: RemoteFunction(self, name) for name in self._candidate.names}
 
-    def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+    def classes(self) -> dict[str, RemoteClass]:
+        return {name: RemoteClass(self, name) for name in self._candidate.class_names}
+
+    def _ensure_running(self) -> None:
         if self._candidate.pid is None and self._restarts:
             self._candidate.start(self.call_timeout)
             if self._candidate.load_error:
                 raise CandidateDied(self._candidate.load_error)
+
+    def _generation(self) -> int:
+        self._ensure_running()
+        return self._candidate.generation
+
+    def _request(self, request: tuple[Any, ...], what: str, generation: int) -> Any:
+        self._ensure_running()
+        if generation != self._candidate.generation:
+            raise CandidateDied(f"{what}: the object was lost when the solution process was restarted")
+        return self._candidate.request(request, what, self.call_timeout)
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        self._ensure_running()
         return self._candidate.call(name, args, kwargs, self.call_timeout)
 
     def stop(self) -> None:

@@ -153,6 +153,88 @@ def test_functional_timeout_verdict():
     assert result["verdict"] == "timeout"
 
 
+TWO_SUM_CHECK = (
+    "def check(candidate):\n"
+    "    assert candidate([2, 7, 11, 15], 9) == [0, 1]\n"
+    "    assert candidate([3, 2, 4], 6) == [1, 2]\n"
+    "check(Solution().twoSum)\n"
+)
+TWO_SUM = """
+class Solution:
+    def twoSum(self, nums, target):
+        seen = {}
+        for i, n in enumerate(nums):
+            if target - n in seen:
+                return [seen[target - n], i]
+            seen[n] = i
+"""
+
+
+def test_functional_leetcode_class_solution_method():
+    result = score_item(answer(TWO_SUM), code_label({"functional": TWO_SUM_CHECK}))
+    assert (result["verdict"], result["score"]) == ("correct", 1.0), result
+
+
+def test_functional_leetcode_class_solution_wrong_answer_fails():
+    code = "class Solution:\n    def twoSum(self, nums, target):\n        return [0, 0]\n"
+    result = score_item(answer(code), code_label({"functional": TWO_SUM_CHECK}))
+    assert result["verdict"] == "wrong" and "assertion failed" in result["details"]["reason"], result
+
+
+def test_functional_leetcode_method_returning_forged_equality_fails():
+    code = (
+        "class Anything(list):\n"
+        "    def __eq__(self, other):\n        return True\n"
+        "class Solution:\n"
+        "    def twoSum(self, nums, target):\n        return Anything()\n"
+    )
+    result = score_item(answer(code), code_label({"functional": TWO_SUM_CHECK}))
+    assert result["score"] == 0.0 and "plain data" in result["details"]["reason"], result
+
+
+def test_functional_design_class_state_lives_in_the_solution_process():
+    # LeetCode "design" problems: the tests build an object and drive it through its methods.
+    check = (
+        "stack = MinStack()\n"
+        "stack.push(3)\nstack.push(1)\nstack.push(2)\n"
+        "assert stack.getMin() == 1 and stack.size == 3\n"
+        "stack.pop()\nstack.pop()\n"
+        "assert stack.getMin() == 3\n"
+        "assert MinStack.describe() == 'min stack'\n"
+    )
+    code = """
+class MinStack:
+    def __init__(self):
+        self.items = []
+        self.size = 0
+    def push(self, x):
+        self.items.append(min(x, self.items[-1]) if self.items else x)
+        self.size += 1
+    def pop(self):
+        self.items.pop()
+        self.size -= 1
+    def getMin(self):
+        return self.items[-1]
+    @staticmethod
+    def describe():
+        return 'min stack'
+"""
+    assert score_item(answer(code), code_label({"functional": check}))["score"] == 1.0
+    broken = code.replace("min(x, self.items[-1]) if self.items else x", "x")
+    assert score_item(answer(broken), code_label({"functional": check}))["score"] == 0.0
+
+
+def test_functional_class_proxies_accept_only_plain_data():
+    # An object of the solution cannot be passed back as an argument, and none of its special
+    # methods (here __bool__) runs in the driver: the proxy has the driver's own truth value.
+    code = "class Box:\n    def __bool__(self):\n        return False\n    def same(self, other):\n        return True\n"
+    passes_object = "a, b = Box(), Box()\nassert a.same(b)\n"
+    result = score_item(answer(code), code_label({"functional": passes_object}))
+    assert result["score"] == 0.0 and "plain data" in result["details"]["reason"], result
+    falsy = "assert not Box()\n"
+    assert score_item(answer(code), code_label({"functional": falsy}))["score"] == 0.0
+
+
 # --------------------------------------------------------------------------- C++
 
 CPP_SUM = "#include <iostream>\nint main() { long a, b; std::cin >> a >> b; std::cout << a + b << std::endl; }"

@@ -405,11 +405,6 @@ def test_coder1_functional_and_stdio_round_trip(tmp_path: Path, client: httpx.Cl
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="services/domains/code.py's functional driver exposes only module-level functions, so "
-    "CodeR1-12k's LeetCode tests, check(Solution().method), raise NameError: 'Solution' (reported)",
-)
 def test_coder1_leetcode_class_solution_scores(tmp_path: Path, client: httpx.Client) -> None:
     tasks, _ = load_tasks(
         SourceSpec.parse(f"coder1={write_parquet(tmp_path / 'c.parquet', CODER1_ROWS[:1])}")

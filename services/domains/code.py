@@ -10,8 +10,10 @@ Three test styles (see :class:`services.labels.CodeTests`):
   function called per test (per-test time limit, reloaded after a timeout or crash);
   return values come back as plain data and are compared here.
 * functional - ``functional`` assert code (HumanEval / LeetCode ``check(candidate)``) run
-  by a driver process in the sandbox that reaches the solution's functions through
-  proxies: return values are plain data, so a forged ``__eq__`` gains nothing, and the
+  by a driver process in the sandbox that reaches the solution's functions and classes
+  through proxies (``check(Solution().twoSum)``: the instance lives in the solution's
+  process, its methods' return values cross back): return values are plain data, so a
+  forged ``__eq__`` gains nothing, and the
   test passes only when the driver reports completion after every assert ran, so
   ``exit()`` and friends fail.
 
@@ -170,6 +172,7 @@ if solution.load_error:
 else:
     _namespace = {{"__name__": "__main__", "__builtins__": __builtins__}}
     _namespace.update(solution.functions())
+    _namespace.update(solution.classes())
     try:
         exec(compile({check!r}, "test", "exec", dont_inherit=True), _namespace)
     except CallTimeout as _exc:
