@@ -69,6 +69,8 @@ class CodeLabel(_LabelBase):
     language: str = "python"
     time_limit_s: float | None = Field(default=None, gt=0, le=60)
     memory_mb: int | None = Field(default=None, gt=0, le=16384)
+    float_tolerance: float | None = Field(default=None, ge=0)
+    """stdin/stdout tests: numeric tokens may differ by this much (absolute or relative)."""
 
 
 class KKLabel(_LabelBase):

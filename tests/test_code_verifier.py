@@ -73,6 +73,17 @@ def test_stdio_float_tolerance_from_the_label():
     assert score_item(answer("print(round(1 / int(input()), 5))"), strict)["score"] == 0.0
 
 
+def test_float_tolerance_is_a_declared_label_field():
+    from services.labels import CodeLabel, parse_label
+
+    label = parse_label(code_label({"inputs": ["3\n"], "outputs": ["0.3\n"]}, float_tolerance=0.5))
+    assert isinstance(label, CodeLabel) and label.float_tolerance == 0.5
+    assert "float_tolerance" in CodeLabel.model_fields
+    negative = code_label({"inputs": ["3\n"], "outputs": ["0.3\n"]}, float_tolerance=-1)
+    result = score_item(answer("print(0.3)"), negative)
+    assert result["verdict"] == "error" and "float_tolerance" in result["details"]["reason"], result
+
+
 def test_expected_output_never_enters_the_sandbox():
     # The program can only see its stdin; it prints everything it can find.
     code = "import sys, os\nprint(sys.stdin.read(), os.listdir('.'), sys.argv)"

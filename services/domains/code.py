@@ -216,7 +216,7 @@ def verify(extracted: Extracted, label: CodeLabel, options: RewardOptions) -> Ou
     budget = float(options.timeout_s or DEFAULT_ITEM_TIME_BUDGET_S)
     memory = int(label.memory_mb or DEFAULT_MEMORY_MB)
     stop_early = options.mode == "binary"
-    tolerance = getattr(label, "float_tolerance", None)
+    tolerance = label.float_tolerance
     started = time.monotonic()
     try:
         if tests.functional:
