@@ -40,10 +40,11 @@ def start_service(
     env_overrides: dict[str, str] | None = None,
     args: list[str] | None = None,
     ready_timeout: float = 90.0,
+    port: int | None = None,
 ) -> RunningService:
-    """Start ``reward serve`` and wait until ``/readyz`` answers 200."""
-    port = free_port()
-    env = {**os.environ, "REWARD_PORT": str(port), "REWARD_HOST": "127.0.0.1", **(env_overrides or {})}
+    """Start ``reward serve`` on ``port`` (default: a free one) and wait until ``/readyz`` answers 200."""
+    port = port or free_port()
+    env = {**os.environ, "REWARD_HOST": "127.0.0.1", **(env_overrides or {}), "REWARD_PORT": str(port)}
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"service-{port}.log"
     with open(log_path, "wb") as log:

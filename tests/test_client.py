@@ -27,7 +27,6 @@ from reward_client import (
     RewardRequestError,
     RewardServiceUnavailable,
 )
-from reward_server import launcher
 from reward_server.launcher import RunningService, free_port, start_service, stop_service
 from services.api import ItemResult, RewardResponse
 
@@ -73,15 +72,8 @@ class RestartableService:
         self.running: RunningService | None = None
 
     def start(self) -> None:
-        # start_service picks its port with launcher.free_port() and polls that port, so a fixed
-        # port (to come back where the clients wait) is given by answering that call.
-        original = launcher.free_port
-        launcher.free_port = lambda: self.port
-        try:
-            env = {"REWARD_API_KEY": API_KEY, "REWARD_POOL_WORKERS": "2"}
-            self.running = start_service(self.log_dir, env_overrides=env)
-        finally:
-            launcher.free_port = original
+        env = {"REWARD_API_KEY": API_KEY, "REWARD_POOL_WORKERS": "2"}
+        self.running = start_service(self.log_dir, env_overrides=env, port=self.port)
         assert self.running.url == self.url
 
     def stop(self) -> None:

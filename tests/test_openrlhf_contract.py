@@ -8,6 +8,7 @@ the logging helper it imports are loaded by file path.
 from __future__ import annotations
 
 import asyncio
+import importlib.machinery
 import importlib.util
 import json
 import random
@@ -23,20 +24,29 @@ def load_openrlhf_agent_module():
     if spec is None or not spec.submodule_search_locations:
         pytest.fail("openrlhf==0.11.2 is a dev dependency: run `make install`")
     root = Path(next(iter(spec.submodule_search_locations)))
-    # Empty parent packages, so the modules below load without openrlhf/__init__ (torch).
-    for name in ("openrlhf", "openrlhf.utils"):
-        if name not in sys.modules or not hasattr(sys.modules[name], "__path__"):
+    names = ("openrlhf", "openrlhf.utils", "openrlhf.utils.logging_utils", "openrlhf.utils.agent")
+    saved = {name: sys.modules.get(name) for name in names}
+    try:
+        # Bare parent packages, so the two modules load without openrlhf/__init__ (torch).
+        for name, path in (("openrlhf", root), ("openrlhf.utils", root / "utils")):
             package = types.ModuleType(name)
-            package.__path__ = [str(root if name == "openrlhf" else root / "utils")]
+            package.__path__ = [str(path)]
+            package.__spec__ = importlib.machinery.ModuleSpec(name, None, is_package=True)
             sys.modules[name] = package
-    modules = {}
-    for name, path in (("openrlhf.utils.logging_utils", root / "utils/logging_utils.py"), ("openrlhf.utils.agent", root / "utils/agent.py")):
-        module_spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(module_spec)
-        sys.modules[name] = module
-        module_spec.loader.exec_module(module)
-        modules[name] = module
-    return modules["openrlhf.utils.agent"]
+        for name, path in (("openrlhf.utils.logging_utils", root / "utils/logging_utils.py"),
+                           ("openrlhf.utils.agent", root / "utils/agent.py")):
+            module_spec = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(module_spec)
+            sys.modules[name] = module
+            module_spec.loader.exec_module(module)
+        return sys.modules["openrlhf.utils.agent"]
+    finally:
+        # Leave the import system as it was for the other tests.
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
 
 
 R1 = (

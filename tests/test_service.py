@@ -125,10 +125,11 @@ def test_pathological_math_times_out_and_the_service_stays_healthy(client):
     elapsed = time.perf_counter() - started
     assert [r["verdict"] for r in results] == ["timeout"] * len(PATHOLOGICAL), results
     assert all(r["reward"] == 0.0 for r in results)
+    # Four items on two verifier processes: two rounds of the limit (waiting included),
+    # plus a margin for replacing the killed processes on a busy machine.
     for r in results:
-        assert r["latency_ms"] / 1000 < limit + 3.0, r
-    # Four items on two workers: at most two rounds of the limit, plus margin.
-    assert elapsed < 2 * limit + 5.0
+        assert r["latency_ms"] / 1000 < 2 * limit + 4.0, r
+    assert elapsed < 2 * limit + 8.0
     assert client.get("/healthz").status_code == 200
     assert score(client, [{"response": "\\boxed{2}", "label": MATH_2}])[0]["verdict"] == "correct"
     assert client.get("/readyz").status_code == 200
