@@ -187,6 +187,27 @@ def main(quick: bool = False) -> dict[str, Any]:
         burst=burst,
     )
 
+    figures["ratios"] = [
+        {
+            "name": "service, cache off / (direct x verifier processes)",
+            "value": figures["ratio_vs_direct_per_worker"],
+            "baseline": f"math-verify direct loop, {direct_unique:.1f} items/s x {workers} processes",
+            "target": ">= 0.8",
+        },
+        {
+            "name": "GRPO corpus: service, cache on / direct",
+            "value": figures["grpo_ratio"],
+            "baseline": f"math-verify direct loop on the GRPO corpus, {direct_grpo:.1f} items/s",
+            "target": ">= 1.5",
+        },
+        {
+            "name": "1024 single-sample POST /reward: answered / sent",
+            "value": burst["answered"] / burst["requests"],
+            "baseline": f"{burst['requests']} requests sent at once (aiohttp, a session each)",
+            "target": "== 1",
+        },
+    ]
+
     table = Table(title="Math throughput: service vs math-verify direct (same run)")
     table.add_column("measure")
     table.add_column("value", justify="right")

@@ -1,0 +1,1 @@
+"""The load tester: ``reward loadtest`` (see :mod:`loadtest.cli` and docs/loadtest.md)."""
