@@ -25,6 +25,8 @@ import resource
 import select
 import shutil
 import signal
+import socket
+import struct
 import sys
 import tempfile
 import time
@@ -50,6 +52,8 @@ LAYER_NAMES = (
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 CHILD_ENV = {"PATH": SANDBOX_PATH, "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 RECORDS_FD = 3
+CONTROL_FD = 4
+"""A prepared child's end of its control socket; the driver memfd takes the number after."""
 PRIVATE_TMPFS_DIRS = ("/dev/shm", "/var/tmp", "/run/lock")
 MAX_RECORD_BYTES = 64 << 20
 
@@ -77,6 +81,7 @@ class ForkServer:
         self.layer_errors: dict[str, str] = {}
         self.seccomp: isolation.SeccompFilter | None = None
         self.own_pid_ns_fd: int | None = None
+        self._prepared: _PreparedChild | None = None
 
     # ------------------------------------------------------------------ startup
 
@@ -147,7 +152,14 @@ class ForkServer:
     # ------------------------------------------------------------------ serving
 
     def serve(self) -> None:
+        self._prepared = self._prepare(self._child_key({}))  # the first run's child
         send_message(self.channel, {"op": "ready", "layers": self.layers, "layer_errors": self.layer_errors})
+        try:
+            self._serve_requests()
+        finally:
+            self.discard_prepared()
+
+    def _serve_requests(self) -> None:
         while True:
             try:
                 spec, blobs = recv_message(self.channel)
@@ -164,26 +176,47 @@ class ForkServer:
 
     # ------------------------------------------------------------------ one run
 
-    def run(self, spec: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
-        source, stdin, *file_blobs = blobs
-        secret = spec.pop("driver_blob", None)
-        driver_fd = None
-        if secret is not None:
-            # The driver (e.g. assert code with the expected values) goes into a memfd and
-            # the buffer is zeroed, so the forked candidate cannot find it in its heap.
-            driver_bytes = file_blobs.pop(secret)
-            driver_fd = os.memfd_create("driver", os.MFD_CLOEXEC)
-            os.write(driver_fd, driver_bytes)
-            if isinstance(driver_bytes, bytearray):
-                driver_bytes[:] = bytes(len(driver_bytes))
-            del driver_bytes
-        files = dict(zip(spec.get("files", []), file_blobs, strict=True))
-        stdin_fd = os.memfd_create("stdin", os.MFD_CLOEXEC)
-        os.write(stdin_fd, stdin)
-        os.lseek(stdin_fd, 0, os.SEEK_SET)
+    def run(self, spec: dict[str, Any], blobs: list[bytearray]) -> tuple[dict[str, Any], list[bytes]]:
+        """Hand the request to the prepared child (forking one now if none matches), fork
+        the next child while this one runs, and supervise this one to the end."""
+        probe = spec.get("mode") == "probe"
+        key = self._child_key(spec)
+        child, self._prepared = self._prepared, None
+        if child is not None and child.key != key:
+            child.discard()
+            child = None
+        if child is None:
+            child = self._prepare(key)
+        started = time.monotonic()
+        try:
+            self._hand_over(child, spec, blobs)
+            if not probe:
+                # The next run's child is forked now, while this one runs: its setup is
+                # off the next request's path. The blobs are zeroed first, so it finds
+                # none of this request in the memory it inherits.
+                self._prepared = self._prepare(key)
+            return self._supervise(child, started, spec)
+        finally:
+            child.release()
+
+    @staticmethod
+    def _child_key(spec: dict[str, Any]) -> int:
+        """What a prepared child fixed before the request: the size of its /tmp."""
+        return int(spec.get("max_file_mb", 16))
+
+    def discard_prepared(self) -> None:
+        if self._prepared is not None:
+            self._prepared.discard()
+            self._prepared = None
+
+    def _prepare(self, key: int) -> _PreparedChild:
+        """Fork a child and set it up up to the point where only the request is missing:
+        namespaces entered, mounts made, seccomp on. It waits as root, so the per-request
+        part is the rlimits and the drop to the slot's uid, done before any untrusted code."""
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         rec_r, rec_w = os.pipe2(os.O_CLOEXEC)
+        control, child_control = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         host_workdir = None
         if not self.layers["mount_ns"]:
             host_workdir = tempfile.mkdtemp(prefix="sandbox-run-")
@@ -193,15 +226,14 @@ class ForkServer:
             assert self.own_pid_ns_fd is not None
             isolation.setns(self.own_pid_ns_fd, isolation.CLONE_NEWPID)  # reset pid_for_children
             isolation.unshare(isolation.CLONE_NEWPID)
-        started = time.monotonic()
         pid = os.fork()
         if pid == 0:  # ------------------------------------------------ the child
             code = 125
             try:
-                os.close(out_r)
-                os.close(err_r)
-                os.close(rec_r)
-                self._child(spec, source, files, stdin_fd, out_w, err_w, rec_w, driver_fd, host_workdir)
+                for fd in (out_r, err_r, rec_r):
+                    os.close(fd)
+                control.close()
+                self._child(key, child_control.fileno(), out_w, err_w, rec_w, host_workdir)
             except BaseException as exc:  # noqa: BLE001
                 layer = getattr(exc, "layer", None)
                 try:
@@ -218,24 +250,44 @@ class ForkServer:
         # ------------------------------------------------------------------ the server
         if self.layers["pid_ns"]:
             isolation.setns(self.own_pid_ns_fd, isolation.CLONE_NEWPID)  # later forks stay out of it
-        for fd in (out_w, err_w, rec_w, stdin_fd):
+        for fd in (out_w, err_w, rec_w):
             os.close(fd)
-        if driver_fd is not None:
-            os.close(driver_fd)
+        child_control.close()
+        return _PreparedChild(key, pid, os.pidfd_open(pid), control, out_r, err_r, rec_r, host_workdir)
+
+    def _hand_over(self, child: _PreparedChild, spec: dict[str, Any], blobs: list[bytearray]) -> None:
+        """The request goes to the child as memfds (payload, stdin, driver) over its
+        control socket; the request's buffers here are zeroed afterwards."""
+        secret = spec.pop("driver_blob", None)
+        source, stdin, *file_blobs = blobs
+        driver = file_blobs.pop(secret) if secret is not None else None
+        header = {k: spec[k] for k in _CHILD_SPEC_KEYS if k in spec}
+        header["blob_sizes"] = [len(source), *(len(b) for b in file_blobs)]
+        raw = json.dumps(header, separators=(",", ":")).encode()
+        fds = [_memfd("request", _LEN.pack(len(raw)), raw, source, *file_blobs), _memfd("stdin", stdin)]
+        if driver is not None:
+            # The driver (e.g. assert code with the expected values) travels in a memfd
+            # of its own; the candidate is forked before the driver reads it.
+            fds.append(_memfd("driver", driver))
         try:
-            return self._supervise(pid, started, spec, out_r, err_r, rec_r)
+            socket.send_fds(child.control, [b"R"], fds)
+        except OSError:
+            pass  # the child died in setup; supervising it collects why
         finally:
-            for fd in (out_r, err_r, rec_r):
+            for fd in fds:
                 os.close(fd)
-            if host_workdir is not None:
-                shutil.rmtree(host_workdir, ignore_errors=True)
+            child.control.close()
+            for blob in blobs:
+                if isinstance(blob, bytearray):
+                    blob[:] = bytes(len(blob))
 
     def _supervise(
-        self, pid: int, started: float, spec: dict[str, Any], out_r: int, err_r: int, rec_r: int
+        self, child: _PreparedChild, started: float, spec: dict[str, Any]
     ) -> tuple[dict[str, Any], list[bytes]]:
+        pid, pidfd = child.pid, child.pidfd
+        out_r, err_r, rec_r = child.out_r, child.err_r, child.rec_r
         cap = int(spec.get("max_output_bytes", 1 << 20))
         deadline = started + float(spec.get("time_limit_s", 5.0))
-        pidfd = os.pidfd_open(pid)
         buffers = {out_r: bytearray(), err_r: bytearray(), rec_r: bytearray()}
         caps = {out_r: cap, err_r: cap, rec_r: MAX_RECORD_BYTES}
         open_fds = {out_r, err_r, rec_r}
@@ -272,7 +324,7 @@ class ForkServer:
                     break  # all writers are dead with the namespace; nothing more will come
         finally:
             _, status, usage = os.wait4(pid, 0)
-            os.close(pidfd)
+            child.pid = None
         wall = time.monotonic() - started
         reply = {
             "exit_code": os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else None,
@@ -287,19 +339,10 @@ class ForkServer:
     # ------------------------------------------------------------------ inside the child
 
     def _child(
-        self,
-        spec: dict[str, Any],
-        source: bytes,
-        files: dict[str, bytes],
-        stdin_fd: int,
-        out_w: int,
-        err_w: int,
-        rec_w: int,
-        driver_fd: int | None,
-        host_workdir: str | None,
+        self, tmp_mb_key: int, control_fd: int, out_w: int, err_w: int, rec_w: int, host_workdir: str | None
     ) -> None:
         layers = self.layers
-        probe = spec.get("mode") == "probe"
+        # ---- before the request: namespaces, file system view, no_new_privs, seccomp
         os.setsid()
         isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
         flags = 0
@@ -314,7 +357,7 @@ class ForkServer:
         workdir = host_workdir or "/tmp"
         if layers["mount_ns"]:
             _layer_step("mount_ns", isolation.mount, None, "/", None, isolation.MS_REC | isolation.MS_PRIVATE)
-            tmp_mb = max(64, 4 * int(spec.get("max_file_mb", 16)))
+            tmp_mb = max(64, 4 * tmp_mb_key)
             owner = f"uid={self.uid},gid={self.gid}" if layers["uid"] else "uid=0,gid=0"
             _layer_step(
                 "mount_ns", isolation.mount, "tmpfs", "/tmp", "tmpfs",
@@ -336,17 +379,30 @@ class ForkServer:
             _layer_step("uts_ns", os.sethostname if hasattr(os, "sethostname") else _sethostname, "sandbox")
         os.chdir(workdir)
 
-        # File descriptors: 0 stdin, 1 stdout, 2 stderr, 3 records (+ the driver memfd).
-        os.dup2(stdin_fd, 0)
+        # File descriptors: 1 stdout, 2 stderr, 3 records, 4 the control socket; nothing else
+        # of the server's (no other run's pipes) survives.
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
         os.dup2(rec_w, RECORDS_FD)
-        keep = RECORDS_FD + 1
+        os.dup2(control_fd, CONTROL_FD)
+        os.closerange(CONTROL_FD + 1, 1 << 20)
+        if layers["no_new_privs"]:
+            _layer_step("no_new_privs", isolation.set_no_new_privs)
+        if layers["seccomp"] and self.seccomp is not None:
+            _layer_step("seccomp", self.seccomp.install)  # as root: allowed without no_new_privs too
+        os.environ.clear()
+        os.environ.update(CHILD_ENV)
+
+        # ---- the request: a payload memfd, the stdin memfd, the driver memfd
+        spec, source, files, driver_fd = _receive_request()
         if driver_fd is not None:
-            os.dup2(driver_fd, keep)
-            keep += 1
+            os.dup2(driver_fd, CONTROL_FD)  # replaces the control socket
+        else:
+            os.close(CONTROL_FD)
+        keep = RECORDS_FD + 1 + (driver_fd is not None)
         os.closerange(keep, 1 << 20)
 
+        # ---- before any untrusted code: rlimits, then the slot's uid
         if layers["rlimits"]:
             _layer_step("rlimits", _set_rlimits, spec)
         if layers["uid"]:
@@ -355,14 +411,8 @@ class ForkServer:
             _write_work_file(name, data)
         if spec.get("source_file"):
             _write_work_file(spec["source_file"], source, executable=False)
-        if layers["no_new_privs"]:
-            _layer_step("no_new_privs", isolation.set_no_new_privs)
-        if layers["seccomp"] and self.seccomp is not None:
-            _layer_step("seccomp", self.seccomp.install)
-        os.environ.clear()
-        os.environ.update(CHILD_ENV)
 
-        if probe:
+        if spec.get("mode") == "probe":
             _emit_raw({"sandbox": "ready"})
             _emit_raw({"probe": _observe_layers(self, spec)})
             os._exit(0)
@@ -382,6 +432,84 @@ class ForkServer:
         elif mode == "exec_collect":
             pyharness.run_and_collect(list(spec["argv"]), CHILD_ENV, spec.get("collect") or [])
         os._exit(125)
+
+
+class _PreparedChild:
+    """A forked, set-up child waiting for its one request, and the server's ends of it."""
+
+    def __init__(
+        self, key: int, pid: int, pidfd: int, control: socket.socket, out_r: int, err_r: int, rec_r: int,
+        host_workdir: str | None,
+    ) -> None:  # fmt: skip
+        self.key = key
+        self.pid: int | None = pid
+        self.pidfd = pidfd
+        self.control = control
+        self.out_r, self.err_r, self.rec_r = out_r, err_r, rec_r
+        self.host_workdir = host_workdir
+
+    def discard(self) -> None:
+        """Kill it unused (its setup no longer matches) and reap it."""
+        if self.pid is not None:
+            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            self.pid = None
+        self.release()
+
+    def release(self) -> None:
+        self.control.close()
+        for fd in (self.pidfd, self.out_r, self.err_r, self.rec_r):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.pidfd = self.out_r = self.err_r = self.rec_r = -1
+        if self.host_workdir is not None:
+            shutil.rmtree(self.host_workdir, ignore_errors=True)
+            self.host_workdir = None
+
+
+_CHILD_SPEC_KEYS = (
+    "mode", "argv", "files", "collect", "time_limit_s", "memory_mb", "max_processes", "max_file_mb",
+    "max_open_files", "driver_data", "restarts", "source_file",
+)  # fmt: skip
+_LEN = struct.Struct(">I")
+
+
+def _memfd(name: str, *parts: bytes | bytearray) -> int:
+    fd = os.memfd_create(name, os.MFD_CLOEXEC)
+    for part in parts:
+        view = memoryview(part)
+        while view:
+            view = view[os.write(fd, view) :]
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def _receive_request() -> tuple[dict[str, Any], bytes, dict[str, bytes], int | None]:
+    """In the prepared child: wait for the request on the control socket."""
+    control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, CONTROL_FD)
+    try:
+        _, fds, _, _ = socket.recv_fds(control, 1, 3)
+    finally:
+        control.detach()
+    if len(fds) < 2:
+        os._exit(0)  # the server discarded this child unused
+    payload_fd, stdin_fd, *rest = fds
+    payload = os.pread(payload_fd, os.fstat(payload_fd).st_size, 0)
+    os.close(payload_fd)
+    os.dup2(stdin_fd, 0)
+    os.close(stdin_fd)
+    (size,) = _LEN.unpack_from(payload)
+    spec = json.loads(payload[_LEN.size : _LEN.size + size])
+    offset = _LEN.size + size
+    blobs = []
+    for n in spec.pop("blob_sizes"):
+        blobs.append(payload[offset : offset + n])
+        offset += n
+    source, *file_blobs = blobs
+    files = dict(zip(spec.get("files", []), file_blobs, strict=True))
+    return spec, source, files, (rest[0] if rest else None)
 
 
 def _interpreter_dirs() -> set[str]:
