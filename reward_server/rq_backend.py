@@ -28,7 +28,9 @@ import redis.asyncio as aioredis
 from rq import Callback, Queue, Retry, Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
+from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
+from rq.timeouts import TimerDeathPenalty
 
 from reward_server.cache import item_key
 from reward_server.execution import WorkItem
@@ -183,6 +185,7 @@ class RQBackend:
             payload = {
                 "batch_id": batch_id,
                 "reply_to": self.instance_id,
+                "max_retries": self.settings.rq_max_retries,
                 "cache_keys": [p.key for p in chunk],
                 "items": [
                     {"response": p.item.response, "label": p.item.label, "prompt": p.item.prompt,
@@ -218,7 +221,10 @@ class RQBackend:
         )
         batch.job_id, batch.enqueued_at = job.id, time.monotonic()
 
-    def _resolve(self, batch_id: str, results: list[dict[str, Any]]) -> None:
+    def _resolve(self, batch_id: str, results: list[dict[str, Any]], retried: bool = False) -> None:
+        if retried:
+            # Answered by a second run: the first worker died mid-job (whoever swept it).
+            self.metrics.jobs_requeued.labels("worker_lost").inc()
         batch = self._batches.pop(batch_id, None)
         if batch is None:
             return  # answered already (a retried job finished twice) or given up on
@@ -238,7 +244,7 @@ class RQBackend:
                 if reply is None:
                     continue
                 data = json.loads(reply[1])
-                self._resolve(data["batch_id"], data["results"])
+                self._resolve(data["batch_id"], data["results"], bool(data.get("retried")))
             except asyncio.CancelledError:
                 raise
             except (redis.RedisError, OSError) as exc:
@@ -267,11 +273,8 @@ class RQBackend:
 
     def _sweep_once(self) -> None:
         # Jobs whose worker stopped beating go back on the queue (RQ retries them).
-        registry = self.queue.started_job_registry
-        abandoned = registry.get_expired_job_ids(time.time())
-        if abandoned:
-            log.warning("%d job(s) abandoned by a dead worker; queueing them again", len(abandoned))
-            self.metrics.jobs_requeued.labels("worker_lost").inc(len(abandoned))
+        # The sweep runs on a thread: failure callbacks get a timer, not SIGALRM.
+        registry = StartedJobRegistry(queue=self.queue, death_penalty_class=TimerDeathPenalty)
         registry.cleanup()
         self._queued = self.queue.count
         self._workers = Worker.count(queue=self.queue)

@@ -22,7 +22,7 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from rq import Queue, SimpleWorker
+from rq import Queue, SimpleWorker, get_current_job
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
@@ -77,7 +77,9 @@ def score_batch(batch: dict[str, Any]) -> int:
             for key, result in zip(keys, results, strict=False):
                 if key and result["verdict"] not in UNCACHED_VERDICTS:
                     pipe.set(CACHE_PREFIX + key, json.dumps(result), ex=int(ttl))
-        reply = {"batch_id": batch["batch_id"], "results": results, "worker": os.getpid()}
+        job = get_current_job()
+        retried = bool(job and job.retries_left is not None and job.retries_left < batch.get("max_retries", 0))
+        reply = {"batch_id": batch["batch_id"], "results": results, "worker": os.getpid(), "retried": retried}
         pipe.rpush(REPLY_PREFIX + batch["reply_to"], json.dumps(reply))
         pipe.expire(REPLY_PREFIX + batch["reply_to"], 3600)
         pipe.execute()
@@ -85,7 +87,13 @@ def score_batch(batch: dict[str, Any]) -> int:
 
 
 def report_failure(job: Job, connection: Redis, exc_type: Any, exc_value: Any, traceback: Any) -> None:
-    """When a job fails for good, every item of it is answered with an ``error`` verdict."""
+    """When a job fails for good, every item of it is answered with an ``error`` verdict.
+
+    RQ calls this for every failure, also for an abandoned job that it is about to queue
+    again; such a job is answered by its next run, so nothing is sent then.
+    """
+    if job.retries_left:
+        return
     try:
         batch = job.args[0]
         reason = f"worker failed: {getattr(exc_type, '__name__', exc_type)}: {exc_value}"[:300]

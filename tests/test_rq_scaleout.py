@@ -93,7 +93,7 @@ def rq_cluster(tmp_path):
         client.flushdb()
 
 
-def test_mixed_batch_survives_a_worker_killed_mid_batch(rq_cluster):
+def test_mixed_batch_survives_a_worker_killed_mid_batch(rq_cluster, tmp_path):
     api, workers = rq_cluster
     pairs = mixed_items(8)
     body = {"items": [item for item, _ in pairs], "options": {"mode": "binary"}}
@@ -111,6 +111,9 @@ def test_mixed_batch_survives_a_worker_killed_mid_batch(rq_cluster):
         time.sleep(0.05)
     time.sleep(0.3)
     kill_group(workers[0])
+    # The orchestrator starts a replacement, whose start-up sweep finds the abandoned job too.
+    time.sleep(1.0)
+    workers.append(start_worker(tmp_path, "worker-replacement"))
     sender.join(timeout=180)
 
     response = outcome["response"]
