@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# The docker compose stack of the reward service, built offline.
+#
+#   bash deploy/compose.sh up      build what is missing, start redis + api + WORKERS workers
+#   bash deploy/compose.sh down    stop and remove the stack
+#   bash deploy/compose.sh build   only build: base image, wheelhouse, app image
+#   bash deploy/compose.sh test    end to end: engine, offline build, stack with 2 workers,
+#                                  mixed batch with a worker container killed mid-batch, teardown
+#
+# Environment: WORKERS (default 2), MONITORING=1 (Prometheus + Grafana; their images come
+# from a registry), BASE_IMAGE (default reward-base:bookworm, built with debootstrap when
+# missing), REWARD_IMAGE (default reward-service:local), DEBIAN_MIRROR, OFFLINE=1 (use the
+# wheelhouse in deploy/.build/wheelhouse as it is, no PyPI).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ACTION="${1:-}"
+WORKERS="${WORKERS:-2}"
+MONITORING="${MONITORING:-0}"
+BASE_IMAGE="${BASE_IMAGE:-reward-base:bookworm}"
+REWARD_IMAGE="${REWARD_IMAGE:-reward-service:local}"
+BUILD_DIR="deploy/.build"
+WHEELHOUSE="${WHEELHOUSE:-$BUILD_DIR/wheelhouse}"
+PROJECT="${COMPOSE_PROJECT_NAME:-reward}"
+BASE_PACKAGES="python3,python3-venv,g++,redis-server,tini,ca-certificates"
+STARTED_AT=$(date +%s)
+export BASE_IMAGE REWARD_IMAGE WHEELHOUSE
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+log() { printf '[compose %4ss] %s\n' "$(($(date +%s) - STARTED_AT))" "$*"; }
+die() { log "ERROR: $*"; exit 1; }
+
+apt_install() {
+  log "apt-get install $*"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+
+# ------------------------------------------------------------------ the engine and compose
+
+ensure_engine() {
+  if docker info >/dev/null 2>&1; then
+    log "docker engine: running ($(docker version --format '{{.Server.Version}}' 2>/dev/null))"
+    return
+  fi
+  if ! command -v dockerd >/dev/null 2>&1; then
+    apt_install docker.io
+  fi
+  if ! docker info >/dev/null 2>&1; then
+    log "starting dockerd (log: /var/log/reward-dockerd.log)"
+    $SUDO sh -c 'nohup dockerd >/var/log/reward-dockerd.log 2>&1 &'
+    for _ in $(seq 1 90); do
+      docker info >/dev/null 2>&1 && break
+      sleep 1
+    done
+  fi
+  docker info >/dev/null 2>&1 || die "the docker engine did not come up; see /var/log/reward-dockerd.log"
+  log "docker engine: running ($(docker version --format '{{.Server.Version}}'))"
+}
+
+COMPOSE=()
+ensure_compose() {
+  [ "${#COMPOSE[@]}" -gt 0 ] && return
+  if docker compose version >/dev/null 2>&1; then
+    COMPOSE=(docker compose)
+  elif command -v docker-compose >/dev/null 2>&1; then
+    COMPOSE=(docker-compose)
+  else
+    apt_install docker-compose
+    COMPOSE=(docker-compose)
+  fi
+  COMPOSE+=(-p "$PROJECT" -f docker-compose.yml)
+  if [ "$MONITORING" = "1" ]; then COMPOSE+=(--profile monitoring); fi
+  log "compose: ${COMPOSE[*]}"
+}
+
+# ------------------------------------------------------------------ offline build
+
+debian_mirror() {
+  if [ -n "${DEBIAN_MIRROR:-}" ]; then echo "$DEBIAN_MIRROR"; return; fi
+  # The mirror this machine's apt uses for bookworm main (deb822 or one-line sources).
+  local found
+  found=$(grep -hs -E '^(URIs:|deb )' /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list \
+    | grep -v -E 'security|updates' | head -n1 | sed -E 's/^URIs:[[:space:]]*//; s/^deb (\[[^]]*\] )?//; s/[[:space:]].*$//')
+  echo "${found:-http://deb.debian.org/debian}"
+}
+
+build_base() {
+  if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+    log "base image $BASE_IMAGE: present"
+    return
+  fi
+  command -v debootstrap >/dev/null 2>&1 || apt_install debootstrap
+  local mirror rootfs
+  mirror=$(debian_mirror)
+  rootfs=$(mktemp -d /var/tmp/reward-rootfs.XXXXXX)
+  log "base image $BASE_IMAGE: debootstrap bookworm from $mirror (a few minutes)"
+  if ! $SUDO debootstrap --variant=minbase --include="$BASE_PACKAGES" bookworm "$rootfs" "$mirror" \
+      >"$BUILD_DIR/debootstrap.log" 2>&1; then
+    tail -n 20 "$BUILD_DIR/debootstrap.log"
+    $SUDO rm -rf "$rootfs"
+    die "debootstrap failed (log: $BUILD_DIR/debootstrap.log)"
+  fi
+  $SUDO rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+  $SUDO tar -C "$rootfs" -c . | docker import \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'ENV LANG=C.UTF-8' \
+    --change 'CMD ["/bin/bash"]' - "$BASE_IMAGE" >/dev/null
+  $SUDO rm -rf "$rootfs"
+  log "base image $BASE_IMAGE: imported ($(docker image inspect --format '{{.Size}}' "$BASE_IMAGE" | awk '{printf "%d MB", $1/1e6}'))"
+}
+
+host_pip() {
+  if [ -x .venv/bin/pip ]; then echo .venv/bin/pip; else echo "python3 -m pip"; fi
+}
+
+build_wheelhouse() {
+  mkdir -p "$WHEELHOUSE"
+  local stamp
+  stamp=$(sha256sum pyproject.toml | cut -d' ' -f1)
+  if [ "${OFFLINE:-0}" = "1" ] || [ "$(cat "$WHEELHOUSE/.stamp" 2>/dev/null)" = "$stamp" ]; then
+    log "wheelhouse $WHEELHOUSE: up to date ($(find "$WHEELHOUSE" -name '*.whl' | wc -l) wheels)"
+    return
+  fi
+  log "wheelhouse $WHEELHOUSE: pip wheel (the project's dependencies, setuptools, wheel)"
+  # Debian bookworm's Python is 3.11.2: redis then also wants async-timeout (a marker for
+  # Python < 3.11.3), which a resolver on a newer 3.11 skips, so it is asked for by name.
+  # shellcheck disable=SC2046
+  $(host_pip) wheel --quiet --disable-pip-version-check -w "$WHEELHOUSE" . 'setuptools>=68' wheel \
+    'async-timeout>=4.0.3' \
+    2>"$BUILD_DIR/pip-wheel.log" || { tail -n 20 "$BUILD_DIR/pip-wheel.log"; die "pip wheel failed"; }
+  rm -f "$WHEELHOUSE"/verifiable_reward_service-*.whl  # the image installs the project from source
+  echo "$stamp" >"$WHEELHOUSE/.stamp"
+  log "wheelhouse: $(find "$WHEELHOUSE" -name '*.whl' | wc -l) wheels"
+}
+
+build_image() {
+  log "app image $REWARD_IMAGE: docker build (offline: base $BASE_IMAGE, wheels from $WHEELHOUSE)"
+  if ! docker build --build-arg BASE_IMAGE="$BASE_IMAGE" --build-arg WHEELHOUSE="$WHEELHOUSE" \
+      -t "$REWARD_IMAGE" . >"$BUILD_DIR/docker-build.log" 2>&1; then
+    tail -n 30 "$BUILD_DIR/docker-build.log"
+    die "docker build failed (log: $BUILD_DIR/docker-build.log)"
+  fi
+  log "app image $REWARD_IMAGE: built"
+}
+
+build_all() {
+  mkdir -p "$BUILD_DIR"
+  ensure_engine
+  build_base
+  build_wheelhouse
+  build_image
+}
+
+# ------------------------------------------------------------------ the stack
+
+container_of() {  # container_of SERVICE -> the id of its first container
+  docker ps -q --filter "label=com.docker.compose.project=$PROJECT" \
+    --filter "label=com.docker.compose.service=$1" | head -n1
+}
+
+wait_healthy() {
+  local service="$1" deadline=$(($(date +%s) + ${2:-180})) id status
+  while [ "$(date +%s)" -lt "$deadline" ]; do
+    id=$(container_of "$service")
+    if [ -n "$id" ]; then
+      status=$(docker inspect --format '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$id")
+      [ "$status" = "healthy" ] && { log "$service: healthy"; return 0; }
+    fi
+    sleep 2
+  done
+  log "$service did not become healthy; its last log lines:"
+  [ -n "${id:-}" ] && docker logs --tail 40 "$id" 2>&1 | sed 's/^/    /'
+  return 1
+}
+
+stack_up() {
+  ensure_compose
+  log "starting: redis, api, $WORKERS worker(s)$([ "$MONITORING" = "1" ] && echo ', prometheus, grafana')"
+  "${COMPOSE[@]}" up -d --no-build --scale worker="$WORKERS"
+  wait_healthy api 240
+  wait_healthy worker 240
+}
+
+stack_down() {
+  ensure_compose
+  "${COMPOSE[@]}" --profile monitoring down --remove-orphans --volumes --timeout 10 2>/dev/null \
+    || "${COMPOSE[@]}" down --remove-orphans --volumes --timeout 10
+  log "stack $PROJECT: down"
+}
+
+run_test() {
+  PROJECT="${COMPOSE_PROJECT_NAME:-reward-e2e}"
+  WORKERS=2
+  MONITORING=0
+  local port="${E2E_PORT:-18000}"
+  export REWARD_PUBLISH="127.0.0.1:$port"
+  REWARD_API_KEY="e2e-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  export REWARD_API_KEY
+  local python=.venv/bin/python
+  [ -x "$python" ] || die "no .venv: run make install first"
+  if ! "$python" -c 'import docker' 2>/dev/null; then
+    log "installing the docker SDK into .venv (docker==7.2.0)"
+    .venv/bin/pip install --quiet docker==7.2.0
+  fi
+  build_all
+  ensure_compose
+  trap 'log "tearing down"; stack_down' EXIT
+  stack_down >/dev/null 2>&1 || true
+  stack_up
+  log "running deploy/compose_e2e.py"
+  "$python" deploy/compose_e2e.py --project "$PROJECT" --url "http://127.0.0.1:$port" --workers "$WORKERS"
+  log "compose end-to-end test: PASSED in $(($(date +%s) - STARTED_AT)) s"
+}
+
+case "$ACTION" in
+  build) build_all ;;
+  up)
+    build_all
+    stack_up
+    log "the API is on http://${REWARD_PUBLISH:-127.0.0.1:8000} (docs at /docs, metrics at /metrics)"
+    ;;
+  down)
+    if docker info >/dev/null 2>&1; then stack_down; else log "no docker engine running: nothing to stop"; fi
+    ;;
+  test) run_test ;;
+  *)
+    echo "usage: bash deploy/compose.sh up|down|build|test   (WORKERS=N MONITORING=1)" >&2
+    exit 2
+    ;;
+esac
