@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import multiprocessing
 import resource
+import threading
 import time
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -33,6 +36,11 @@ from services.scoring import failure_result, label_domain, score_item, warm_up
 PRELOAD = ["services.scoring", "services.domains.math", "services.domains.countdown"]
 # Domains whose work happens in the sandbox rather than in the verifier processes.
 SANDBOX_DOMAINS = frozenset({"code"})
+# Times an item is scored again after its verifier process died under it, and after the
+# whole pool had to be replaced.
+CRASH_RETRIES = 1
+BROKEN_POOL_RETRIES = 3
+log = logging.getLogger("reward.execution")
 
 
 @dataclass(slots=True)
@@ -69,16 +77,30 @@ class EmbeddedBackend:
         self._threads: concurrent.futures.ThreadPoolExecutor | None = None
         self._waiting = 0
 
-    async def start(self) -> None:
+    def _new_pool(self) -> ProcessPool:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(PRELOAD)
-        self._pool = ProcessPool(
+        return ProcessPool(
             max_workers=self.settings.pool_workers,
             max_tasks=self.settings.pool_max_tasks,
             initializer=_init_verifier_process,
             initargs=(self.settings.pool_memory_mb,),
             context=context,
         )
+
+    def _replace_broken_pool(self, broken: ProcessPool) -> None:
+        """pebble gives up on the whole pool when a process dies outside a task (killed
+        while idle, say); put a new pool in its place and let the old one go."""
+        if self._pool is not broken:
+            return  # another item replaced it already
+        log.warning("verifier pool broken (a process died outside a task); starting a new one")
+        self.metrics.worker_restarts.labels("pool").inc()
+        self._pool = self._new_pool()
+        broken.stop()
+        threading.Thread(target=broken.join, args=(10,), daemon=True).start()
+
+    async def start(self) -> None:
+        self._pool = self._new_pool()
         self._threads = concurrent.futures.ThreadPoolExecutor(
             max_workers=self.settings.code_threads, thread_name_prefix="code-item"
         )
@@ -97,6 +119,8 @@ class EmbeddedBackend:
             self._threads = None
 
     def readiness(self) -> dict[str, Any]:
+        if self._pool is not None and not self._pool.active:
+            self._replace_broken_pool(self._pool)
         alive = self._pool is not None and self._pool.active
         return {"ok": alive, "backend": "embedded", "verifier_processes": self.settings.pool_workers if alive else 0}
 
@@ -125,20 +149,44 @@ class EmbeddedBackend:
                 return await asyncio.wait_for(future, timeout)
             except TimeoutError:
                 return self._failure("timeout", f"item took longer than {timeout:g} s", item)
-        pebble_future = self._pool.schedule(score_item, args=args, timeout=timeout)
         self._waiting += 1
         self.metrics.queue_depth.set(self._waiting)
+        crashes = broken = 0
         try:
-            return await asyncio.wrap_future(pebble_future)
-        except TimeoutError:
-            self.metrics.worker_restarts.labels("timeout").inc()
-            return self._failure("timeout", f"item took longer than {timeout:g} s; its worker was killed", item)
-        except ProcessExpired as exc:
-            self.metrics.worker_restarts.labels("crash").inc()
-            return self._failure("error", f"verifier process died (exit code {exc.exitcode})", item)
-        except asyncio.CancelledError:
-            pebble_future.cancel()
-            raise
+            while True:
+                pool = self._pool
+                try:
+                    pebble_future = pool.schedule(score_item, args=args, timeout=timeout)
+                except RuntimeError:  # the pool is in pebble's error state
+                    broken += 1
+                    if broken > BROKEN_POOL_RETRIES:
+                        raise
+                    self._replace_broken_pool(pool)
+                    continue
+                try:
+                    return await asyncio.wrap_future(pebble_future)
+                except TimeoutError:
+                    self.metrics.worker_restarts.labels("timeout").inc()
+                    return self._failure("timeout", f"item took longer than {timeout:g} s; its worker was killed", item)
+                except ProcessExpired as exc:
+                    # A verifier process that died under an item (killed, out of memory) costs
+                    # the item nothing the first time: it is scored again on a fresh process.
+                    self.metrics.worker_restarts.labels("crash").inc()
+                    crashes += 1
+                    if crashes > CRASH_RETRIES:
+                        return self._failure(
+                            "error", f"verifier process died {crashes} times (last exit code {exc.exitcode})", item
+                        )
+                except BrokenProcessPool:
+                    broken += 1
+                    if broken > BROKEN_POOL_RETRIES:
+                        return self._failure("error", "verifier pool failed repeatedly", item)
+                    self._replace_broken_pool(pool)
+                except asyncio.CancelledError:
+                    if pebble_future.cancelled() and not asyncio.current_task().cancelling():
+                        continue  # cancelled by the replacement of a broken pool: run it again
+                    pebble_future.cancel()
+                    raise
         finally:
             self._waiting -= 1
             self.metrics.queue_depth.set(self._waiting)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import re
+import signal
+import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -255,3 +259,43 @@ def test_request_size_limit(guarded_service):
     response = httpx.post(f"{guarded_service.url}/v1/score", json=body, headers={"Authorization": "Bearer s3cret"})
     assert response.status_code == 413
     assert "4096" in response.json()["detail"]
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        kids += [int(c) for c in children]
+    return kids
+
+
+def test_a_verifier_process_killed_under_an_item_costs_the_item_nothing(service, client):
+    slow = "\\boxed{" + "+".join(["1"] * 20_000) + "}"  # a few seconds of parsing
+    label = {"domain": "math", "answer": "20000"}
+    undisturbed = score(client, [{"response": slow, "label": label, "options": {"max_boxed": 3}}])[0]
+
+    outcome = {}
+    sender = threading.Thread(
+        target=lambda: outcome.update(r=score(client, [{"response": slow, "label": label, "options": {"max_boxed": 4}}]))
+    )
+    sender.start()
+    time.sleep(1.0)
+    # The verifier processes are children of the pool's fork server, a child of the service.
+    killed = 0
+    for child in _children(service.process.pid):
+        if b"multiprocessing.forkserver" not in Path(f"/proc/{child}/cmdline").read_bytes():
+            continue
+        for verifier in _children(child):
+            os.kill(verifier, signal.SIGKILL)
+            killed += 1
+    sender.join(timeout=60)
+    assert killed >= 1
+    result = outcome["r"][0]
+    assert result["verdict"] == undisturbed["verdict"], result
+    assert "died" not in result["details"].get("reason", "")
+    metrics = client.get("/metrics").text
+    restarts = sum(metric_value(metrics, "reward_worker_restarts_total", f'reason="{r}"') for r in ("crash", "pool"))
+    assert restarts >= 1
+    # Still ready, and still scoring.
+    assert client.get("/readyz").status_code == 200
+    assert score(client, [{"response": "\\boxed{5}", "label": {"domain": "math", "answer": "5"}}])[0]["verdict"] == "correct"
