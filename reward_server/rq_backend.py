@@ -35,7 +35,14 @@ from rq.timeouts import TimerDeathPenalty
 from reward_server.cache import item_key
 from reward_server.execution import WorkItem
 from reward_server.metrics import Metrics
-from reward_server.rq_worker import CACHE_PREFIX, QUEUE_NAME, REPLY_PREFIX, report_failure, score_batch
+from reward_server.rq_worker import (
+    CACHE_PREFIX,
+    QUEUE_NAME,
+    REPLY_PREFIX,
+    SANDBOX_REPORT_PREFIX,
+    report_failure,
+    score_batch,
+)
 from reward_server.settings import Settings
 from services.rewards import RewardOptions
 from services.scoring import failure_result, label_domain
@@ -77,6 +84,7 @@ class RQBackend:
         self._redis_error: str | None = None
         self._workers = 0
         self._queued = 0
+        self._worker_sandboxes: dict[str, Any] = {}
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -101,6 +109,8 @@ class RQBackend:
             "redis": "ok" if self._redis_ok else f"unreachable: {self._redis_error}",
             "workers": self._workers,
             "queued_jobs": self._queued,
+            # Each live worker's sandbox layers, as the workers report them.
+            "worker_sandboxes": self._worker_sandboxes,
         }
 
     async def _check_redis(self) -> bool:
@@ -278,6 +288,11 @@ class RQBackend:
         registry.cleanup()
         self._queued = self.queue.count
         self._workers = Worker.count(queue=self.queue)
+        keys = sorted(self.sync_redis.scan_iter(f"{SANDBOX_REPORT_PREFIX}*", count=1000))
+        reports = self.sync_redis.mget(keys) if keys else []
+        self._worker_sandboxes = {
+            k.decode().removeprefix(SANDBOX_REPORT_PREFIX): json.loads(v) for k, v in zip(keys, reports, strict=True) if v
+        }
         # Batches whose job is gone (Redis restarted without persistence) are sent again.
         now = time.monotonic()
         for batch in list(self._batches.values()):

@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import os
+import socket
 import threading
 import time
 from typing import Any
@@ -36,6 +37,27 @@ log = logging.getLogger("reward.worker")
 QUEUE_NAME = "reward"
 REPLY_PREFIX = "reward:reply:"
 CACHE_PREFIX = "reward:cache:"
+SANDBOX_REPORT_PREFIX = "reward:sandbox:"
+SANDBOX_REPORT_TTL_S = 60
+
+
+def _report_sandbox_layers(settings: Settings) -> None:
+    """Publish this worker's sandbox layers in Redis, for the API's /readyz, until exit."""
+    import sandbox
+
+    key = f"{SANDBOX_REPORT_PREFIX}{socket.gethostname()}:{os.getpid()}"
+    connection = Redis.from_url(settings.redis_url, socket_timeout=5)
+    while True:
+        pool = sandbox.current_pool()
+        if pool is not None:
+            layers = dict(pool.layers)
+            report = {"layers": layers, "inactive": sorted(k for k, on in layers.items() if not on),
+                      "strict": pool.strict}
+            try:
+                connection.set(key, json.dumps(report), ex=SANDBOX_REPORT_TTL_S)
+            except (RedisConnectionError, RedisTimeoutError):
+                pass
+        time.sleep(SANDBOX_REPORT_TTL_S / 3)
 
 
 class _WorkerRuntime:
@@ -145,6 +167,7 @@ def run_worker(settings: Settings, burst: bool = False) -> int:
     global _runtime
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     _runtime = _WorkerRuntime(settings)
+    threading.Thread(target=_report_sandbox_layers, args=(settings,), name="sandbox-report", daemon=True).start()
     RewardWorker.liveness_s = max(2, int(settings.rq_liveness_s))
     delay = 0.5
     try:

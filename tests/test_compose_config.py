@@ -28,7 +28,7 @@ def networks_of(service: str) -> set[str]:
 
 def test_services_and_roles():
     assert {"redis", "api", "worker"} <= set(SERVICES)
-    assert SERVICES["api"]["command"] == ["reward", "serve"]
+    assert SERVICES["api"]["command"] == ["reward", "serve", "--no-sandbox"]
     assert SERVICES["worker"]["command"] == ["reward", "worker"]
     for name in ("redis", "api", "worker"):
         assert "profiles" not in SERVICES[name], name  # the core stack starts by default
@@ -54,7 +54,14 @@ def test_containers_are_limited_and_read_only(name):
     )
 
 
-@pytest.mark.parametrize("name", ["api", "worker"])
+def test_api_runs_unprivileged():
+    # In rq mode the API runs no program: no capabilities, not root.
+    api = SERVICES["api"]
+    assert "cap_add" not in api and not api.get("privileged", False)
+    assert str(api["user"]).split(":")[0] not in ("0", "root")
+
+
+@pytest.mark.parametrize("name", ["worker"])
 def test_sandboxed_roles_get_exactly_the_sandbox_capabilities(name):
     service = SERVICES[name]
     assert set(service["cap_add"]) == SANDBOX_CAPABILITIES

@@ -145,6 +145,10 @@ def test_redis_cache_and_metrics(rq_cluster):
     time.sleep(1.5)
     metrics = httpx.get(f"{api.url}/metrics").text
     assert "reward_rq_workers 2.0" in metrics
+    # Each worker's sandbox layers reach the API's /readyz through Redis.
+    sandboxes = httpx.get(f"{api.url}/readyz").json()["backend"]["worker_sandboxes"]
+    assert len(sandboxes) == 2, sandboxes
+    assert all(report["layers"] and report["inactive"] == [] for report in sandboxes.values()), sandboxes
     assert "reward_rq_job_seconds_count" in metrics
 
 
