@@ -393,8 +393,6 @@ def test_coder1_functional_and_stdio_round_trip(tmp_path: Path, client: httpx.Cl
         "inputs": ["3 4\n", "5 6\n"],
         "outputs": ["12\n", "30\n"],
     }
-    if not (REPO / "services" / "domains" / "code.py").is_file():
-        pytest.skip("the code verifier (services/domains/code.py) is not here yet")
     function_style = load_tasks(
         SourceSpec.parse(f"coder1={write_jsonl(tmp_path / 'fn.jsonl', [FUNCTIONAL_ROW])}")
     )[0]
