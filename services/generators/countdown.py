@@ -2,19 +2,19 @@
 
 reasoning-gym (``reasoning_gym.games.countdown``) builds a random expression over the
 numbers and takes its value as the target, so every task comes with a witness expression.
-We evaluate that witness ourselves with exact fractions (:func:`evaluate_expression`) and
-check it uses exactly the task's numbers before emitting a row.
+Each witness is evaluated by the verifier's own exact evaluator
+(:func:`services.domains.countdown.evaluate_equation`) and must use exactly the task's
+numbers before a row is emitted.
 """
 
 from __future__ import annotations
 
-import ast
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
+from services.domains.countdown import evaluate_equation
 from services.generators.kk import spread_seed
 from services.generators.progress import rows_with_progress
 
@@ -27,33 +27,6 @@ PROMPT = (
     "in <think> </think> tags. And return the final answer in <answer> </answer> tags, for example "
     "<answer> (1 + 2) / 3 </answer>."
 )
-
-
-def evaluate_expression(expression: str) -> tuple[Fraction, list[int]]:
-    """The exact value of an arithmetic expression over integers, and the integers it uses."""
-    used: list[int] = []
-
-    def value(node: ast.AST) -> Fraction:
-        if isinstance(node, ast.Expression):
-            return value(node.body)
-        if isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool):
-            used.append(node.value)
-            return Fraction(node.value)
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-            return -value(node.operand)
-        if isinstance(node, ast.BinOp):
-            left, right = value(node.left), value(node.right)
-            if isinstance(node.op, ast.Add):
-                return left + right
-            if isinstance(node.op, ast.Sub):
-                return left - right
-            if isinstance(node.op, ast.Mult):
-                return left * right
-            if isinstance(node.op, ast.Div):
-                return left / right
-        raise ValueError(f"not a + - * / expression over integers: {ast.dump(node)[:80]}")
-
-    return value(ast.parse(expression, mode="eval")), used
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +58,7 @@ def check_countdown_size(numbers: int, min_target: int, max_target: int, max_val
 def countdown_task(
     index: int, numbers: int = 4, seed: int = 0, min_target: int = 1, max_target: int = 100, max_value: int = 100
 ) -> CountdownTask:
-    """The ``index``-th task of a seeded run, with a witness checked by :func:`evaluate_expression`."""
+    """The ``index``-th task of a seeded run, with a witness checked by :func:`~services.domains.countdown.evaluate_equation`, the verifier's own evaluator,."""
     check_countdown_size(numbers, min_target, max_target, max_value)
     from reasoning_gym.games.countdown import CountdownConfig, CountdownDataset
 
@@ -113,7 +86,7 @@ def countdown_task(
         target = int(meta["target"])
         witness = str(meta["expression"])
         try:
-            reached, used = evaluate_expression(witness)
+            reached, used = evaluate_equation(witness)
         except (ValueError, ZeroDivisionError, SyntaxError) as exc:
             problems.append(f"attempt {attempt}: witness {witness!r} unreadable: {exc}")
             continue

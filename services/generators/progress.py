@@ -1,8 +1,10 @@
-"""A rich progress bar around row generation, shown for large runs."""
+"""Rich progress bars for long data work (generation here, conversion in trainer/), shown
+for large runs."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -12,14 +14,17 @@ AUTO_PROGRESS_MIN_ROWS = 1000
 """With ``progress=None`` the bar is shown from this many rows on."""
 
 
-def rows_with_progress(
-    make_row: Callable[[int], dict[str, Any]], n: int, description: str, progress: bool | None
-) -> Iterator[dict[str, Any]]:
-    """Yield ``make_row(i)`` for i in range(n), with a progress bar on stderr when asked."""
-    show = progress if progress is not None else n >= AUTO_PROGRESS_MIN_ROWS
-    if not show:
-        for index in range(n):
-            yield make_row(index)
+@contextmanager
+def progress_bar(
+    description: str, total: int | None, show: bool | None = None, min_rows: int = AUTO_PROGRESS_MIN_ROWS
+) -> Iterator[Callable[..., None]]:
+    """A rich progress bar on stderr, shown when ``show`` (or, when None, from ``min_rows``).
+
+    Yields ``advance(n=1)``.
+    """
+    visible = show if show is not None else (total or 0) >= min_rows
+    if not visible:
+        yield lambda n=1: None
         return
     bar = Progress(
         TextColumn("[bold]{task.description}"),
@@ -27,10 +32,17 @@ def rows_with_progress(
         MofNCompleteColumn(),
         TimeRemainingColumn(),
         console=Console(stderr=True),
-        transient=False,
     )
     with bar:
-        task = bar.add_task(description, total=n)
+        task = bar.add_task(description, total=total)
+        yield lambda n=1: bar.advance(task, n)
+
+
+def rows_with_progress(
+    make_row: Callable[[int], dict[str, Any]], n: int, description: str, progress: bool | None
+) -> Iterator[dict[str, Any]]:
+    """Yield ``make_row(i)`` for i in range(n), with a progress bar on stderr when asked."""
+    with progress_bar(description, n, progress) as advance:
         for index in range(n):
             yield make_row(index)
-            bar.advance(task)
+            advance()

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from services.generators.progress import progress_bar as shared_progress_bar
 
 PROGRESS_MIN_ROWS = 2000
 """With ``progress=None`` a bar is shown for files with at least this many rows."""
@@ -100,26 +98,9 @@ def read_rows(path: str | Path) -> Iterator[dict[str, Any]]:
         )
 
 
-@contextmanager
-def progress_bar(description: str, total: int | None, show: bool | None = None) -> Iterator[Any]:
-    """A rich progress bar on stderr (shown when ``show``, or for large totals when None).
-
-    Yields ``advance(n=1)``.
-    """
-    visible = show if show is not None else (total or 0) >= PROGRESS_MIN_ROWS
-    if not visible:
-        yield lambda n=1: None
-        return
-    bar = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-    )
-    with bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n=1: bar.advance(task, n)
+def progress_bar(description: str, total: int | None, show: bool | None = None):
+    """A rich progress bar on stderr for conversions (shown from PROGRESS_MIN_ROWS rows)."""
+    return shared_progress_bar(description, total, show, min_rows=PROGRESS_MIN_ROWS)
 
 
 def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
