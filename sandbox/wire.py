@@ -42,7 +42,21 @@ def send_message(fd: int, header: dict[str, Any], blobs: list[bytes] | None = No
     blobs = blobs or []
     header = dict(header, blob_sizes=[len(b) for b in blobs])
     raw = json.dumps(header, separators=(",", ":")).encode()
-    _write_all(fd, _LEN.pack(len(raw)) + raw + b"".join(blobs))
+    _writev_all(fd, [_LEN.pack(len(raw)) + raw, *blobs])
+
+
+def _writev_all(fd: int, parts: list[Any]) -> None:
+    """Write every part without joining them (no copy of the blobs is left behind, so a
+    caller can zero its buffers after sending)."""
+    views = [memoryview(p).cast("B") for p in parts if len(p)]
+    while views:
+        n = os.writev(fd, views[:1024])
+        while n:
+            if n >= len(views[0]):
+                n -= len(views.pop(0))
+            else:
+                views[0] = views[0][n:]
+                n = 0
 
 
 def recv_message(fd: int) -> tuple[dict[str, Any], list[bytearray]]:

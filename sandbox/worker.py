@@ -18,6 +18,8 @@ the whole namespace) and reaps it.
 
 from __future__ import annotations
 
+import fcntl
+import gc
 import json
 import math
 import os
@@ -56,6 +58,8 @@ CONTROL_FD = 4
 """A prepared child's end of its control socket; the driver memfd takes the number after."""
 PRIVATE_TMPFS_DIRS = ("/dev/shm", "/var/tmp", "/run/lock")
 MAX_RECORD_BYTES = 64 << 20
+PREPARED_AHEAD = 2
+"""Children each fork server keeps prepared (forked, namespaces and mounts made)."""
 
 # Modules a typical test program imports; loading them once here makes a run cost a fork.
 WARM_MODULES = (
@@ -81,7 +85,10 @@ class ForkServer:
         self.layer_errors: dict[str, str] = {}
         self.seccomp: isolation.SeccompFilter | None = None
         self.own_pid_ns_fd: int | None = None
-        self._prepared: _PreparedChild | None = None
+        self._prepared: list[_PreparedChild] = []
+        self._last: _PreparedChild | None = None
+        """The last run's child until it is reaped and its pidfd closed."""
+        """Children prepared ahead for requests of the default key, oldest first."""
 
     # ------------------------------------------------------------------ startup
 
@@ -99,6 +106,11 @@ class ForkServer:
 
         self._prepare_layers()
         self._probe_layers()
+        # Everything loaded so far is left alone by the cyclic GC from now on: a collection
+        # in the server or in a child would otherwise write to every object's header and
+        # copy-on-write fault the whole heap after each fork.
+        gc.collect()
+        gc.freeze()
 
     def _disable(self, layer: str, why: str) -> None:
         self.layers[layer] = False
@@ -152,14 +164,19 @@ class ForkServer:
     # ------------------------------------------------------------------ serving
 
     def serve(self) -> None:
-        self._prepared = self._prepare(self._child_key({}))  # the first run's child
+        self._allocate_ahead()  # the first runs' children
+        self._fork_allocated()
         send_message(self.channel, {"op": "ready", "layers": self.layers, "layer_errors": self.layer_errors})
         try:
             self._serve_requests()
         finally:
             self.discard_prepared()
+            self._finish_last(close=True)
 
     def _serve_requests(self) -> None:
+        """One request at a time. Between a reply and the next request the server only
+        forks (no descriptor is opened or closed then, so its descriptor count is the
+        same whenever it is idle) and waits until nothing of the last run is alive."""
         while True:
             try:
                 spec, blobs = recv_message(self.channel)
@@ -167,52 +184,90 @@ class ForkServer:
                 return
             if spec.get("op") == "stop":
                 return
+            self._finish_last(close=True)
             try:
                 reply, out_blobs = self.run(spec, blobs)
             except Exception as exc:  # never let one request take the server down
                 reply = {"outcome": "sandbox_error", "reason": f"{type(exc).__name__}: {exc}"}
-                out_blobs = [b"", traceback.format_exc().encode(), b""]
-            send_message(self.channel, reply, out_blobs)
+                out_blobs = [bytearray(), bytearray(traceback.format_exc().encode()), bytearray()]
+            try:
+                self._allocate_ahead()
+            except OSError:
+                pass  # out of descriptors: the next request forks its child on demand
+            try:
+                send_message(self.channel, reply, out_blobs)
+            finally:
+                for blob in out_blobs:
+                    blob[:] = bytes(len(blob))
+            # Off the caller's path: the run's child (if it answered before it was gone)
+            # is killed, the next children are forked (after every buffer of this run
+            # was zeroed, so they inherit nothing of it), and the run's child is reaped:
+            # the next request is handed out only once its whole PID namespace is gone.
+            self._fork_allocated()
+            self._finish_last(close=False)
+
+    def _allocate_ahead(self) -> None:
+        """Descriptors for the children to keep prepared (PREPARED_AHEAD, for requests
+        of the default key); they are forked by :meth:`_fork_allocated`."""
+        key = self._child_key({})
+        while len(self._prepared) < PREPARED_AHEAD:
+            self._prepared.append(self._allocate(key))
+
+    def _fork_allocated(self) -> None:
+        for child in self._prepared:
+            if child.pid is None:
+                self._fork(child)
+
+    def _finish_last(self, close: bool) -> None:
+        """Make sure the previous run's child (PID 1 of its namespace) is gone and reaped,
+        so nothing of that run is alive; with ``close``, drop its pidfd too."""
+        last = self._last
+        if last is None:
+            return
+        if last.pid is not None:
+            try:
+                signal.pidfd_send_signal(last.pidfd, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            _, status, usage = os.wait4(last.pid, 0)
+            last.pid = None
+        if close:
+            last.release()
+            self._last = None
 
     # ------------------------------------------------------------------ one run
 
     def run(self, spec: dict[str, Any], blobs: list[bytearray]) -> tuple[dict[str, Any], list[bytes]]:
-        """Hand the request to the prepared child (forking one now if none matches), fork
-        the next child while this one runs, and supervise this one to the end."""
-        probe = spec.get("mode") == "probe"
+        """Hand the request to the oldest prepared child (forking one now if none of its
+        key is ready) and supervise it until its outcome is known."""
         key = self._child_key(spec)
-        child, self._prepared = self._prepared, None
-        if child is not None and child.key != key:
-            child.discard()
-            child = None
-        if child is None:
-            child = self._prepare(key)
+        if self._prepared and self._prepared[0].key == key and self._prepared[0].pid is not None:
+            child = self._prepared.pop(0)
+        else:
+            child = self._fork(self._allocate(key))
         started = time.monotonic()
+        self._activate(child)
         try:
             self._hand_over(child, spec, blobs)
-            if not probe:
-                # The next run's child is forked now, while this one runs: its setup is
-                # off the next request's path. The blobs are zeroed first, so it finds
-                # none of this request in the memory it inherits.
-                self._prepared = self._prepare(key)
             return self._supervise(child, started, spec)
         finally:
-            child.release()
+            child.release_pipes()
+            if child.pid is None:
+                child.release()
+            else:
+                self._last = child  # answered before it was gone: reaped after the reply
 
     @staticmethod
     def _child_key(spec: dict[str, Any]) -> int:
         """What a prepared child fixed before the request: the size of its /tmp."""
-        return int(spec.get("max_file_mb", 16))
+        return _tmp_mb(int(spec.get("max_file_mb", 16)))
 
     def discard_prepared(self) -> None:
-        if self._prepared is not None:
-            self._prepared.discard()
-            self._prepared = None
+        while self._prepared:
+            self._prepared.pop().discard()
 
-    def _prepare(self, key: int) -> _PreparedChild:
-        """Fork a child and set it up up to the point where only the request is missing:
-        namespaces entered, mounts made, seccomp on. It waits as root, so the per-request
-        part is the rlimits and the drop to the slot's uid, done before any untrusted code."""
+    def _allocate(self, key: int) -> _PreparedChild:
+        """The server's side of a child to be prepared: its pipes and control socket."""
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         rec_r, rec_w = os.pipe2(os.O_CLOEXEC)
@@ -222,6 +277,13 @@ class ForkServer:
             host_workdir = tempfile.mkdtemp(prefix="sandbox-run-")
             if self.layers["uid"]:
                 os.chown(host_workdir, self.uid, self.gid)
+        return _PreparedChild(key, control, child_control, (out_r, out_w), (err_r, err_w), (rec_r, rec_w), host_workdir)
+
+    def _fork(self, child: _PreparedChild) -> _PreparedChild:
+        """Fork the child and let it set itself up to the point where only the request is
+        missing: namespaces entered, mounts made, seccomp on. It waits as root, so the
+        per-request part is the rlimits and the drop to the slot's uid, done before any
+        untrusted code."""
         if self.layers["pid_ns"]:
             assert self.own_pid_ns_fd is not None
             isolation.setns(self.own_pid_ns_fd, isolation.CLONE_NEWPID)  # reset pid_for_children
@@ -230,10 +292,7 @@ class ForkServer:
         if pid == 0:  # ------------------------------------------------ the child
             code = 125
             try:
-                for fd in (out_r, err_r, rec_r):
-                    os.close(fd)
-                control.close()
-                self._child(key, child_control.fileno(), out_w, err_w, rec_w, host_workdir)
+                self._child(child.key, child.child_control.fileno(), child.out_w, child.err_w, child.rec_w, child.host_workdir)
             except BaseException as exc:  # noqa: BLE001
                 layer = getattr(exc, "layer", None)
                 try:
@@ -242,7 +301,7 @@ class ForkServer:
                     pass
                 try:
                     msg = {"sandbox": "setup_failed", "layer": layer, "error": f"{type(exc).__name__}: {exc}"}
-                    os.write(rec_w, (json.dumps(msg) + "\n").encode())
+                    os.write(RECORDS_FD, (json.dumps(msg) + "\n").encode())
                 except BaseException:  # noqa: BLE001
                     pass
             finally:
@@ -250,27 +309,56 @@ class ForkServer:
         # ------------------------------------------------------------------ the server
         if self.layers["pid_ns"]:
             isolation.setns(self.own_pid_ns_fd, isolation.CLONE_NEWPID)  # later forks stay out of it
-        for fd in (out_w, err_w, rec_w):
+        child.pid = pid
+        return child
+
+    @staticmethod
+    def _activate(child: _PreparedChild) -> None:
+        """Just before the hand-over: drop the server's copies of the child's ends (so
+        end of file means the run is done with them) and open its pidfd."""
+        for fd in (child.out_w, child.err_w, child.rec_w):
             os.close(fd)
-        child_control.close()
-        return _PreparedChild(key, pid, os.pidfd_open(pid), control, out_r, err_r, rec_r, host_workdir)
+        child.out_w = child.err_w = child.rec_w = -1
+        child.child_control.close()
+        assert child.pid is not None
+        child.pidfd = os.pidfd_open(child.pid)
 
     def _hand_over(self, child: _PreparedChild, spec: dict[str, Any], blobs: list[bytearray]) -> None:
-        """The request goes to the child as memfds (payload, stdin, driver) over its
-        control socket; the request's buffers here are zeroed afterwards."""
+        """The request goes to the child in one message on its control socket: a small
+        payload (header, source, files) inline, a big one as a memfd; stdin (when not
+        empty) and the driver as memfds. The request's buffers here are zeroed afterwards."""
         secret = spec.pop("driver_blob", None)
         source, stdin, *file_blobs = blobs
         driver = file_blobs.pop(secret) if secret is not None else None
         header = {k: spec[k] for k in _CHILD_SPEC_KEYS if k in spec}
         header["blob_sizes"] = [len(source), *(len(b) for b in file_blobs)]
         raw = json.dumps(header, separators=(",", ":")).encode()
-        fds = [_memfd("request", _LEN.pack(len(raw)), raw, source, *file_blobs), _memfd("stdin", stdin)]
+        size = _LEN.size + len(raw) + len(source) + sum(len(b) for b in file_blobs)
+        fds = []
+        flags = 0
+        if size > INLINE_PAYLOAD_BYTES:
+            fds.append(_memfd("request", _LEN.pack(len(raw)), raw, source, *file_blobs))
+            flags |= _HAS_PAYLOAD_FD
+            parts: list[Any] = []
+        else:
+            parts = [_LEN.pack(len(raw)), raw, source, *file_blobs]
+        if stdin:
+            fds.append(_memfd("stdin", stdin))
+            flags |= _HAS_STDIN_FD
         if driver is not None:
             # The driver (e.g. assert code with the expected values) travels in a memfd
             # of its own; the candidate is forked before the driver reads it.
             fds.append(_memfd("driver", driver))
+            flags |= _HAS_DRIVER_FD
+        head = _HANDOVER.pack(flags, 0 if flags & _HAS_PAYLOAD_FD else size)
         try:
-            socket.send_fds(child.control, [b"R"], fds)
+            if fds:
+                socket.send_fds(child.control, [head], fds)
+            else:
+                child.control.sendall(head)
+            for part in parts:
+                if len(part):
+                    child.control.sendall(part)
         except OSError:
             pass  # the child died in setup; supervising it collects why
         finally:
@@ -288,7 +376,7 @@ class ForkServer:
         out_r, err_r, rec_r = child.out_r, child.err_r, child.rec_r
         cap = int(spec.get("max_output_bytes", 1 << 20))
         deadline = started + float(spec.get("time_limit_s", 5.0))
-        buffers = {out_r: bytearray(), err_r: bytearray(), rec_r: bytearray()}
+        buffers = {out_r: _Buffer(), err_r: _Buffer(), rec_r: _Buffer()}
         caps = {out_r: cap, err_r: cap, rec_r: MAX_RECORD_BYTES}
         open_fds = {out_r, err_r, rec_r}
         poller = select.poll()
@@ -297,6 +385,8 @@ class ForkServer:
         poller.register(pidfd, select.POLLIN)
         killed_for: str | None = None
         exited = False
+        scratch = bytearray(65536)
+        view = memoryview(scratch)
         try:
             while open_fds or not exited:
                 now = time.monotonic()
@@ -309,15 +399,15 @@ class ForkServer:
                         exited = True
                         poller.unregister(pidfd)
                         continue
-                    chunk = os.read(fd, 65536)
-                    if not chunk:
+                    n = os.readv(fd, [view])
+                    if not n:
                         open_fds.discard(fd)
                         poller.unregister(fd)
                         continue
-                    buf = buffers[fd]
-                    room = caps[fd] - len(buf)
-                    buf += chunk[: max(room, 0)]
-                    if len(chunk) > room and killed_for is None:
+                    room = caps[fd] - buffers[fd].length
+                    if room > 0:
+                        buffers[fd].append(view[: min(n, room)])
+                    if n > room and killed_for is None:
                         killed_for = "output_limit"
                         signal.pidfd_send_signal(pidfd, signal.SIGKILL)
                 if exited and open_fds and killed_for is not None:
@@ -325,6 +415,8 @@ class ForkServer:
         finally:
             _, status, usage = os.wait4(pid, 0)
             child.pid = None
+            view.release()
+            scratch[:] = bytes(len(scratch))
         wall = time.monotonic() - started
         reply = {
             "exit_code": os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else None,
@@ -334,7 +426,7 @@ class ForkServer:
             "cpu_s": usage.ru_utime + usage.ru_stime,
             "max_rss_mb": usage.ru_maxrss / 1024.0,
         }
-        return reply, [bytes(buffers[out_r]), bytes(buffers[err_r]), bytes(buffers[rec_r])]
+        return reply, [buffers[out_r].take(), buffers[err_r].take(), buffers[rec_r].take()]
 
     # ------------------------------------------------------------------ inside the child
 
@@ -342,6 +434,12 @@ class ForkServer:
         self, tmp_mb_key: int, control_fd: int, out_w: int, err_w: int, rec_w: int, host_workdir: str | None
     ) -> None:
         layers = self.layers
+        # File descriptors first: 1 stdout, 2 stderr, 3 records, 4 the control socket;
+        # nothing else of the server's (no other child's pipes) survives.
+        ends = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 16) for fd in (out_w, err_w, rec_w, control_fd)]
+        for target, fd in enumerate(ends, start=1):
+            os.dup2(fd, target)
+        os.closerange(CONTROL_FD + 1, 1 << 20)
         # ---- before the request: namespaces, file system view, no_new_privs, seccomp
         os.setsid()
         isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -357,7 +455,7 @@ class ForkServer:
         workdir = host_workdir or "/tmp"
         if layers["mount_ns"]:
             _layer_step("mount_ns", isolation.mount, None, "/", None, isolation.MS_REC | isolation.MS_PRIVATE)
-            tmp_mb = max(64, 4 * tmp_mb_key)
+            tmp_mb = tmp_mb_key
             owner = f"uid={self.uid},gid={self.gid}" if layers["uid"] else "uid=0,gid=0"
             _layer_step(
                 "mount_ns", isolation.mount, "tmpfs", "/tmp", "tmpfs",
@@ -379,19 +477,21 @@ class ForkServer:
             _layer_step("uts_ns", os.sethostname if hasattr(os, "sethostname") else _sethostname, "sandbox")
         os.chdir(workdir)
 
-        # File descriptors: 1 stdout, 2 stderr, 3 records, 4 the control socket; nothing else
-        # of the server's (no other run's pipes) survives.
-        os.dup2(out_w, 1)
-        os.dup2(err_w, 2)
-        os.dup2(rec_w, RECORDS_FD)
-        os.dup2(control_fd, CONTROL_FD)
-        os.closerange(CONTROL_FD + 1, 1 << 20)
         if layers["no_new_privs"]:
             _layer_step("no_new_privs", isolation.set_no_new_privs)
         if layers["seccomp"] and self.seccomp is not None:
             _layer_step("seccomp", self.seccomp.install)  # as root: allowed without no_new_privs too
         os.environ.clear()
         os.environ.update(CHILD_ENV)
+        empty = os.memfd_create("stdin", 0)  # stdin when the request brings none
+        if empty != 0:
+            os.dup2(empty, 0)
+            os.close(empty)
+        from sandbox import pyharness
+
+        # Still before the request: the stdio objects are made and the paths a run takes
+        # are walked once, so their copy-on-write faults are paid while waiting.
+        pyharness.prepare(workdir)
 
         # ---- the request: a payload memfd, the stdin memfd, the driver memfd
         spec, source, files, driver_fd = _receive_request()
@@ -417,8 +517,6 @@ class ForkServer:
             _emit_raw({"probe": _observe_layers(self, spec)})
             os._exit(0)
 
-        from sandbox import pyharness
-
         mode = spec["mode"]
         _emit_raw({"sandbox": "ready"})
         if mode == "python":
@@ -434,36 +532,75 @@ class ForkServer:
         os._exit(125)
 
 
+def _tmp_mb(max_file_mb: int) -> int:
+    return max(64, 4 * max_file_mb)
+
+
+class _Buffer:
+    """A growable byte buffer that leaves no copy of its contents behind when it grows
+    or is trimmed (the old storage is zeroed), so a run's output can be wiped from the
+    server before the next child is forked."""
+
+    def __init__(self) -> None:
+        self.data = bytearray(4096)
+        self.length = 0
+
+    def append(self, chunk: memoryview) -> None:
+        end = self.length + len(chunk)
+        if end > len(self.data):
+            grown = bytearray(max(end, 2 * len(self.data)))
+            grown[: self.length] = memoryview(self.data)[: self.length]
+            self.data[:] = bytes(len(self.data))
+            self.data = grown
+        self.data[self.length : end] = chunk
+        self.length = end
+
+    def take(self) -> bytearray:
+        """The contents, as a bytearray the caller zeroes when done with it."""
+        data = self.data
+        data[self.length :] = bytes(len(data) - self.length)
+        del data[self.length :]
+        return data
+
+
 class _PreparedChild:
-    """A forked, set-up child waiting for its one request, and the server's ends of it."""
+    """A child prepared for one request: the server's ends of its pipes and control
+    socket (allocated before it is forked), its pid once forked, its pidfd once active."""
 
     def __init__(
-        self, key: int, pid: int, pidfd: int, control: socket.socket, out_r: int, err_r: int, rec_r: int,
-        host_workdir: str | None,
+        self, key: int, control: socket.socket, child_control: socket.socket, out: tuple[int, int],
+        err: tuple[int, int], rec: tuple[int, int], host_workdir: str | None,
     ) -> None:  # fmt: skip
         self.key = key
-        self.pid: int | None = pid
-        self.pidfd = pidfd
-        self.control = control
-        self.out_r, self.err_r, self.rec_r = out_r, err_r, rec_r
+        self.pid: int | None = None
+        self.pidfd = -1
+        self.control, self.child_control = control, child_control
+        self.out_r, self.out_w = out
+        self.err_r, self.err_w = err
+        self.rec_r, self.rec_w = rec
         self.host_workdir = host_workdir
 
     def discard(self) -> None:
-        """Kill it unused (its setup no longer matches) and reap it."""
+        """Kill it unused and reap it."""
         if self.pid is not None:
-            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+            os.kill(self.pid, signal.SIGKILL)
             os.waitpid(self.pid, 0)
             self.pid = None
         self.release()
 
-    def release(self) -> None:
+    def release_pipes(self) -> None:
         self.control.close()
-        for fd in (self.pidfd, self.out_r, self.err_r, self.rec_r):
-            try:
+        self.child_control.close()
+        for fd in (self.out_r, self.err_r, self.rec_r, self.out_w, self.err_w, self.rec_w):
+            if fd >= 0:
                 os.close(fd)
-            except OSError:
-                pass
-        self.pidfd = self.out_r = self.err_r = self.rec_r = -1
+        self.out_r = self.err_r = self.rec_r = self.out_w = self.err_w = self.rec_w = -1
+
+    def release(self) -> None:
+        self.release_pipes()
+        if self.pidfd >= 0:
+            os.close(self.pidfd)
+            self.pidfd = -1
         if self.host_workdir is not None:
             shutil.rmtree(self.host_workdir, ignore_errors=True)
             self.host_workdir = None
@@ -474,6 +611,11 @@ _CHILD_SPEC_KEYS = (
     "max_open_files", "driver_data", "restarts", "source_file",
 )  # fmt: skip
 _LEN = struct.Struct(">I")
+_HANDOVER = struct.Struct(">BI")
+"""The first bytes a prepared child reads: flags, and the size of the inline payload."""
+_HAS_PAYLOAD_FD, _HAS_STDIN_FD, _HAS_DRIVER_FD = 1, 2, 4
+INLINE_PAYLOAD_BYTES = 64 << 10
+"""Requests up to this size travel inline on the control socket, bigger ones in a memfd."""
 
 
 def _memfd(name: str, *parts: bytes | bytearray) -> int:
@@ -490,26 +632,41 @@ def _receive_request() -> tuple[dict[str, Any], bytes, dict[str, bytes], int | N
     """In the prepared child: wait for the request on the control socket."""
     control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, CONTROL_FD)
     try:
-        _, fds, _, _ = socket.recv_fds(control, 1, 3)
+        head, fds, _, _ = socket.recv_fds(control, _HANDOVER.size, 3)
+        if len(head) < _HANDOVER.size:
+            os._exit(0)  # the server discarded this child unused
+        flags, size = _HANDOVER.unpack(head)
+        fds = list(fds)
+        if flags & _HAS_PAYLOAD_FD:
+            payload_fd = fds.pop(0)
+            payload = os.pread(payload_fd, os.fstat(payload_fd).st_size, 0)
+            os.close(payload_fd)
+        else:
+            payload = bytearray(size)
+            view = memoryview(payload)
+            got = 0
+            while got < size:
+                n = control.recv_into(view[got:])
+                if not n:
+                    os._exit(0)
+                got += n
+            view.release()
     finally:
         control.detach()
-    if len(fds) < 2:
-        os._exit(0)  # the server discarded this child unused
-    payload_fd, stdin_fd, *rest = fds
-    payload = os.pread(payload_fd, os.fstat(payload_fd).st_size, 0)
-    os.close(payload_fd)
-    os.dup2(stdin_fd, 0)
-    os.close(stdin_fd)
+    if flags & _HAS_STDIN_FD:
+        stdin_fd = fds.pop(0)
+        os.dup2(stdin_fd, 0)  # replaces the empty stdin made while preparing
+        os.close(stdin_fd)
     (size,) = _LEN.unpack_from(payload)
     spec = json.loads(payload[_LEN.size : _LEN.size + size])
     offset = _LEN.size + size
     blobs = []
     for n in spec.pop("blob_sizes"):
-        blobs.append(payload[offset : offset + n])
+        blobs.append(bytes(payload[offset : offset + n]))
         offset += n
     source, *file_blobs = blobs
     files = dict(zip(spec.get("files", []), file_blobs, strict=True))
-    return spec, source, files, (rest[0] if rest else None)
+    return spec, source, files, (fds[0] if flags & _HAS_DRIVER_FD else None)
 
 
 def _interpreter_dirs() -> set[str]:
