@@ -21,6 +21,7 @@ import io
 import json
 import marshal
 import os
+import resource
 import select
 import signal
 import struct
@@ -112,6 +113,35 @@ def _flush_stdio() -> None:
             pass
 
 
+TRAILER = struct.Struct(">16sidd")
+"""What the harness writes last on stdout: the run's nonce, exit code, CPU seconds and
+peak RSS (MB). The server answers as soon as it has this and end of file on every pipe,
+without waiting for the process's teardown; the process is reaped before the next run."""
+_trailer: dict[str, bytes] = {}
+
+
+def expect_trailer(nonce: bytes) -> None:
+    _trailer["nonce"] = nonce
+
+
+def _finish(exit_code: int) -> None:
+    """Flush, write the trailer, close every descriptor the server reads, and exit.
+    The program ran in this process and could forge the trailer, but that gains nothing:
+    it could as well have printed the same output and exited with that code."""
+    _flush_stdio()
+    nonce = _trailer.pop("nonce", None)
+    if nonce is not None:
+        try:
+            me = resource.getrusage(resource.RUSAGE_SELF)
+            kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+            os.write(1, TRAILER.pack(nonce, exit_code, cpu, max(me.ru_maxrss, kids.ru_maxrss) / 1024.0))
+            os.closerange(0, RECORDS_FD + 1)
+        except BaseException:  # noqa: BLE001
+            pass
+    os._exit(exit_code)
+
+
 def _compile_source(source: bytes) -> types.CodeType | None:
     try:
         return compile(source, "solution.py", "exec", dont_inherit=True)
@@ -148,8 +178,7 @@ def run_main(source: bytes, argv: list[str], workdir: str) -> None:
         atexit._run_exitfuncs()
     except BaseException:  # noqa: BLE001
         pass
-    _flush_stdio()
-    os._exit(exit_code)
+    _finish(exit_code)
 
 
 # --------------------------------------------------------------------------- driver + candidate
@@ -653,8 +682,7 @@ def run_driver(source: bytes, driver_fd: int, data: Any, workdir: str, restarts:
         _emit({"driver_error": "".join(traceback.format_exception_only(type(exc), exc)).strip()[-2000:]})
         exit_code = 1
     solution.stop()
-    _flush_stdio()
-    os._exit(exit_code)
+    _finish(exit_code)
 
 
 # --------------------------------------------------------------------------- command + collect

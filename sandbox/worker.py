@@ -35,7 +35,7 @@ import time
 import traceback
 from typing import Any
 
-from sandbox import isolation
+from sandbox import isolation, pyharness
 from sandbox.wire import recv_message, send_message
 
 LAYER_NAMES = (
@@ -184,7 +184,6 @@ class ForkServer:
                 return
             if spec.get("op") == "stop":
                 return
-            self._finish_last(close=True)
             try:
                 reply, out_blobs = self.run(spec, blobs)
             except Exception as exc:  # never let one request take the server down
@@ -240,6 +239,7 @@ class ForkServer:
     def run(self, spec: dict[str, Any], blobs: list[bytearray]) -> tuple[dict[str, Any], list[bytes]]:
         """Hand the request to the oldest prepared child (forking one now if none of its
         key is ready) and supervise it until its outcome is known."""
+        self._finish_last(close=True)  # nothing of the last run is alive before this one starts
         key = self._child_key(spec)
         if self._prepared and self._prepared[0].key == key and self._prepared[0].pid is not None:
             child = self._prepared.pop(0)
@@ -252,10 +252,10 @@ class ForkServer:
             return self._supervise(child, started, spec)
         finally:
             child.release_pipes()
-            if child.pid is None:
-                child.release()
-            else:
-                self._last = child  # answered before it was gone: reaped after the reply
+            # Kept until the next request (its pidfd open, so an idle server always holds
+            # the same descriptors); when it answered before it was gone, it is reaped
+            # right after the reply.
+            self._last = child
 
     @staticmethod
     def _child_key(spec: dict[str, Any]) -> int:
@@ -332,6 +332,8 @@ class ForkServer:
         driver = file_blobs.pop(secret) if secret is not None else None
         header = {k: spec[k] for k in _CHILD_SPEC_KEYS if k in spec}
         header["blob_sizes"] = [len(source), *(len(b) for b in file_blobs)]
+        child.nonce = os.urandom(16)
+        header["nonce"] = child.nonce.hex()
         raw = json.dumps(header, separators=(",", ":")).encode()
         size = _LEN.size + len(raw) + len(source) + sum(len(b) for b in file_blobs)
         fds = []
@@ -377,7 +379,8 @@ class ForkServer:
         cap = int(spec.get("max_output_bytes", 1 << 20))
         deadline = started + float(spec.get("time_limit_s", 5.0))
         buffers = {out_r: _Buffer(), err_r: _Buffer(), rec_r: _Buffer()}
-        caps = {out_r: cap, err_r: cap, rec_r: MAX_RECORD_BYTES}
+        trailer_size = pyharness.TRAILER.size
+        caps = {out_r: cap + trailer_size, err_r: cap, rec_r: MAX_RECORD_BYTES}
         open_fds = {out_r, err_r, rec_r}
         poller = select.poll()
         for fd in open_fds:
@@ -385,6 +388,7 @@ class ForkServer:
         poller.register(pidfd, select.POLLIN)
         killed_for: str | None = None
         exited = False
+        answered: tuple[Any, ...] | None = None
         scratch = bytearray(65536)
         view = memoryview(scratch)
         try:
@@ -412,20 +416,35 @@ class ForkServer:
                         signal.pidfd_send_signal(pidfd, signal.SIGKILL)
                 if exited and open_fds and killed_for is not None:
                     break  # all writers are dead with the namespace; nothing more will come
+                if not open_fds and not exited and killed_for is None:
+                    # Every pipe is at end of file: if the harness's trailer ends stdout,
+                    # the outcome is known now and the teardown need not be waited for.
+                    answered = buffers[out_r].take_trailer(child.nonce, trailer_size)
+                    if answered is not None:
+                        break
         finally:
-            _, status, usage = os.wait4(pid, 0)
-            child.pid = None
+            if answered is None:
+                _, status, usage = os.wait4(pid, 0)
+                child.pid = None
             view.release()
             scratch[:] = bytes(len(scratch))
         wall = time.monotonic() - started
-        reply = {
-            "exit_code": os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else None,
-            "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
-            "killed_for": killed_for,
-            "wall_s": wall,
-            "cpu_s": usage.ru_utime + usage.ru_stime,
-            "max_rss_mb": usage.ru_maxrss / 1024.0,
-        }
+        if answered is None:
+            buffers[out_r].drop(child.nonce, trailer_size)  # a trailer not at the end
+            reply = {
+                "exit_code": os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else None,
+                "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+                "cpu_s": usage.ru_utime + usage.ru_stime,
+                "max_rss_mb": usage.ru_maxrss / 1024.0,
+            }
+        else:
+            _, exit_code, cpu_s, max_rss_mb = answered
+            reply = {"exit_code": exit_code, "signal": None, "cpu_s": cpu_s, "max_rss_mb": max_rss_mb}
+        if buffers[out_r].length > cap:
+            buffers[out_r].length = cap
+            killed_for = killed_for or "output_limit"
+        reply["killed_for"] = killed_for
+        reply["wall_s"] = wall
         return reply, [buffers[out_r].take(), buffers[err_r].take(), buffers[rec_r].take()]
 
     # ------------------------------------------------------------------ inside the child
@@ -518,6 +537,8 @@ class ForkServer:
             os._exit(0)
 
         mode = spec["mode"]
+        if mode in ("python", "python_driver"):
+            pyharness.expect_trailer(bytes.fromhex(spec["nonce"]))
         _emit_raw({"sandbox": "ready"})
         if mode == "python":
             pyharness.run_main(source, spec.get("argv") or [], workdir)
@@ -555,6 +576,29 @@ class _Buffer:
         self.data[self.length : end] = chunk
         self.length = end
 
+    def take_trailer(self, nonce: bytes, size: int) -> tuple[Any, ...] | None:
+        """The harness's trailer if it ends the buffer (it is removed), else None."""
+        start = self.length - size
+        if not nonce or start < 0 or self.data[start : start + len(nonce)] != nonce:
+            return None
+        fields = pyharness.TRAILER.unpack_from(self.data, start)
+        self.data[start : self.length] = bytes(size)
+        self.length = start
+        return fields
+
+    def drop(self, nonce: bytes, size: int) -> None:
+        """Remove the trailer wherever it is (something wrote after it)."""
+        at = self.data.find(nonce, 0, self.length) if nonce else -1
+        if at < 0 or at + size > self.length:
+            return
+        view = memoryview(self.data)
+        rest = bytearray(view[at + size : self.length])
+        view[at : self.length - size] = rest
+        view.release()
+        rest[:] = bytes(len(rest))
+        self.data[self.length - size : self.length] = bytes(size)
+        self.length -= size
+
     def take(self) -> bytearray:
         """The contents, as a bytearray the caller zeroes when done with it."""
         data = self.data
@@ -579,6 +623,7 @@ class _PreparedChild:
         self.err_r, self.err_w = err
         self.rec_r, self.rec_w = rec
         self.host_workdir = host_workdir
+        self.nonce = b""
 
     def discard(self) -> None:
         """Kill it unused and reap it."""
