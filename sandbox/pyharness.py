@@ -118,6 +118,8 @@ TRAILER = struct.Struct(">16sidd")
 peak RSS (MB). The server answers as soon as it has this and end of file on every pipe,
 without waiting for the process's teardown; the process is reaped before the next run."""
 _trailer: dict[str, bytes] = {}
+FINISH_WAIT_S = 1.0
+"""How long a driver waits at the end for the candidate to close its pipes."""
 
 
 def expect_trailer(nonce: bytes) -> None:
@@ -349,6 +351,11 @@ def _serve_candidate(source: bytes, requests: int, replies: int, workdir: str) -
     while True:
         frame = _read_frame(requests, None)
         if frame is None:
+            # The driver is done: close stdout/stderr and the reply pipe first, so the run's
+            # pipes reach end of file without waiting for this process's teardown.
+            _flush_stdio()
+            os.closerange(0, 3)
+            os.close(replies)
             os._exit(0)
         request = marshal.loads(frame)
         try:
@@ -448,6 +455,25 @@ class Candidate:
         if os.WIFSIGNALED(status):
             return f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
         return f"exit code {os.WEXITSTATUS(status)}"
+
+    def finish(self) -> None:
+        if self.pid is None:
+            return
+        os.close(self._requests)
+        self._requests = -1
+        try:
+            deadline = time.monotonic() + FINISH_WAIT_S
+            while _read_n(self._replies, 1 << 16, deadline) is not None:
+                pass
+        except (CallTimeout, OSError):
+            pass
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.close(self._replies)
+        self._replies = -1
+        self.pid = None
 
     def kill(self) -> None:
         if self.pid is not None:
@@ -655,6 +681,13 @@ class Solution:
     def stop(self) -> None:
         self._candidate.kill()
 
+    def finish(self) -> None:
+        """The end of the run: the candidate is told (its request pipe closes) and closes
+        its pipes; once it has (or after FINISH_WAIT_S) it is killed without waiting for
+        its teardown: this process is PID 1 of the run's namespace, and when it exits
+        the kernel kills whatever is left and the server reaps it."""
+        self._candidate.finish()
+
 
 def run_driver(source: bytes, driver_fd: int, data: Any, workdir: str, restarts: bool) -> None:
     _reset_interpreter(workdir, [], "__driver__")
@@ -681,7 +714,7 @@ def run_driver(source: bytes, driver_fd: int, data: Any, workdir: str, restarts:
     except BaseException as exc:  # noqa: BLE001
         _emit({"driver_error": "".join(traceback.format_exception_only(type(exc), exc)).strip()[-2000:]})
         exit_code = 1
-    solution.stop()
+    solution.finish()
     _finish(exit_code)
 
 
