@@ -18,6 +18,7 @@ the whole namespace) and reaps it.
 
 from __future__ import annotations
 
+import array
 import fcntl
 import gc
 import json
@@ -354,13 +355,16 @@ class ForkServer:
             flags |= _HAS_DRIVER_FD
         head = _HANDOVER.pack(flags, 0 if flags & _HAS_PAYLOAD_FD else size)
         try:
-            if fds:
-                socket.send_fds(child.control, [head], fds)
-            else:
-                child.control.sendall(head)
-            for part in parts:
-                if len(part):
-                    child.control.sendall(part)
+            # One sendmsg: the head, the inline payload and the descriptors together.
+            views = [memoryview(p).cast("B") for p in (head, *parts) if len(p)]
+            ancillary = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
+            sent = child.control.sendmsg(views, ancillary)
+            for view in views:
+                if sent >= len(view):
+                    sent -= len(view)
+                    continue
+                child.control.sendall(view[sent:])
+                sent = 0
         except OSError:
             pass  # the child died in setup; supervising it collects why
         finally:
@@ -677,25 +681,31 @@ def _receive_request() -> tuple[dict[str, Any], bytes, dict[str, bytes], int | N
     """In the prepared child: wait for the request on the control socket."""
     control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, CONTROL_FD)
     try:
-        head, fds, _, _ = socket.recv_fds(control, _HANDOVER.size, 3)
-        if len(head) < _HANDOVER.size:
+        # Usually the whole request in one recvmsg: head, inline payload, descriptors.
+        buffer = bytearray(_HANDOVER.size + INLINE_PAYLOAD_BYTES)
+        view = memoryview(buffer)
+        got, ancillary, _, _ = control.recvmsg_into([view], socket.CMSG_LEN(3 * 4))
+        fds = []
+        for level, kind, data in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds += array.array("i", data[: len(data) - len(data) % 4]).tolist()
+        while 0 < got < _HANDOVER.size:
+            got += control.recv_into(view[got:]) or -got
+        if got < _HANDOVER.size:
             os._exit(0)  # the server discarded this child unused
-        flags, size = _HANDOVER.unpack(head)
-        fds = list(fds)
+        flags, size = _HANDOVER.unpack_from(buffer)
         if flags & _HAS_PAYLOAD_FD:
             payload_fd = fds.pop(0)
             payload = os.pread(payload_fd, os.fstat(payload_fd).st_size, 0)
             os.close(payload_fd)
         else:
-            payload = bytearray(size)
-            view = memoryview(payload)
-            got = 0
-            while got < size:
-                n = control.recv_into(view[got:])
+            end = _HANDOVER.size + size
+            while got < end:
+                n = control.recv_into(view[got:end])
                 if not n:
                     os._exit(0)
                 got += n
-            view.release()
+            payload = view[_HANDOVER.size : end]
     finally:
         control.detach()
     if flags & _HAS_STDIN_FD:
@@ -703,7 +713,7 @@ def _receive_request() -> tuple[dict[str, Any], bytes, dict[str, bytes], int | N
         os.dup2(stdin_fd, 0)  # replaces the empty stdin made while preparing
         os.close(stdin_fd)
     (size,) = _LEN.unpack_from(payload)
-    spec = json.loads(payload[_LEN.size : _LEN.size + size])
+    spec = json.loads(bytes(payload[_LEN.size : _LEN.size + size]))
     offset = _LEN.size + size
     blobs = []
     for n in spec.pop("blob_sizes"):
