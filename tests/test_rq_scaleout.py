@@ -66,7 +66,7 @@ def mixed_items(n_rounds: int) -> list[tuple[dict, str]]:
             ({"response": f"\\boxed{{{i}}}", "label": {"domain": "math", "answer": str(i)}}, "correct"),
             ({"response": f"\\boxed{{{i + 1}}}", "label": {"domain": "math", "answer": str(i)}}, "wrong"),
             ({"response": "<answer>6/(1-3/4)</answer>", "label": {"domain": "countdown", "target": 24, "numbers": [1, 3, 4, 6]}}, "correct"),
-            ({"response": f"```python\nimport time\ntime.sleep(0.3)\nprint(int(input()) * {i})\n```",
+            ({"response": f"```python\nimport time\ntime.sleep(1.0)\nprint(int(input()) * {i})\n```",
               "label": {"domain": "code", "tests": {"inputs": ["3\n"], "outputs": [f"{3 * i}\n"]}}}, "correct"),
             ({"response": "Zoey is a knight and Oliver is a knave",
               "label": {"domain": "kk", "solution": {"Zoey": "knight", "Oliver": "knave"}}}, "correct"),
