@@ -60,6 +60,13 @@ def _init_verifier_process(memory_mb: int) -> None:
     warm_up()
 
 
+def _sandbox_slots() -> int:
+    import sandbox
+
+    pool = sandbox.current_pool()
+    return pool.size if pool is not None else 0
+
+
 class Backend(Protocol):
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
@@ -75,7 +82,9 @@ class EmbeddedBackend:
         self.cache = ResultCache(settings.cache_size)
         self._pool: ProcessPool | None = None
         self._threads: concurrent.futures.ThreadPoolExecutor | None = None
-        self._waiting = 0
+        # Items handed to the verifier pool / to the sandbox threads and not yet answered.
+        self._outstanding = 0
+        self._outstanding_code = 0
 
     def _new_pool(self) -> ProcessPool:
         context = multiprocessing.get_context("forkserver")
@@ -145,12 +154,17 @@ class EmbeddedBackend:
         if domain in SANDBOX_DOMAINS:
             loop = asyncio.get_running_loop()
             future = loop.run_in_executor(self._threads, score_item, *args)
+            self._outstanding_code += 1
+            self._update_queue_depth()
             try:
                 return await asyncio.wait_for(future, timeout)
             except TimeoutError:
                 return self._failure("timeout", f"item took longer than {timeout:g} s", item)
-        self._waiting += 1
-        self.metrics.queue_depth.set(self._waiting)
+            finally:
+                self._outstanding_code -= 1
+                self._update_queue_depth()
+        self._outstanding += 1
+        self._update_queue_depth()
         crashes = broken = 0
         try:
             while True:
@@ -188,8 +202,14 @@ class EmbeddedBackend:
                     pebble_future.cancel()
                     raise
         finally:
-            self._waiting -= 1
-            self.metrics.queue_depth.set(self._waiting)
+            self._outstanding -= 1
+            self._update_queue_depth()
+
+    def _update_queue_depth(self) -> None:
+        """Items waiting for a free verifier process or sandbox slot (beyond those busy)."""
+        slots = _sandbox_slots()
+        waiting = max(0, self._outstanding - self.settings.pool_workers) + max(0, self._outstanding_code - slots)
+        self.metrics.queue_depth.set(waiting)
 
     def _failure(self, verdict: str, reason: str, item: WorkItem) -> dict[str, Any]:
         return failure_result(verdict, reason, item.response, item.prompt, self.base_options, item.layers)

@@ -26,7 +26,7 @@ class Metrics:
         self.timeouts = Counter("reward_item_timeouts", "Items that hit their time limit", ["domain"], registry=r)
         self.cache_hits = Counter("reward_cache_hits", "Items answered from the result cache", registry=r)
         self.cache_misses = Counter("reward_cache_misses", "Items not in the result cache", registry=r)
-        self.queue_depth = Gauge("reward_queue_depth", "Items waiting for a verifier (embedded) or jobs waiting in the queue (rq)", registry=r)
+        self.queue_depth = Gauge("reward_queue_depth", "Items waiting for a free verifier process or sandbox slot (embedded), or jobs waiting in the queue (rq)", registry=r)
         self.in_flight = Gauge("reward_items_in_flight", "Items being scored or waiting", registry=r)
         self.pool_workers = Gauge("reward_pool_workers", "Verifier processes in the pool", registry=r)
         self.job_seconds = Histogram(
