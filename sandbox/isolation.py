@@ -15,6 +15,10 @@ import platform
 import struct
 
 _libc = ctypes.CDLL(None, use_errno=True)
+_libc_holding_gil = ctypes.PyDLL(None, use_errno=True)
+_fork = _libc_holding_gil.fork
+_fork.restype = ctypes.c_int
+_fork.argtypes = ()
 
 # clone/unshare flags (linux/sched.h)
 CLONE_NEWNS = 0x00020000
@@ -58,6 +62,32 @@ def _check(result: int, what: str) -> int:
         err = ctypes.get_errno()
         raise OSError(err, f"{what}: {os.strerror(err)}")
     return result
+
+
+def fork() -> int:
+    """fork(2) without CPython's at-fork machinery, for a single-threaded process.
+
+    ``os.fork`` re-initialises the runtime's thread and import state and runs the
+    registered at-fork callbacks in the child; in a warm interpreter of this size that
+    writes to a couple of hundred shared pages (copy-on-write faults) before the child
+    runs a line. With one thread there is nothing to re-initialise: the child goes on
+    with the interpreter as it was, holding the GIL (the call never released it). The
+    callers reseed :mod:`random` in the child themselves (``reseed_random``)."""
+    pid = _fork()
+    if pid < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"fork: {os.strerror(err)}")
+    return pid
+
+
+def reseed_random() -> None:
+    """What ``os.fork``'s at-fork callback does for :mod:`random` in a child: a fresh
+    seed, so runs forked from one server do not share a random sequence."""
+    import sys
+
+    module = sys.modules.get("random")
+    if module is not None:
+        module.seed()
 
 
 def unshare(flags: int) -> None:

@@ -31,6 +31,8 @@ import traceback
 import types
 from typing import Any
 
+from sandbox import isolation
+
 RECORDS_FD = 3
 _FRAME = struct.Struct(">I")
 MAX_FRAME = 64 << 20
@@ -384,7 +386,7 @@ class Candidate:
     def start(self, timeout: float | None = None) -> None:
         req_r, req_w = os.pipe2(os.O_CLOEXEC)
         rep_r, rep_w = os.pipe2(os.O_CLOEXEC)
-        pid = os.fork()
+        pid = isolation.fork()
         if pid == 0:
             try:
                 for fd in (req_w, rep_r, *self.close_in_child):
@@ -722,7 +724,7 @@ def run_driver(source: bytes, driver_fd: int, data: Any, workdir: str, restarts:
 
 
 def run_and_collect(argv: list[str], env: dict[str, str], collect: list[str], max_bytes: int = 48 << 20) -> None:
-    pid = os.fork()
+    pid = isolation.fork()
     if pid == 0:
         try:
             os.close(RECORDS_FD)

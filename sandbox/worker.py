@@ -98,6 +98,10 @@ class ForkServer:
             isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
         except OSError:
             pass
+        # The children's environment, set once here: every child inherits it (the server
+        # was started with a scrubbed one, so nothing of the service's is in it).
+        os.environ.clear()
+        os.environ.update(CHILD_ENV)
         for name in WARM_MODULES:
             try:
                 __import__(name)
@@ -289,7 +293,7 @@ class ForkServer:
             assert self.own_pid_ns_fd is not None
             isolation.setns(self.own_pid_ns_fd, isolation.CLONE_NEWPID)  # reset pid_for_children
             isolation.unshare(isolation.CLONE_NEWPID)
-        pid = os.fork()
+        pid = isolation.fork()
         if pid == 0:  # ------------------------------------------------ the child
             code = 125
             try:
@@ -504,8 +508,7 @@ class ForkServer:
             _layer_step("no_new_privs", isolation.set_no_new_privs)
         if layers["seccomp"] and self.seccomp is not None:
             _layer_step("seccomp", self.seccomp.install)  # as root: allowed without no_new_privs too
-        os.environ.clear()
-        os.environ.update(CHILD_ENV)
+        isolation.reseed_random()
         empty = os.memfd_create("stdin", 0)  # stdin when the request brings none
         if empty != 0:
             os.dup2(empty, 0)
