@@ -72,6 +72,7 @@ class _Worker:
             raise SandboxUnavailable(f"sandbox worker {slot} failed to start: {header.get('error')}")
         self.layers: dict[str, bool] = header["layers"]
         self.layer_errors: dict[str, str] = header.get("layer_errors", {})
+        self.zygote_pid: int | None = header.get("zygote_pid")
 
     def request(self, spec: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytearray]]:
         send_message(self.fd, spec, blobs)
@@ -141,6 +142,10 @@ class SandboxPool:
 
     def worker_pids(self) -> list[int]:
         return [w.process.pid for w in self._workers]
+
+    def zygote_pids(self) -> list[int]:
+        """Each fork server's zygote (the process that forks and reaps its children)."""
+        return [w.zygote_pid for w in self._workers if w.zygote_pid is not None]
 
     # ------------------------------------------------------------------ running
 

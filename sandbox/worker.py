@@ -87,9 +87,17 @@ class ForkServer:
         self.seccomp: isolation.SeccompFilter | None = None
         self.own_pid_ns_fd: int | None = None
         self._prepared: list[_PreparedChild] = []
+        """Children prepared ahead for requests of the default key, oldest first."""
         self._last: _PreparedChild | None = None
         """The last run's child until it is reaped and its pidfd closed."""
-        """Children prepared ahead for requests of the default key, oldest first."""
+        self._zygote: socket.socket | None = None
+        """The server's end of the channel to its zygote (None: the server forks itself,
+        as it does for the layer probe before the zygote exists)."""
+        self.zygote_pid: int | None = None
+        self._awaiting_fork: list[_PreparedChild] = []
+        """Children the zygote was asked to fork, in the order asked, until it answers."""
+        self._exits: dict[int, tuple[int, float, float]] = {}
+        """Exit reports from the zygote not yet taken: pid -> (wait status, CPU s, peak RSS MB)."""
 
     # ------------------------------------------------------------------ startup
 
@@ -169,20 +177,155 @@ class ForkServer:
     # ------------------------------------------------------------------ serving
 
     def serve(self) -> None:
+        self._start_zygote()
         self._allocate_ahead()  # the first runs' children
         self._fork_allocated()
-        send_message(self.channel, {"op": "ready", "layers": self.layers, "layer_errors": self.layer_errors})
+        ready = {"op": "ready", "layers": self.layers, "layer_errors": self.layer_errors, "zygote_pid": self.zygote_pid}
+        send_message(self.channel, ready)
         try:
             self._serve_requests()
         finally:
-            self.discard_prepared()
-            self._finish_last(close=True)
+            self._stop_zygote()  # it kills and reaps every child it forked
+            for child in self._prepared:
+                child.release()
+            self._prepared.clear()
+            if self._last is not None:
+                self._last.release()
+                self._last = None
+
+    # ------------------------------------------------------------------ the zygote
+
+    def _start_zygote(self) -> None:
+        """Fork the zygote: a copy of this server, made after start-up (warm interpreter,
+        file system view, layers probed) and before any request, that does nothing but
+        fork prepared children on request and reap them. The server itself never forks
+        again, so its own memory is never shared copy-on-write with a child (each of its
+        writes would otherwise copy a page after every fork), and the fork and the reap
+        run beside the server rather than between its requests. Nothing of a request
+        ever reaches the zygote, so no child can inherit it."""
+        server_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = isolation.fork()
+        if pid == 0:  # ------------------------------------------------ the zygote
+            try:
+                isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
+                keep = sorted({zygote_end.fileno(), self.own_pid_ns_fd or -1} - {-1})
+                low = 3
+                for fd in keep:
+                    os.closerange(low, fd)
+                    low = fd + 1
+                os.closerange(low, 1 << 20)  # the pool's channel and anything else of the server's
+                self._zygote_loop(zygote_end)
+            finally:
+                os._exit(0)
+        zygote_end.close()
+        self._zygote = server_end
+        self.zygote_pid = pid
+
+    def _stop_zygote(self) -> None:
+        if self._zygote is None:
+            return
+        self._zygote.close()  # end of file: the zygote kills and reaps its children, then exits
+        self._zygote = None
+        if self.zygote_pid is not None:
+            os.waitpid(self.zygote_pid, 0)
+            self.zygote_pid = None
+
+    def _zygote_loop(self, channel: socket.socket) -> None:
+        """In the zygote: fork a child for each request (its ends of the pipes and control
+        socket come with the request), answer with its pid and a pidfd, and report each
+        child's exit status once it is reaped."""
+        poller = select.poll()
+        poller.register(channel, select.POLLIN)
+        live: dict[int, int] = {}  # pidfd -> pid
+        fd_space = socket.CMSG_SPACE(4 * _FORK_FDS)
+        while True:
+            for fd, _events in poller.poll():
+                if fd in live:
+                    pid = live.pop(fd)
+                    poller.unregister(fd)
+                    os.close(fd)
+                    _, status, usage = os.wait4(pid, 0)
+                    cpu = usage.ru_utime + usage.ru_stime
+                    channel.send(_EXITED.pack(_MSG_EXITED, pid, status, cpu, usage.ru_maxrss / 1024.0))
+                    continue
+                message, ancillary, _, _ = channel.recvmsg(4096, fd_space)
+                fds = _received_fds(ancillary)
+                if not message:  # the server is gone: so is everything it asked for
+                    for pidfd, pid in live.items():
+                        try:
+                            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                        except ProcessLookupError:
+                            pass
+                        os.waitpid(pid, 0)
+                    return
+                try:
+                    (key,) = _FORK_REQUEST.unpack_from(message)
+                    host_workdir = message[_FORK_REQUEST.size :].decode() or None
+                    out_w, err_w, rec_w, control = fds
+                    pid = self._fork_child(key, control, out_w, err_w, rec_w, host_workdir)
+                    pidfd = os.pidfd_open(pid)
+                except (OSError, ValueError) as exc:
+                    errno = exc.errno if isinstance(exc, OSError) and exc.errno else 22
+                    channel.send(_FORKED.pack(_MSG_FORKED, -errno))
+                    continue
+                finally:
+                    for received in fds:
+                        os.close(received)
+                channel.sendmsg([_FORKED.pack(_MSG_FORKED, pid)], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [pidfd]))])
+                live[pidfd] = pid
+                poller.register(pidfd, select.POLLIN)
+
+    def _pump_zygote(self) -> None:
+        """Take one message from the zygote (blocking): a fork answered or an exit reported."""
+        assert self._zygote is not None
+        message, ancillary, _, _ = self._zygote.recvmsg(64, socket.CMSG_SPACE(4))
+        fds = _received_fds(ancillary)
+        if not message:
+            raise SandboxSetupError("the zygote is gone")
+        if message[0] == _MSG_FORKED:
+            _, pid = _FORKED.unpack(message)
+            child = self._awaiting_fork.pop(0)
+            if pid > 0 and fds:
+                child.pid, child.pidfd = pid, fds[0]
+            else:
+                child.failed = os.strerror(-pid) if pid < 0 else "no pidfd"
+                for fd in fds:
+                    os.close(fd)
+        else:
+            _, pid, status, cpu, rss = _EXITED.unpack(message)
+            self._exits[pid] = (status, cpu, rss)
+
+    def _await_forked(self, child: _PreparedChild) -> bool:
+        while child in self._awaiting_fork:
+            self._pump_zygote()
+        return child.pid is not None
+
+    def _reap(self, child: _PreparedChild) -> tuple[int, float, float]:
+        """Wait until the child is gone and reaped: its wait status, CPU seconds, peak RSS."""
+        assert child.pid is not None
+        if self._zygote is None:
+            _, status, usage = os.wait4(child.pid, 0)
+            outcome = (status, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0)
+        else:
+            while child.pid not in self._exits:
+                self._pump_zygote()
+            outcome = self._exits.pop(child.pid)
+        child.pid = None
+        return outcome
 
     def _serve_requests(self) -> None:
-        """One request at a time. Between a reply and the next request the server only
-        forks (no descriptor is opened or closed then, so its descriptor count is the
-        same whenever it is idle) and waits until nothing of the last run is alive."""
+        """One request at a time. While waiting for one, the server takes the zygote's
+        answers (pidfds of new children, exit reports); once those have come, its
+        descriptor count is the same whenever it is idle."""
+        poller = select.poll()
+        poller.register(self.channel, select.POLLIN)
+        if self._zygote is not None:
+            poller.register(self._zygote, select.POLLIN)
         while True:
+            ready = {fd for fd, _events in poller.poll()}
+            if self.channel not in ready:
+                self._pump_zygote()
+                continue
             try:
                 spec, blobs = recv_message(self.channel)
             except EOFError:
@@ -204,11 +347,11 @@ class ForkServer:
                 for blob in out_blobs:
                     blob[:] = bytes(len(blob))
             # Off the caller's path: the run's child (if it answered before it was gone)
-            # is killed, the next children are forked (after every buffer of this run
-            # was zeroed, so they inherit nothing of it), and the run's child is reaped:
-            # the next request is handed out only once its whole PID namespace is gone.
+            # is killed and the zygote is asked for the next children; the next request
+            # is handed out only once the run's child is reaped (its whole PID namespace
+            # gone), see run().
+            self._kill_last()
             self._fork_allocated()
-            self._finish_last(close=False)
 
     def _allocate_ahead(self) -> None:
         """Descriptors for the children to keep prepared (PREPARED_AHEAD, for requests
@@ -219,8 +362,16 @@ class ForkServer:
 
     def _fork_allocated(self) -> None:
         for child in self._prepared:
-            if child.pid is None:
+            if child.pid is None and not child.requested:
                 self._fork(child)
+
+    def _kill_last(self) -> None:
+        last = self._last
+        if last is not None and last.pid is not None:
+            try:
+                signal.pidfd_send_signal(last.pidfd, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def _finish_last(self, close: bool) -> None:
         """Make sure the previous run's child (PID 1 of its namespace) is gone and reaped,
@@ -229,12 +380,8 @@ class ForkServer:
         if last is None:
             return
         if last.pid is not None:
-            try:
-                signal.pidfd_send_signal(last.pidfd, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            _, status, usage = os.wait4(last.pid, 0)
-            last.pid = None
+            self._kill_last()
+            self._reap(last)
         if close:
             last.release()
             self._last = None
@@ -246,10 +393,18 @@ class ForkServer:
         key is ready) and supervise it until its outcome is known."""
         self._finish_last(close=True)  # nothing of the last run is alive before this one starts
         key = self._child_key(spec)
-        if self._prepared and self._prepared[0].key == key and self._prepared[0].pid is not None:
+        child = None
+        if self._prepared and self._prepared[0].key == key and self._prepared[0].requested:
             child = self._prepared.pop(0)
-        else:
+            if not self._await_forked(child):
+                child.release()
+                child = None
+        if child is None:
             child = self._fork(self._allocate(key))
+            if not self._await_forked(child):
+                why = child.failed
+                child.release()
+                raise OSError(f"the zygote could not fork a child: {why}")
         started = time.monotonic()
         self._activate(child)
         try:
@@ -267,10 +422,6 @@ class ForkServer:
         """What a prepared child fixed before the request: the size of its /tmp."""
         return _tmp_mb(int(spec.get("max_file_mb", 16)))
 
-    def discard_prepared(self) -> None:
-        while self._prepared:
-            self._prepared.pop().discard()
-
     def _allocate(self, key: int) -> _PreparedChild:
         """The server's side of a child to be prepared: its pipes and control socket."""
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
@@ -285,10 +436,31 @@ class ForkServer:
         return _PreparedChild(key, control, child_control, (out_r, out_w), (err_r, err_w), (rec_r, rec_w), host_workdir)
 
     def _fork(self, child: _PreparedChild) -> _PreparedChild:
-        """Fork the child and let it set itself up to the point where only the request is
-        missing: namespaces entered, mounts made, seccomp on. It waits as root, so the
-        per-request part is the rlimits and the drop to the slot's uid, done before any
-        untrusted code."""
+        """Have the child forked (by the zygote once it runs, else here). It sets itself
+        up to the point where only the request is missing: namespaces entered, mounts
+        made, seccomp on. It waits as root, so the per-request part is the rlimits and
+        the drop to the slot's uid, done before any untrusted code."""
+        child.requested = True
+        if self._zygote is None:
+            child.pid = self._fork_child(
+                child.key, child.child_control.fileno(), child.out_w, child.err_w, child.rec_w, child.host_workdir
+            )
+            return child
+        payload = _FORK_REQUEST.pack(child.key) + (child.host_workdir or "").encode()
+        ends = [child.out_w, child.err_w, child.rec_w, child.child_control.fileno()]
+        self._zygote.sendmsg([payload], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", ends))])
+        self._awaiting_fork.append(child)
+        # The zygote holds the child's ends now; the server keeps only its own.
+        for fd in (child.out_w, child.err_w, child.rec_w):
+            os.close(fd)
+        child.out_w = child.err_w = child.rec_w = -1
+        child.child_control.close()
+        return child
+
+    def _fork_child(
+        self, key: int, control_fd: int, out_w: int, err_w: int, rec_w: int, host_workdir: str | None
+    ) -> int:
+        """Fork one child into a PID namespace of its own; in the child, set it up."""
         if self.layers["pid_ns"]:
             assert self.own_pid_ns_fd is not None
             isolation.setns(self.own_pid_ns_fd, isolation.CLONE_NEWPID)  # reset pid_for_children
@@ -297,7 +469,7 @@ class ForkServer:
         if pid == 0:  # ------------------------------------------------ the child
             code = 125
             try:
-                self._child(child.key, child.child_control.fileno(), child.out_w, child.err_w, child.rec_w, child.host_workdir)
+                self._child(key, control_fd, out_w, err_w, rec_w, host_workdir)
             except BaseException as exc:  # noqa: BLE001
                 layer = getattr(exc, "layer", None)
                 try:
@@ -314,19 +486,20 @@ class ForkServer:
         # ------------------------------------------------------------------ the server
         if self.layers["pid_ns"]:
             isolation.setns(self.own_pid_ns_fd, isolation.CLONE_NEWPID)  # later forks stay out of it
-        child.pid = pid
-        return child
+        return pid
 
     @staticmethod
     def _activate(child: _PreparedChild) -> None:
-        """Just before the hand-over: drop the server's copies of the child's ends (so
-        end of file means the run is done with them) and open its pidfd."""
+        """Just before the hand-over: make sure the server holds no copy of the child's
+        ends (so end of file means the run is done with them) and has its pidfd."""
         for fd in (child.out_w, child.err_w, child.rec_w):
-            os.close(fd)
+            if fd >= 0:
+                os.close(fd)
         child.out_w = child.err_w = child.rec_w = -1
         child.child_control.close()
         assert child.pid is not None
-        child.pidfd = os.pidfd_open(child.pid)
+        if child.pidfd < 0:
+            child.pidfd = os.pidfd_open(child.pid)
 
     def _hand_over(self, child: _PreparedChild, spec: dict[str, Any], blobs: list[bytearray]) -> None:
         """The request goes to the child in one message on its control socket: a small
@@ -432,8 +605,7 @@ class ForkServer:
                         break
         finally:
             if answered is None:
-                _, status, usage = os.wait4(pid, 0)
-                child.pid = None
+                status, cpu_s, max_rss_mb = self._reap(child)
             view.release()
             scratch[:] = bytes(len(scratch))
         wall = time.monotonic() - started
@@ -442,8 +614,8 @@ class ForkServer:
             reply = {
                 "exit_code": os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else None,
                 "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
-                "cpu_s": usage.ru_utime + usage.ru_stime,
-                "max_rss_mb": usage.ru_maxrss / 1024.0,
+                "cpu_s": cpu_s,
+                "max_rss_mb": max_rss_mb,
             }
         else:
             _, exit_code, cpu_s, max_rss_mb = answered
@@ -631,14 +803,10 @@ class _PreparedChild:
         self.rec_r, self.rec_w = rec
         self.host_workdir = host_workdir
         self.nonce = b""
-
-    def discard(self) -> None:
-        """Kill it unused and reap it."""
-        if self.pid is not None:
-            os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
-            self.pid = None
-        self.release()
+        self.requested = False
+        """Forked, or asked of the zygote."""
+        self.failed: str | None = None
+        """Why the zygote could not fork it."""
 
     def release_pipes(self) -> None:
         self.control.close()
@@ -663,11 +831,28 @@ _CHILD_SPEC_KEYS = (
     "max_open_files", "driver_data", "restarts", "source_file",
 )  # fmt: skip
 _LEN = struct.Struct(">I")
+_FORK_REQUEST = struct.Struct(">i")
+"""Server to zygote: fork a child with this key (the size of its /tmp); the child's ends
+of its pipes and control socket travel with it, and the host work dir when there is one."""
+_FORK_FDS = 4
+_MSG_FORKED, _MSG_EXITED = 1, 2
+_FORKED = struct.Struct(">Bi")
+"""Zygote to server: the pid (or -errno) of a child, its pidfd attached."""
+_EXITED = struct.Struct(">Biidd")
+"""Zygote to server: a child was reaped: pid, wait status, CPU seconds, peak RSS (MB)."""
 _HANDOVER = struct.Struct(">BI")
 """The first bytes a prepared child reads: flags, and the size of the inline payload."""
 _HAS_PAYLOAD_FD, _HAS_STDIN_FD, _HAS_DRIVER_FD = 1, 2, 4
 INLINE_PAYLOAD_BYTES = 64 << 10
 """Requests up to this size travel inline on the control socket, bigger ones in a memfd."""
+
+
+def _received_fds(ancillary: list[tuple[int, int, bytes]]) -> list[int]:
+    fds: list[int] = []
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds += array.array("i", data[: len(data) - len(data) % 4]).tolist()
+    return fds
 
 
 def _memfd(name: str, *parts: bytes | bytearray) -> int:
@@ -688,10 +873,7 @@ def _receive_request() -> tuple[dict[str, Any], bytes, dict[str, bytes], int | N
         buffer = bytearray(_HANDOVER.size + INLINE_PAYLOAD_BYTES)
         view = memoryview(buffer)
         got, ancillary, _, _ = control.recvmsg_into([view], socket.CMSG_LEN(3 * 4))
-        fds = []
-        for level, kind, data in ancillary:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                fds += array.array("i", data[: len(data) - len(data) % 4]).tolist()
+        fds = _received_fds(ancillary)
         while 0 < got < _HANDOVER.size:
             got += control.recv_into(view[got:]) or -got
         if got < _HANDOVER.size:
