@@ -31,6 +31,8 @@ _BOOTSTRAP = (
 )
 _pool_counter = itertools.count()
 UID_BASE = 100_000
+UIDS_PER_POOL = 256
+"""Each slot takes two uids (its runs alternate between them), so a pool has at most 128 slots."""
 
 
 class SandboxUnavailable(RuntimeError):
@@ -42,8 +44,8 @@ def _slot_uid_base() -> int:
     (unique among live processes) and a per-process pool counter."""
     configured = os.environ.get("REWARD_SANDBOX_UID_BASE")
     if configured:
-        return int(configured) + (next(_pool_counter) % 16) * 64
-    return UID_BASE + ((os.getpid() % (1 << 20)) << 11) + ((next(_pool_counter) % 32) << 6)
+        return int(configured) + (next(_pool_counter) % 16) * UIDS_PER_POOL
+    return UID_BASE + ((os.getpid() % (1 << 18)) << 13) + (next(_pool_counter) % 32) * UIDS_PER_POOL
 
 
 class _Worker:
@@ -73,6 +75,7 @@ class _Worker:
         self.layers: dict[str, bool] = header["layers"]
         self.layer_errors: dict[str, str] = header.get("layer_errors", {})
         self.zygote_pid: int | None = header.get("zygote_pid")
+        self.sweeper_pid: int | None = header.get("sweeper_pid")
 
     def request(self, spec: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytearray]]:
         send_message(self.fd, spec, blobs)
@@ -97,6 +100,8 @@ class SandboxPool:
 
     def __init__(self, size: int | None = None, strict: bool = False, layers: dict[str, bool] | None = None) -> None:
         self.size = max(1, size or os.cpu_count() or 1)
+        if self.size > UIDS_PER_POOL // 2:
+            raise ValueError(f"a sandbox pool has at most {UIDS_PER_POOL // 2} slots, not {self.size}")
         self.owner_pid = os.getpid()
         self.strict = strict
         self._enabled = layers
@@ -109,7 +114,7 @@ class SandboxPool:
         self._compile_locks: dict[str, threading.Lock] = {}
         try:
             for slot in range(self.size):
-                worker = _Worker(slot, self._uid_base + slot, layers)
+                worker = _Worker(slot, self._uid_base + 2 * slot, layers)
                 self._workers.append(worker)
                 self._idle.put(worker)
         except BaseException:
@@ -138,7 +143,8 @@ class SandboxPool:
 
     @property
     def uids(self) -> list[int]:
-        return [w.uid for w in self._workers]
+        """Every uid a run of this pool may have: two per slot."""
+        return [uid for w in self._workers for uid in (w.uid, w.uid + 1)]
 
     def worker_pids(self) -> list[int]:
         return [w.process.pid for w in self._workers]
@@ -146,6 +152,10 @@ class SandboxPool:
     def zygote_pids(self) -> list[int]:
         """Each fork server's zygote (the process that forks and reaps its children)."""
         return [w.zygote_pid for w in self._workers if w.zygote_pid is not None]
+
+    def sweeper_pids(self) -> list[int]:
+        """Each fork server's sweeper (kills whatever is left of an ended run)."""
+        return [w.sweeper_pid for w in self._workers if w.sweeper_pid is not None]
 
     # ------------------------------------------------------------------ running
 

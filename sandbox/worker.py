@@ -78,8 +78,9 @@ class SandboxSetupError(Exception):
 class ForkServer:
     def __init__(self, channel_fd: int, uid: int, enabled_layers: dict[str, bool] | None = None) -> None:
         self.channel = channel_fd
-        self.uid = uid
-        self.gid = uid
+        self.uids = (uid, uid + 1)
+        """The slot's two unprivileged uids: runs alternate between them (see _clear_for)."""
+        self._uid_turn = 0
         self.layers: dict[str, bool] = dict.fromkeys(LAYER_NAMES, True)
         if enabled_layers:
             self.layers.update(enabled_layers)
@@ -88,8 +89,13 @@ class ForkServer:
         self.own_pid_ns_fd: int | None = None
         self._prepared: list[_PreparedChild] = []
         """Children prepared ahead for requests of the default key, oldest first."""
-        self._last: _PreparedChild | None = None
-        """The last run's child until it is reaped and its pidfd closed."""
+        self._ended: _PreparedChild | None = None
+        """The child of the run that just ended, until it is retired after the reply."""
+        self._dying: dict[int, _PreparedChild] = {}
+        """Children of ended runs, killed, until the zygote reports them reaped."""
+        self.sweeper_pid: int | None = None
+        self._sweep_w = self._sweep_r = -1
+        self._sweep_pending = False
         self._zygote: socket.socket | None = None
         """The server's end of the channel to its zygote (None: the server forks itself,
         as it does for the layer probe before the zygote exists)."""
@@ -177,21 +183,114 @@ class ForkServer:
     # ------------------------------------------------------------------ serving
 
     def serve(self) -> None:
+        if self._ended is not None:  # the probe's
+            self._retire(self._ended)
+            self._ended = None
+        self._start_sweeper()
         self._start_zygote()
         self._allocate_ahead()  # the first runs' children
         self._fork_allocated()
-        ready = {"op": "ready", "layers": self.layers, "layer_errors": self.layer_errors, "zygote_pid": self.zygote_pid}
+        ready = {
+            "op": "ready", "layers": self.layers, "layer_errors": self.layer_errors,
+            "zygote_pid": self.zygote_pid, "sweeper_pid": self.sweeper_pid,
+        }  # fmt: skip
         send_message(self.channel, ready)
         try:
             self._serve_requests()
         finally:
             self._stop_zygote()  # it kills and reaps every child it forked
-            for child in self._prepared:
-                child.release()
+            self._stop_sweeper()
+            for child in [*self._prepared, *self._dying.values(), self._ended]:
+                if child is not None:
+                    child.release()
             self._prepared.clear()
-            if self._last is not None:
-                self._last.release()
-                self._last = None
+            self._dying.clear()
+            self._ended = None
+
+    # ------------------------------------------------------------------ the sweeper
+
+    def _start_sweeper(self) -> None:
+        """Fork the sweeper: a process of the slot's two uids (real uid the one, effective
+        the other) in the server's PID namespace, which on request sends SIGKILL to every
+        process it may signal: ``kill(-1)``, i.e. every process of the slot's runs. When
+        its answer is in, no process of an ended run can run another instruction, without
+        waiting for the teardown of its memory and namespaces. It holds no capability
+        and nothing but its two pipes; runs cannot see it (their PID namespaces are
+        below its own)."""
+        if not (self.layers["uid"] and os.geteuid() == 0):
+            return
+        req_r, req_w = os.pipe2(os.O_CLOEXEC)
+        ack_r, ack_w = os.pipe2(os.O_CLOEXEC)
+        pid = isolation.fork()
+        if pid == 0:  # ------------------------------------------------ the sweeper
+            try:
+                isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
+                _close_all_but(req_r, ack_w)
+                real, effective = self.uids
+                os.setgroups([])
+                os.setresgid(real, effective, effective)
+                os.setresuid(real, effective, effective)
+                while os.read(req_r, 1):
+                    try:
+                        os.kill(-1, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass  # nothing of any run was left
+                    os.write(ack_w, b".")
+            finally:
+                os._exit(0)
+        os.close(req_r)
+        os.close(ack_w)
+        self._sweep_w, self._sweep_r, self.sweeper_pid = req_w, ack_r, pid
+
+    def _stop_sweeper(self) -> None:
+        if self.sweeper_pid is None:
+            return
+        os.close(self._sweep_w)  # end of file: it exits
+        os.close(self._sweep_r)
+        self._sweep_w = self._sweep_r = -1
+        os.waitpid(self.sweeper_pid, 0)
+        self.sweeper_pid = None
+
+    def _retire(self, child: _PreparedChild) -> None:
+        """After a run (and its reply): a child that answered before it was gone is
+        killed, the sweeper is asked to kill whatever else of the run is left, and the
+        child is reaped by the zygote in the background."""
+        child.release_pipes()
+        if child.pid is None:  # reaped already (its outcome came from its exit status)
+            child.release()
+            return
+        try:
+            signal.pidfd_send_signal(child.pidfd, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if self._zygote is None:  # the probe, before the zygote exists
+            self._reap(child)
+            child.release()
+            return
+        if child.pid in self._exits:
+            del self._exits[child.pid]
+            child.pid = None
+            child.release()
+            return
+        self._dying[child.pid] = child
+        if self.sweeper_pid is not None:
+            os.write(self._sweep_w, b".")
+            self._sweep_pending = True
+
+    def _clear_for(self, child: _PreparedChild) -> None:
+        """Before a hand-over: nothing of an earlier run may still run. The sweeper's
+        answer means every process of every ended run has SIGKILL pending; the run
+        before that used the child's uid is reaped too (so none of its processes still
+        counts against the uid's process limit). Runs alternate between the slot's two
+        uids, so that reap was usually over long ago. Without a sweeper (no uid layer)
+        every ended run is reaped first."""
+        if self._sweep_pending:
+            os.read(self._sweep_r, 1)
+            self._sweep_pending = False
+        for pid, dying in list(self._dying.items()):
+            if self.sweeper_pid is None or dying.uid == child.uid:
+                while pid in self._dying:
+                    self._pump_zygote()
 
     # ------------------------------------------------------------------ the zygote
 
@@ -208,12 +307,8 @@ class ForkServer:
         if pid == 0:  # ------------------------------------------------ the zygote
             try:
                 isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
-                keep = sorted({zygote_end.fileno(), self.own_pid_ns_fd or -1} - {-1})
-                low = 3
-                for fd in keep:
-                    os.closerange(low, fd)
-                    low = fd + 1
-                os.closerange(low, 1 << 20)  # the pool's channel and anything else of the server's
+                # The pool's channel, the sweeper's pipes, anything else of the server's: closed.
+                _close_all_but(zygote_end.fileno(), *([self.own_pid_ns_fd] if self.own_pid_ns_fd is not None else []))
                 self._zygote_loop(zygote_end)
             finally:
                 os._exit(0)
@@ -259,10 +354,10 @@ class ForkServer:
                         os.waitpid(pid, 0)
                     return
                 try:
-                    (key,) = _FORK_REQUEST.unpack_from(message)
+                    key, uid = _FORK_REQUEST.unpack_from(message)
                     host_workdir = message[_FORK_REQUEST.size :].decode() or None
                     out_w, err_w, rec_w, control = fds
-                    pid = self._fork_child(key, control, out_w, err_w, rec_w, host_workdir)
+                    pid = self._fork_child(key, uid, control, out_w, err_w, rec_w, host_workdir)
                     pidfd = os.pidfd_open(pid)
                 except (OSError, ValueError) as exc:
                     errno = exc.errno if isinstance(exc, OSError) and exc.errno else 22
@@ -293,7 +388,12 @@ class ForkServer:
                     os.close(fd)
         else:
             _, pid, status, cpu, rss = _EXITED.unpack(message)
-            self._exits[pid] = (status, cpu, rss)
+            dying = self._dying.pop(pid, None)
+            if dying is None:
+                self._exits[pid] = (status, cpu, rss)
+            else:
+                dying.pid = None
+                dying.release()
 
     def _await_forked(self, child: _PreparedChild) -> bool:
         while child in self._awaiting_fork:
@@ -346,11 +446,12 @@ class ForkServer:
             finally:
                 for blob in out_blobs:
                     blob[:] = bytes(len(blob))
-            # Off the caller's path: the run's child (if it answered before it was gone)
-            # is killed and the zygote is asked for the next children; the next request
-            # is handed out only once the run's child is reaped (its whole PID namespace
-            # gone), see run().
-            self._kill_last()
+            # Off the caller's path: the run is retired (killed, swept) and the zygote is
+            # asked for the next children; the next request is handed out only once
+            # nothing of this run can run any more, see _clear_for().
+            if self._ended is not None:
+                self._retire(self._ended)
+                self._ended = None
             self._fork_allocated()
 
     def _allocate_ahead(self) -> None:
@@ -365,33 +466,14 @@ class ForkServer:
             if child.pid is None and not child.requested:
                 self._fork(child)
 
-    def _kill_last(self) -> None:
-        last = self._last
-        if last is not None and last.pid is not None:
-            try:
-                signal.pidfd_send_signal(last.pidfd, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-    def _finish_last(self, close: bool) -> None:
-        """Make sure the previous run's child (PID 1 of its namespace) is gone and reaped,
-        so nothing of that run is alive; with ``close``, drop its pidfd too."""
-        last = self._last
-        if last is None:
-            return
-        if last.pid is not None:
-            self._kill_last()
-            self._reap(last)
-        if close:
-            last.release()
-            self._last = None
-
     # ------------------------------------------------------------------ one run
 
     def run(self, spec: dict[str, Any], blobs: list[bytearray]) -> tuple[dict[str, Any], list[bytes]]:
         """Hand the request to the oldest prepared child (forking one now if none of its
         key is ready) and supervise it until its outcome is known."""
-        self._finish_last(close=True)  # nothing of the last run is alive before this one starts
+        if self._ended is not None:  # a run not followed by a reply (the layer probe)
+            self._retire(self._ended)
+            self._ended = None
         key = self._child_key(spec)
         child = None
         if self._prepared and self._prepared[0].key == key and self._prepared[0].requested:
@@ -405,6 +487,7 @@ class ForkServer:
                 why = child.failed
                 child.release()
                 raise OSError(f"the zygote could not fork a child: {why}")
+        self._clear_for(child)  # nothing of an earlier run is alive when this one starts
         started = time.monotonic()
         self._activate(child)
         try:
@@ -412,10 +495,7 @@ class ForkServer:
             return self._supervise(child, started, spec)
         finally:
             child.release_pipes()
-            # Kept until the next request (its pidfd open, so an idle server always holds
-            # the same descriptors); when it answered before it was gone, it is reaped
-            # right after the reply.
-            self._last = child
+            self._ended = child  # retired after the reply
 
     @staticmethod
     def _child_key(spec: dict[str, Any]) -> int:
@@ -428,12 +508,15 @@ class ForkServer:
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         rec_r, rec_w = os.pipe2(os.O_CLOEXEC)
         control, child_control = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        uid = self.uids[self._uid_turn]
+        self._uid_turn ^= 1
         host_workdir = None
         if not self.layers["mount_ns"]:
             host_workdir = tempfile.mkdtemp(prefix="sandbox-run-")
             if self.layers["uid"]:
-                os.chown(host_workdir, self.uid, self.gid)
-        return _PreparedChild(key, control, child_control, (out_r, out_w), (err_r, err_w), (rec_r, rec_w), host_workdir)
+                os.chown(host_workdir, uid, uid)
+        pipes = (out_r, out_w), (err_r, err_w), (rec_r, rec_w)
+        return _PreparedChild(key, uid, control, child_control, *pipes, host_workdir)
 
     def _fork(self, child: _PreparedChild) -> _PreparedChild:
         """Have the child forked (by the zygote once it runs, else here). It sets itself
@@ -443,10 +526,11 @@ class ForkServer:
         child.requested = True
         if self._zygote is None:
             child.pid = self._fork_child(
-                child.key, child.child_control.fileno(), child.out_w, child.err_w, child.rec_w, child.host_workdir
-            )
+                child.key, child.uid, child.child_control.fileno(), child.out_w, child.err_w, child.rec_w,
+                child.host_workdir,
+            )  # fmt: skip
             return child
-        payload = _FORK_REQUEST.pack(child.key) + (child.host_workdir or "").encode()
+        payload = _FORK_REQUEST.pack(child.key, child.uid) + (child.host_workdir or "").encode()
         ends = [child.out_w, child.err_w, child.rec_w, child.child_control.fileno()]
         self._zygote.sendmsg([payload], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", ends))])
         self._awaiting_fork.append(child)
@@ -458,7 +542,7 @@ class ForkServer:
         return child
 
     def _fork_child(
-        self, key: int, control_fd: int, out_w: int, err_w: int, rec_w: int, host_workdir: str | None
+        self, key: int, uid: int, control_fd: int, out_w: int, err_w: int, rec_w: int, host_workdir: str | None
     ) -> int:
         """Fork one child into a PID namespace of its own; in the child, set it up."""
         if self.layers["pid_ns"]:
@@ -469,7 +553,7 @@ class ForkServer:
         if pid == 0:  # ------------------------------------------------ the child
             code = 125
             try:
-                self._child(key, control_fd, out_w, err_w, rec_w, host_workdir)
+                self._child(key, uid, control_fd, out_w, err_w, rec_w, host_workdir)
             except BaseException as exc:  # noqa: BLE001
                 layer = getattr(exc, "layer", None)
                 try:
@@ -630,7 +714,7 @@ class ForkServer:
     # ------------------------------------------------------------------ inside the child
 
     def _child(
-        self, tmp_mb_key: int, control_fd: int, out_w: int, err_w: int, rec_w: int, host_workdir: str | None
+        self, tmp_mb_key: int, uid: int, control_fd: int, out_w: int, err_w: int, rec_w: int, host_workdir: str | None
     ) -> None:
         layers = self.layers
         # File descriptors first: 1 stdout, 2 stderr, 3 records, 4 the control socket;
@@ -655,7 +739,7 @@ class ForkServer:
         if layers["mount_ns"]:
             _layer_step("mount_ns", isolation.mount, None, "/", None, isolation.MS_REC | isolation.MS_PRIVATE)
             tmp_mb = tmp_mb_key
-            owner = f"uid={self.uid},gid={self.gid}" if layers["uid"] else "uid=0,gid=0"
+            owner = f"uid={uid},gid={uid}" if layers["uid"] else "uid=0,gid=0"
             _layer_step(
                 "mount_ns", isolation.mount, "tmpfs", "/tmp", "tmpfs",
                 isolation.MS_NOSUID | isolation.MS_NODEV, f"size={tmp_mb}m,nr_inodes=4096,mode=0700,{owner}",
@@ -702,9 +786,11 @@ class ForkServer:
 
         # ---- before any untrusted code: rlimits, then the slot's uid
         if layers["rlimits"]:
-            _layer_step("rlimits", _set_rlimits, spec)
+            # The sweeper's real uid is the slot's first: one more process for that uid.
+            extra = int(self.sweeper_pid is not None and uid == self.uids[0])
+            _layer_step("rlimits", _set_rlimits, spec, extra)
         if layers["uid"]:
-            _layer_step("uid", _drop_privileges, self.uid, self.gid)
+            _layer_step("uid", _drop_privileges, uid, uid)
         for name, data in files.items():
             _write_work_file(name, data)
         if spec.get("source_file"):
@@ -791,10 +877,11 @@ class _PreparedChild:
     socket (allocated before it is forked), its pid once forked, its pidfd once active."""
 
     def __init__(
-        self, key: int, control: socket.socket, child_control: socket.socket, out: tuple[int, int],
+        self, key: int, uid: int, control: socket.socket, child_control: socket.socket, out: tuple[int, int],
         err: tuple[int, int], rec: tuple[int, int], host_workdir: str | None,
     ) -> None:  # fmt: skip
         self.key = key
+        self.uid = uid
         self.pid: int | None = None
         self.pidfd = -1
         self.control, self.child_control = control, child_control
@@ -831,8 +918,8 @@ _CHILD_SPEC_KEYS = (
     "max_open_files", "driver_data", "restarts", "source_file",
 )  # fmt: skip
 _LEN = struct.Struct(">I")
-_FORK_REQUEST = struct.Struct(">i")
-"""Server to zygote: fork a child with this key (the size of its /tmp); the child's ends
+_FORK_REQUEST = struct.Struct(">ii")
+"""Server to zygote: fork a child with this key (the size of its /tmp) and uid; the child's ends
 of its pipes and control socket travel with it, and the host work dir when there is one."""
 _FORK_FDS = 4
 _MSG_FORKED, _MSG_EXITED = 1, 2
@@ -845,6 +932,15 @@ _HANDOVER = struct.Struct(">BI")
 _HAS_PAYLOAD_FD, _HAS_STDIN_FD, _HAS_DRIVER_FD = 1, 2, 4
 INLINE_PAYLOAD_BYTES = 64 << 10
 """Requests up to this size travel inline on the control socket, bigger ones in a memfd."""
+
+
+def _close_all_but(*keep: int) -> None:
+    """Close every descriptor from 3 up except ``keep``."""
+    low = 3
+    for fd in sorted(keep):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 1 << 20)
 
 
 def _received_fds(ancillary: list[tuple[int, int, bytes]]) -> list[int]:
@@ -967,7 +1063,7 @@ def _sethostname(name: str) -> None:
         raise OSError(err, os.strerror(err))
 
 
-def _set_rlimits(spec: dict[str, Any]) -> None:
+def _set_rlimits(spec: dict[str, Any], extra_processes: int = 0) -> None:
     cpu = int(math.ceil(float(spec.get("time_limit_s", 5.0)))) + 1
     memory = int(spec.get("memory_mb", 512)) << 20
     limits = {
@@ -975,7 +1071,7 @@ def _set_rlimits(spec: dict[str, Any]) -> None:
         resource.RLIMIT_AS: (memory, memory),
         resource.RLIMIT_FSIZE: (int(spec.get("max_file_mb", 16)) << 20,) * 2,
         resource.RLIMIT_NOFILE: (int(spec.get("max_open_files", 64)),) * 2,
-        resource.RLIMIT_NPROC: (int(spec.get("max_processes", 32)),) * 2,
+        resource.RLIMIT_NPROC: (int(spec.get("max_processes", 32)) + extra_processes,) * 2,
         resource.RLIMIT_CORE: (0, 0),
         resource.RLIMIT_MEMLOCK: (0, 0),
         resource.RLIMIT_MSGQUEUE: (0, 0),
