@@ -3,8 +3,9 @@
 Python 3.11 has no ``os.unshare``/``os.setns``/``mount``; these are thin, checked
 wrappers. The seccomp filter is a hand-built classic-BPF program (no libseccomp
 needed): a deny list of syscalls that a test program has no business making
-(ptrace, mount, namespaces, kernel modules, keyrings, bpf, io_uring, ...), ``socket``
-limited to AF_UNIX, ``clone`` without namespace flags, and foreign ABIs killed.
+(ptrace, the new mount API, chroot, kernel modules, keyrings, bpf, io_uring, SysV IPC,
+...), ``socket`` limited to AF_UNIX, ``clone`` and ``unshare`` without the namespace
+flags a child's setup does not use (no user namespace, ever), and foreign ABIs killed.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
+CLONE_NEWTIME = 0x00000080
 NAMESPACE_FLAGS = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET
 
 # mount flags (linux/mount.h)
@@ -175,12 +177,9 @@ X86_64_DENIED_SYSCALLS: dict[str, int] = {
     "process_vm_writev": 311,
     "kcmp": 312,
     "pidfd_getfd": 438,
-    "mount": 165,
     "umount2": 166,
     "pivot_root": 155,
     "chroot": 161,
-    "unshare": 272,
-    "setns": 308,
     "open_tree": 428,
     "move_mount": 429,
     "fsopen": 430,
@@ -221,13 +220,25 @@ X86_64_DENIED_SYSCALLS: dict[str, int] = {
     "move_pages": 279,
     "migrate_pages": 256,
     "uselib": 134,
-    "sethostname": 170,
     "setdomainname": 171,
     "vhangup": 153,
+    # SysV IPC and POSIX message queues: objects that would outlive a run in the slot's
+    # IPC namespace (POSIX shared memory and semaphores live in the run's own /dev/shm).
+    "shmget": 29,
+    "semget": 64,
+    "msgget": 68,
+    "mq_open": 240,
 }
+CAPABILITY_CHECKED_SYSCALLS: dict[str, int] = {"mount": 165, "setns": 308, "sethostname": 170}
+"""Left to the kernel: a child's own setup makes them after the filter is in force (it is
+inherited from the zygote), and the kernel refuses them to a process without
+capabilities; the filter keeps a run from ever getting any (no user namespaces)."""
 X86_64_SOCKET = 41
 X86_64_CLONE = 56
 X86_64_CLONE3 = 435
+X86_64_UNSHARE = 272
+UNSHARE_DENIED_FLAGS = CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWCGROUP | CLONE_NEWTIME
+"""unshare flags no setup step uses; the others need CAP_SYS_ADMIN, which a run never has."""
 
 
 def _insn(code: int, jt: int, jf: int, k: int) -> bytes:
@@ -256,6 +267,12 @@ def build_seccomp_program() -> bytes:
     prog.append(_insn(_BPF_JSET_K, 0, 1, NAMESPACE_FLAGS))
     prog.append(_insn(_BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | EPERM))
     prog.append(_insn(_BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW))
+    # unshare: no user, network, cgroup or time namespace.
+    prog.append(_insn(_BPF_JEQ_K, 0, 4, X86_64_UNSHARE))
+    prog.append(_insn(_BPF_LD_W_ABS, 0, 0, _OFF_ARG0_LOW))
+    prog.append(_insn(_BPF_JSET_K, 0, 1, UNSHARE_DENIED_FLAGS))
+    prog.append(_insn(_BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | EPERM))
+    prog.append(_insn(_BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW))
     # socket: AF_UNIX only (no network, no netlink, no packet sockets).
     prog.append(_insn(_BPF_JEQ_K, 0, 4, X86_64_SOCKET))
     prog.append(_insn(_BPF_LD_W_ABS, 0, 0, _OFF_ARG0_LOW))
@@ -271,7 +288,8 @@ class _SockFprog(ctypes.Structure):
 
 
 class SeccompFilter:
-    """A prepared filter; :meth:`install` is one prctl call (cheap enough per run)."""
+    """A prepared filter; :meth:`install` is one prctl call. The zygote installs it once
+    and every child inherits it (an install costs a BPF compile, too much per run)."""
 
     def __init__(self) -> None:
         if platform.machine() != "x86_64":

@@ -2,18 +2,19 @@
 child for every run.
 
 It is started as a fresh ``python -I`` process with a scrubbed environment (so it holds
-no secret of the service), joins a network namespace of its own with no interfaces up,
-pre-imports the common standard modules, probes which isolation layers the host
-allows, and then serves run requests from the pool over a socketpair, one at a time.
+no secret of the service), joins network, IPC and UTS namespaces of its own (no
+interface up, hostname "sandbox"), builds its read-only file system view, pre-imports
+the common standard modules, probes which isolation layers the host allows, and then
+serves run requests from the pool over a socketpair, one at a time.
 
-Per run: the child is forked into a new PID namespace (it is PID 1 there, so when it
-exits the kernel kills every descendant), then, still root, it unshares mount, IPC and
-UTS namespaces, makes the whole mount tree read-only, mounts private tmpfs work dirs
-(/tmp, /dev/shm, /var/tmp, /run/lock) and a fresh /proc that shows only its own PID
-namespace, sets rlimits, drops to the slot's unprivileged uid/gid with no groups, sets
-no_new_privs and installs the seccomp filter, and only then runs the program. The
-server enforces the wall-clock limit and the output caps, kills the child (and with it
-the whole namespace) and reaps it.
+Per run: the child is forked (by the zygote, which holds the seccomp filter, so the child
+has it from its first instruction) into a new PID namespace (it is PID 1 there, so when
+it exits the kernel kills every descendant), then, still root, it unshares a mount
+namespace, mounts private tmpfs work dirs (/tmp, /dev/shm, /var/tmp, /run/lock) and a
+fresh /proc that shows only its own PID namespace, sets rlimits, drops to the slot's
+unprivileged uid/gid with no groups, sets no_new_privs, and only then runs the program.
+The server enforces the wall-clock limit and the output caps, kills the child (and with
+it the whole namespace) and reaps it.
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ class ForkServer:
             self.layers.update(enabled_layers)
         self.layer_errors: dict[str, str] = {}
         self.seccomp: isolation.SeccompFilter | None = None
+        self.filter_inherited = False
+        """True in the zygote (and so in its children) once it has installed the filter."""
         self.own_pid_ns_fd: int | None = None
         self._prepared: list[_PreparedChild] = []
         """Children prepared ahead for requests of the default key, oldest first."""
@@ -144,6 +147,18 @@ class ForkServer:
                 isolation.unshare(isolation.CLONE_NEWNET)
             except OSError as exc:
                 self._disable("net_ns", str(exc))
+        # The slot's own IPC and UTS namespaces, shared by its runs one after the other:
+        # a run cannot change the hostname (no capability) and cannot create SysV IPC
+        # objects or message queues (the filter), so nothing in them outlives a run. Without
+        # the filter every run gets an IPC namespace of its own (see _child).
+        for layer, flag in (("ipc_ns", isolation.CLONE_NEWIPC), ("uts_ns", isolation.CLONE_NEWUTS)):
+            if self.layers[layer]:
+                try:
+                    isolation.unshare(flag)
+                    if layer == "uts_ns":
+                        _sethostname("sandbox")
+                except OSError as exc:
+                    self._disable(layer, str(exc))
         if self.layers["mount_ns"]:
             try:
                 _prepare_filesystem_view(self.layers["readonly_root"])
@@ -309,6 +324,11 @@ class ForkServer:
                 isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
                 # The pool's channel, the sweeper's pipes, anything else of the server's: closed.
                 _close_all_but(zygote_end.fileno(), *([self.own_pid_ns_fd] if self.own_pid_ns_fd is not None else []))
+                if self.layers["seccomp"] and self.seccomp is not None:
+                    # Once here, inherited by every child from its fork on (the probe
+                    # installed the same filter itself and showed it holds).
+                    self.seccomp.install()
+                    self.filter_inherited = True
                 self._zygote_loop(zygote_end)
             finally:
                 os._exit(0)
@@ -729,10 +749,8 @@ class ForkServer:
         flags = 0
         if layers["mount_ns"]:
             flags |= isolation.CLONE_NEWNS
-        if layers["ipc_ns"]:
-            flags |= isolation.CLONE_NEWIPC
-        if layers["uts_ns"]:
-            flags |= isolation.CLONE_NEWUTS
+        if layers["ipc_ns"] and not layers["seccomp"]:
+            flags |= isolation.CLONE_NEWIPC  # without the filter, SysV IPC objects could outlive a run
         if flags:
             _layer_step("mount_ns" if flags & isolation.CLONE_NEWNS else "ipc_ns", isolation.unshare, flags)
         workdir = host_workdir or "/tmp"
@@ -756,14 +774,12 @@ class ForkServer:
                     "private_proc", isolation.mount, "proc", "/proc", "proc",
                     isolation.MS_NOSUID | isolation.MS_NODEV | isolation.MS_NOEXEC, None,
                 )  # fmt: skip
-        if layers["uts_ns"]:
-            _layer_step("uts_ns", os.sethostname if hasattr(os, "sethostname") else _sethostname, "sandbox")
         os.chdir(workdir)
 
         if layers["no_new_privs"]:
             _layer_step("no_new_privs", isolation.set_no_new_privs)
-        if layers["seccomp"] and self.seccomp is not None:
-            _layer_step("seccomp", self.seccomp.install)  # as root: allowed without no_new_privs too
+        if layers["seccomp"] and self.seccomp is not None and not self.filter_inherited:
+            _layer_step("seccomp", self.seccomp.install)  # the probe's child: as root, no_new_privs not needed
         isolation.reseed_random()
         empty = os.memfd_create("stdin", 0)  # stdin when the request brings none
         if empty != 0:

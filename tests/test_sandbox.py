@@ -120,6 +120,9 @@ def test_seccomp_syscall_numbers_match_the_kernel_headers():
     assert int(numbers["socket"]) == iso.X86_64_SOCKET
     assert int(numbers["clone"]) == iso.X86_64_CLONE
     assert int(numbers["clone3"]) == iso.X86_64_CLONE3
+    assert int(numbers["unshare"]) == iso.X86_64_UNSHARE
+    for name, nr in iso.CAPABILITY_CHECKED_SYSCALLS.items():
+        assert int(numbers[name]) == nr, name
 
 
 def test_child_sees_its_own_namespaces_and_an_unprivileged_uid(pool):
@@ -344,6 +347,16 @@ out['mount'] = libc.mount(b'tmpfs', b'/mnt', b'tmpfs', 0, None)
 out['ptrace'] = libc.ptrace(16, 1, None, None)   # PTRACE_ATTACH to pid 1
 out['setuid0'] = libc.setuid(0)
 out['chroot'] = libc.chroot(b'/tmp')
+# left to the kernel's capability checks (the run has none)
+out['unshare_mount'] = libc.unshare(0x00020000)
+out['unshare_net'] = libc.unshare(0x40000000)
+out['setns'] = libc.setns(os.open('/proc/self/ns/mnt', os.O_RDONLY), 0)
+out['sethostname'] = libc.sethostname(b'x', 1)
+# SysV IPC and message queues would outlive the run in the slot's IPC namespace
+out['shmget'] = libc.shmget(0, 4096, 0o1600)
+out['semget'] = libc.semget(0, 1, 0o1600)
+out['msgget'] = libc.msgget(0, 0o1600)
+out['mq_open'] = ctypes.CDLL('librt.so.1', use_errno=True).mq_open(b'/q', 0o100 | 2, 0o600, None)
 print(out)
 """
     result = run(pool, attack)
