@@ -26,7 +26,12 @@ from sandbox.worker import LAYER_NAMES, SANDBOX_PATH
 
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _BOOTSTRAP = (
-    "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+    # The package's __init__ (the pool, subprocess, threading, ...) is not loaded: a bare
+    # package module stands in, so the fork server, which every run copies, holds only
+    # what runs need.
+    "import sys, types; root = sys.argv.pop(1); sys.path.insert(0, root); "
+    "package = types.ModuleType('sandbox'); package.__path__ = [root + '/sandbox']; "
+    "sys.modules['sandbox'] = package; "
     "from sandbox.worker import main; main()"
 )
 _pool_counter = itertools.count()

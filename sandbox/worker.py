@@ -27,12 +27,10 @@ import math
 import os
 import resource
 import select
-import shutil
 import signal
 import socket
 import struct
 import sys
-import tempfile
 import time
 import traceback
 from typing import Any
@@ -64,11 +62,14 @@ PREPARED_AHEAD = 2
 """Children each fork server keeps prepared (forked, namespaces and mounts made)."""
 
 # Modules a typical test program imports; loading them once here makes a run cost a fork.
+# Every module here is copied into every run (its memory and mappings are part of each
+# fork and each teardown), so rarely used ones (dataclasses, datetime, hashlib,
+# statistics, ...) are left for the programs that import them.
 WARM_MODULES = (
-    "collections", "itertools", "functools", "heapq", "bisect", "math", "cmath", "random", "re",
-    "string", "operator", "fractions", "decimal", "statistics", "copy", "json", "typing",
-    "dataclasses", "array", "datetime", "hashlib", "io", "sys", "os", "time", "traceback",
-    "marshal", "enum", "numbers", "struct", "textwrap", "unicodedata", "abc", "contextlib",
+    "collections", "itertools", "functools", "heapq", "bisect", "math", "random", "re",
+    "string", "operator", "fractions", "decimal", "copy", "json", "typing", "array", "io",
+    "sys", "os", "time", "traceback", "marshal", "enum", "struct", "abc", "contextlib",
+    "atexit",
 )  # fmt: skip
 
 
@@ -532,6 +533,8 @@ class ForkServer:
         self._uid_turn ^= 1
         host_workdir = None
         if not self.layers["mount_ns"]:
+            import tempfile  # only without a mount namespace: not loaded in the fork server
+
             host_workdir = tempfile.mkdtemp(prefix="sandbox-run-")
             if self.layers["uid"]:
                 os.chown(host_workdir, uid, uid)
@@ -659,7 +662,7 @@ class ForkServer:
     def _supervise(
         self, child: _PreparedChild, started: float, spec: dict[str, Any]
     ) -> tuple[dict[str, Any], list[bytes]]:
-        pid, pidfd = child.pid, child.pidfd
+        pidfd = child.pidfd
         out_r, err_r, rec_r = child.out_r, child.err_r, child.rec_r
         cap = int(spec.get("max_output_bytes", 1 << 20))
         deadline = started + float(spec.get("time_limit_s", 5.0))
@@ -925,6 +928,8 @@ class _PreparedChild:
             os.close(self.pidfd)
             self.pidfd = -1
         if self.host_workdir is not None:
+            import shutil
+
             shutil.rmtree(self.host_workdir, ignore_errors=True)
             self.host_workdir = None
 

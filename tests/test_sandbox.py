@@ -8,6 +8,7 @@ marker file appeared on the host, and that the fork servers are still alive.
 from __future__ import annotations
 
 import gc
+import json
 import os
 import re
 import socket
@@ -362,6 +363,16 @@ print(out)
     result = run(pool, attack)
     assert result.status == "ok", result
     assert re.fullmatch(r"\{('\w+': -1(, )?)+\}\n", result.stdout), result.stdout
+
+
+def test_runs_start_warm_and_without_the_service_side_of_the_package(pool):
+    from sandbox.worker import WARM_MODULES
+
+    result = run(pool, "import sys, json; print(json.dumps(sorted(sys.modules)))")
+    loaded = set(json.loads(result.stdout))
+    assert set(WARM_MODULES) <= loaded
+    # the fork server was started without the package's __init__: no pool, no subprocess
+    assert not loaded & {"sandbox.pool", "sandbox.model", "subprocess", "threading", "tempfile"}, loaded
 
 
 def test_harness_channel_is_not_reachable_from_a_plain_program(pool):
