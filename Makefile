@@ -17,7 +17,7 @@ REDIS_URL ?= redis://127.0.0.1:6379/0
 system:
 	bash scripts/install_system.sh
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml sandbox/_native.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'

@@ -224,5 +224,5 @@ def sandbox_readiness() -> dict[str, Any]:
     if pool is None:
         return {"ok": True, "started": False}
     layers = dict(pool.layers)
-    return {"ok": True, "started": True, "strict": pool.strict, "layers": layers,
+    return {"ok": True, "started": True, "strict": pool.strict, "layers": layers, "native_setup": pool.native_setup,
             "inactive": sorted(name for name, on in layers.items() if not on)}

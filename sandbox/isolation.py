@@ -82,6 +82,93 @@ def fork() -> int:
     return pid
 
 
+# --------------------------------------------------------------------------- native fast path
+
+NATIVE_ABI = 1
+NATIVE_STEP_NAMES = {1: "descriptors", 2: "unshare", 3: "chdir", 4: "no_new_privs", 5: "stdin"}
+NATIVE_STEP_MOUNT = 100
+
+
+class NativeMount(ctypes.Structure):
+    _fields_ = [
+        ("source", ctypes.c_char_p),
+        ("target", ctypes.c_char_p),
+        ("fstype", ctypes.c_char_p),
+        ("flags", ctypes.c_ulong),
+        ("data", ctypes.c_char_p),
+    ]
+
+
+class NativePlan(ctypes.Structure):
+    """``struct sandbox_plan`` of sandbox/_native.c: what a child's setup makes."""
+
+    _fields_ = [
+        ("abi", ctypes.c_int),
+        ("pid_ns_fd", ctypes.c_int),
+        ("fds", ctypes.c_int * 4),
+        ("unshare_flags", ctypes.c_int),
+        ("n_mounts", ctypes.c_int),
+        ("mounts", ctypes.POINTER(NativeMount)),
+        ("workdir", ctypes.c_char_p),
+        ("no_new_privs", ctypes.c_int),
+        ("failed_step", ctypes.c_int),
+        ("failed_errno", ctypes.c_int),
+    ]
+
+
+def _load_native() -> ctypes.PyDLL | None:
+    """sandbox/_native.c as built by the install (``make install``), or None."""
+    import importlib.machinery
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        path = os.path.join(here, "_native" + suffix)
+        if os.path.exists(path):
+            try:
+                library = ctypes.PyDLL(path, use_errno=True)  # PyDLL: the GIL is held across the fork
+            except OSError:
+                return None
+            if library.sandbox_native_abi() != NATIVE_ABI:
+                return None
+            library.sandbox_fork.restype = ctypes.c_int
+            library.sandbox_fork.argtypes = (ctypes.POINTER(NativePlan),)
+            return library
+    return None
+
+
+native = _load_native()
+
+
+def native_plan(
+    pid_ns_fd: int | None,
+    unshare_flags: int,
+    mounts: list[tuple[str | None, str, str | None, int, str | None]],
+    workdir: str,
+    no_new_privs: bool,
+) -> NativePlan:
+    """A plan for :func:`native_fork`; the caller sets ``plan.fds`` per child."""
+    enc = lambda value: value.encode() if value is not None else None  # noqa: E731
+    table = (NativeMount * max(1, len(mounts)))(*(NativeMount(enc(a), enc(b), enc(c), d, enc(e)) for a, b, c, d, e in mounts))
+    plan = NativePlan(NATIVE_ABI, -1 if pid_ns_fd is None else pid_ns_fd)
+    plan.unshare_flags = unshare_flags
+    plan.n_mounts = len(mounts)
+    plan.mounts = ctypes.cast(table, ctypes.POINTER(NativeMount))
+    plan.workdir = workdir.encode()
+    plan.no_new_privs = int(no_new_privs)
+    plan._keep = table  # the mount table lives as long as the plan
+    return plan
+
+
+def native_fork(plan: NativePlan) -> int:
+    """Fork a child and, in it, make the plan's setup (sandbox/_native.c). The pid in the
+    parent, 0 in the child, which then finds ``plan.failed_step`` (0: all made)."""
+    assert native is not None
+    pid = native.sandbox_fork(ctypes.byref(plan))
+    if pid < 0:
+        raise OSError(-pid, f"fork: {os.strerror(-pid)}")
+    return pid
+
+
 def reseed_random() -> None:
     """What ``os.fork``'s at-fork callback does for :mod:`random` in a child: a fresh
     seed, so runs forked from one server do not share a random sequence."""

@@ -60,9 +60,8 @@ class _Worker:
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self._socket = parent_end
         self.fd = parent_end.fileno()
-        args = [sys.executable, "-I", "-c", _BOOTSTRAP, _REPO_ROOT, str(child_end.fileno()), str(uid)]
-        if enabled_layers is not None:
-            args.append(json.dumps(enabled_layers))
+        options = {"layers": enabled_layers, "native_setup": os.environ.get("REWARD_SANDBOX_NATIVE", "1") != "0"}
+        args = [sys.executable, "-I", "-c", _BOOTSTRAP, _REPO_ROOT, str(child_end.fileno()), str(uid), json.dumps(options)]
         self.process = subprocess.Popen(
             args,
             pass_fds=[child_end.fileno()],
@@ -81,6 +80,7 @@ class _Worker:
         self.layer_errors: dict[str, str] = header.get("layer_errors", {})
         self.zygote_pid: int | None = header.get("zygote_pid")
         self.sweeper_pid: int | None = header.get("sweeper_pid")
+        self.native_setup: bool = header.get("native_setup", False)
 
     def request(self, spec: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytearray]]:
         send_message(self.fd, spec, blobs)
@@ -137,6 +137,12 @@ class SandboxPool:
     @property
     def layers(self) -> dict[str, bool]:
         return {name: all(w.layers.get(name, False) for w in self._workers) for name in LAYER_NAMES}
+
+    @property
+    def native_setup(self) -> bool:
+        """Whether the children's setup runs in C (sandbox/_native.c, built by the install)
+        rather than in Python: the same steps, faster."""
+        return all(w.native_setup for w in self._workers)
 
     @property
     def layer_errors(self) -> dict[str, str]:

@@ -90,6 +90,8 @@ class ForkServer:
         self.seccomp: isolation.SeccompFilter | None = None
         self.filter_inherited = False
         """True in the zygote (and so in its children) once it has installed the filter."""
+        self._plans: dict[tuple[int, int, str], isolation.NativePlan] = {}
+        """Native setups of children by (/tmp size, uid, work dir), made once."""
         self.own_pid_ns_fd: int | None = None
         self._prepared: list[_PreparedChild] = []
         """Children prepared ahead for requests of the default key, oldest first."""
@@ -125,7 +127,7 @@ class ForkServer:
                 __import__(name)
             except ImportError:
                 pass
-        import sandbox.pyharness  # noqa: F401  (warm the in-sandbox runtime)
+        pyharness.warm_up()
 
         self._prepare_layers()
         self._probe_layers()
@@ -209,6 +211,7 @@ class ForkServer:
         ready = {
             "op": "ready", "layers": self.layers, "layer_errors": self.layer_errors,
             "zygote_pid": self.zygote_pid, "sweeper_pid": self.sweeper_pid,
+            "native_setup": isolation.native is not None,
         }  # fmt: skip
         send_message(self.channel, ready)
         try:
@@ -567,33 +570,115 @@ class ForkServer:
     def _fork_child(
         self, key: int, uid: int, control_fd: int, out_w: int, err_w: int, rec_w: int, host_workdir: str | None
     ) -> int:
-        """Fork one child into a PID namespace of its own; in the child, set it up."""
-        if self.layers["pid_ns"]:
-            assert self.own_pid_ns_fd is not None
-            isolation.setns(self.own_pid_ns_fd, isolation.CLONE_NEWPID)  # reset pid_for_children
-            isolation.unshare(isolation.CLONE_NEWPID)
-        pid = isolation.fork()
-        if pid == 0:  # ------------------------------------------------ the child
-            code = 125
+        """Fork one child into a PID namespace of its own; in the child, set it up: with
+        the native fast path (sandbox/_native.c) when it is built, else in Python."""
+        fds = (out_w, err_w, rec_w, control_fd)
+        workdir = host_workdir or "/tmp"
+        plan = None
+        if isolation.native is not None:
+            plan = self._native_plan(key, uid, workdir)
+            plan.fds[:] = fds
+            pid = isolation.native_fork(plan)
+        else:
+            if self.layers["pid_ns"]:
+                assert self.own_pid_ns_fd is not None
+                isolation.setns(self.own_pid_ns_fd, isolation.CLONE_NEWPID)  # reset pid_for_children
+                isolation.unshare(isolation.CLONE_NEWPID)
+            pid = isolation.fork()
+            if pid and self.layers["pid_ns"]:
+                isolation.setns(self.own_pid_ns_fd, isolation.CLONE_NEWPID)  # later forks stay out of it
+        if pid:
+            return pid
+        # ------------------------------------------------------------------ the child
+        code = 125
+        try:
+            if plan is None:
+                self._child_setup(key, uid, fds, workdir)
+            elif plan.failed_step:
+                step = plan.failed_step
+                layer = plan.layers[step - isolation.NATIVE_STEP_MOUNT] if step >= isolation.NATIVE_STEP_MOUNT else (
+                    ("mount_ns" if plan.unshare_flags & isolation.CLONE_NEWNS else "ipc_ns") if step == 2 else
+                    "no_new_privs" if step == 4 else None
+                )  # fmt: skip
+                what = isolation.NATIVE_STEP_NAMES.get(step, "mount")
+                raise _LayerFailure(layer or "rlimits", OSError(plan.failed_errno, f"{what}: {os.strerror(plan.failed_errno)}"))
+            self._child(uid, workdir)
+        except BaseException as exc:  # noqa: BLE001
+            layer = getattr(exc, "layer", None)
             try:
-                self._child(key, uid, control_fd, out_w, err_w, rec_w, host_workdir)
-            except BaseException as exc:  # noqa: BLE001
-                layer = getattr(exc, "layer", None)
-                try:
-                    os.write(2, traceback.format_exc().encode()[-4000:])
-                except BaseException:  # noqa: BLE001
-                    pass
-                try:
-                    msg = {"sandbox": "setup_failed", "layer": layer, "error": f"{type(exc).__name__}: {exc}"}
-                    os.write(RECORDS_FD, (json.dumps(msg) + "\n").encode())
-                except BaseException:  # noqa: BLE001
-                    pass
-            finally:
-                os._exit(code)
-        # ------------------------------------------------------------------ the server
-        if self.layers["pid_ns"]:
-            isolation.setns(self.own_pid_ns_fd, isolation.CLONE_NEWPID)  # later forks stay out of it
-        return pid
+                os.write(2, traceback.format_exc().encode()[-4000:])
+            except BaseException:  # noqa: BLE001
+                pass
+            try:
+                msg = {"sandbox": "setup_failed", "layer": layer, "error": f"{type(exc).__name__}: {exc}"}
+                os.write(RECORDS_FD, (json.dumps(msg) + "\n").encode())
+            except BaseException:  # noqa: BLE001
+                pass
+        finally:
+            os._exit(code)
+
+    def _mounts(self, tmp_mb: int, uid: int) -> list[tuple[str, tuple[str | None, str, str | None, int, str | None]]]:
+        """A child's mounts, each with the layer it belongs to: its mount namespace made
+        private, tmpfs work dirs, a /proc of its PID namespace."""
+        layers = self.layers
+        if not layers["mount_ns"]:
+            return []
+        owner = f"uid={uid},gid={uid}" if layers["uid"] else "uid=0,gid=0"
+        nosuid_nodev = isolation.MS_NOSUID | isolation.MS_NODEV
+        mounts = [
+            ("mount_ns", (None, "/", None, isolation.MS_REC | isolation.MS_PRIVATE, None)),
+            ("mount_ns", ("tmpfs", "/tmp", "tmpfs", nosuid_nodev, f"size={tmp_mb}m,nr_inodes=4096,mode=0700,{owner}")),
+        ]
+        for path in PRIVATE_TMPFS_DIRS:
+            if os.path.isdir(path):
+                data = f"size=8m,nr_inodes=256,mode=0700,{owner}"
+                mounts.append(("mount_ns", ("tmpfs", path, "tmpfs", nosuid_nodev | isolation.MS_NOEXEC, data)))
+        if layers["pid_ns"] and layers["private_proc"]:
+            mounts.append(("private_proc", ("proc", "/proc", "proc", nosuid_nodev | isolation.MS_NOEXEC, None)))
+        return mounts
+
+    def _unshare_flags(self) -> int:
+        flags = isolation.CLONE_NEWNS if self.layers["mount_ns"] else 0
+        if self.layers["ipc_ns"] and not self.layers["seccomp"]:
+            flags |= isolation.CLONE_NEWIPC  # without the filter, SysV IPC objects could outlive a run
+        return flags
+
+    def _native_plan(self, key: int, uid: int, workdir: str) -> isolation.NativePlan:
+        """The native setup of a child, made once per (/tmp size, uid, work dir) and kept."""
+        plan = self._plans.get((key, uid, workdir))
+        if plan is None:
+            mounts = self._mounts(key, uid)
+            pid_ns_fd = self.own_pid_ns_fd if self.layers["pid_ns"] else None
+            plan = isolation.native_plan(
+                pid_ns_fd, self._unshare_flags(), [m for _, m in mounts], workdir, self.layers["no_new_privs"]
+            )
+            plan.layers = [layer for layer, _ in mounts]
+            if workdir == "/tmp":  # not a host work dir, made for one child only
+                self._plans[(key, uid, workdir)] = plan
+        return plan
+
+    def _child_setup(self, tmp_mb: int, uid: int, fds: tuple[int, int, int, int], workdir: str) -> None:
+        """In the child, without the native fast path: what sandbox/_native.c does."""
+        # File descriptors first: 1 stdout, 2 stderr, 3 records, 4 the control socket;
+        # nothing else of the server's (no other child's pipes) survives.
+        ends = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 16) for fd in fds]
+        for target, fd in enumerate(ends, start=1):
+            os.dup2(fd, target)
+        os.closerange(CONTROL_FD + 1, 1 << 20)
+        os.setsid()
+        isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
+        flags = self._unshare_flags()
+        if flags:
+            _layer_step("mount_ns" if flags & isolation.CLONE_NEWNS else "ipc_ns", isolation.unshare, flags)
+        for layer, mount in self._mounts(tmp_mb, uid):
+            _layer_step(layer, isolation.mount, *mount)
+        os.chdir(workdir)
+        if self.layers["no_new_privs"]:
+            _layer_step("no_new_privs", isolation.set_no_new_privs)
+        empty = os.memfd_create("stdin", 0)  # stdin when the request brings none
+        if empty != 0:
+            os.dup2(empty, 0)
+            os.close(empty)
 
     @staticmethod
     def _activate(child: _PreparedChild) -> None:
@@ -736,60 +821,14 @@ class ForkServer:
 
     # ------------------------------------------------------------------ inside the child
 
-    def _child(
-        self, tmp_mb_key: int, uid: int, control_fd: int, out_w: int, err_w: int, rec_w: int, host_workdir: str | None
-    ) -> None:
+    def _child(self, uid: int, workdir: str) -> None:
+        """In the child, once set up (namespaces, mounts, work dir, descriptors): wait for
+        the request as root, then the rlimits and the drop to the slot's uid, before any
+        untrusted code."""
         layers = self.layers
-        # File descriptors first: 1 stdout, 2 stderr, 3 records, 4 the control socket;
-        # nothing else of the server's (no other child's pipes) survives.
-        ends = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 16) for fd in (out_w, err_w, rec_w, control_fd)]
-        for target, fd in enumerate(ends, start=1):
-            os.dup2(fd, target)
-        os.closerange(CONTROL_FD + 1, 1 << 20)
-        # ---- before the request: namespaces, file system view, no_new_privs, seccomp
-        os.setsid()
-        isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
-        flags = 0
-        if layers["mount_ns"]:
-            flags |= isolation.CLONE_NEWNS
-        if layers["ipc_ns"] and not layers["seccomp"]:
-            flags |= isolation.CLONE_NEWIPC  # without the filter, SysV IPC objects could outlive a run
-        if flags:
-            _layer_step("mount_ns" if flags & isolation.CLONE_NEWNS else "ipc_ns", isolation.unshare, flags)
-        workdir = host_workdir or "/tmp"
-        if layers["mount_ns"]:
-            _layer_step("mount_ns", isolation.mount, None, "/", None, isolation.MS_REC | isolation.MS_PRIVATE)
-            tmp_mb = tmp_mb_key
-            owner = f"uid={uid},gid={uid}" if layers["uid"] else "uid=0,gid=0"
-            _layer_step(
-                "mount_ns", isolation.mount, "tmpfs", "/tmp", "tmpfs",
-                isolation.MS_NOSUID | isolation.MS_NODEV, f"size={tmp_mb}m,nr_inodes=4096,mode=0700,{owner}",
-            )  # fmt: skip
-            for path in PRIVATE_TMPFS_DIRS:
-                if os.path.isdir(path):
-                    _layer_step(
-                        "mount_ns", isolation.mount, "tmpfs", path, "tmpfs",
-                        isolation.MS_NOSUID | isolation.MS_NODEV | isolation.MS_NOEXEC,
-                        f"size=8m,nr_inodes=256,mode=0700,{owner}",
-                    )  # fmt: skip
-            if layers["pid_ns"] and layers["private_proc"]:
-                _layer_step(
-                    "private_proc", isolation.mount, "proc", "/proc", "proc",
-                    isolation.MS_NOSUID | isolation.MS_NODEV | isolation.MS_NOEXEC, None,
-                )  # fmt: skip
-        os.chdir(workdir)
-
-        if layers["no_new_privs"]:
-            _layer_step("no_new_privs", isolation.set_no_new_privs)
         if layers["seccomp"] and self.seccomp is not None and not self.filter_inherited:
             _layer_step("seccomp", self.seccomp.install)  # the probe's child: as root, no_new_privs not needed
         isolation.reseed_random()
-        empty = os.memfd_create("stdin", 0)  # stdin when the request brings none
-        if empty != 0:
-            os.dup2(empty, 0)
-            os.close(empty)
-        from sandbox import pyharness
-
         # Still before the request: the stdio objects are made and the paths a run takes
         # are walked once, so their copy-on-write faults are paid while waiting.
         pyharness.prepare(workdir)
@@ -1162,8 +1201,10 @@ def main() -> None:
     global server_pid
     channel_fd = int(sys.argv[1])
     uid = int(sys.argv[2])
-    enabled = json.loads(sys.argv[3]) if len(sys.argv) > 3 else None
-    server = ForkServer(channel_fd, uid, enabled)
+    options = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
+    if not options.get("native_setup", True):
+        isolation.native = None  # REWARD_SANDBOX_NATIVE=0: the Python setup (tests compare both)
+    server = ForkServer(channel_fd, uid, options.get("layers"))
     server_pid = os.getpid()
     # Namespace identities of the host side, read before the server joins its own net ns.
     for kind in ("net", "ipc", "mnt", "uts"):

@@ -149,6 +149,31 @@ import socket; print(socket.gethostname())
     assert lines[4] == "sandbox"
 
 
+ISOLATION_FACTS = """
+import os, resource, socket
+status = dict(line.split(':', 1) for line in open('/proc/self/status').read().splitlines())
+print(os.getpid(), os.getppid(), os.getgroups(), os.getcwd(), sorted(os.listdir('/proc/self/fd')))
+print([status[k].strip() for k in ('NoNewPrivs', 'Seccomp', 'CapEff', 'CapPrm', 'CapBnd')])
+print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()), socket.gethostname())
+print(sorted(line.split()[4] for line in open('/proc/self/mountinfo')))
+print([resource.getrlimit(r) for r in (resource.RLIMIT_NOFILE, resource.RLIMIT_FSIZE, resource.RLIMIT_AS)])
+print(os.statvfs('/tmp').f_blocks * os.statvfs('/tmp').f_frsize >> 20, oct(os.stat('/tmp').st_mode))
+print(os.read(0, 10), os.getsid(0) == os.getpid(), os.getpgrp() == os.getpid())
+"""
+
+
+def test_native_and_python_setup_give_the_same_isolation(pool, monkeypatch):
+    assert pool.native_setup == (iso.native is not None)
+    monkeypatch.setenv("REWARD_SANDBOX_NATIVE", "0")
+    with SandboxPool(size=1) as python_setup:
+        assert not python_setup.native_setup
+        assert python_setup.layers == dict.fromkeys(LAYER_NAMES, True), python_setup.layer_errors
+        seen = [p.run(RunRequest(source=ISOLATION_FACTS, time_limit_s=3)) for p in (pool, python_setup)]
+    assert [r.status for r in seen] == ["ok", "ok"], seen
+    assert seen[0].stdout == seen[1].stdout, (seen[0].stdout, seen[1].stdout)
+    assert "/tmp" in seen[0].stdout and "/proc" in seen[0].stdout
+
+
 def test_runs_of_a_slot_alternate_between_its_two_uids():
     with SandboxPool(size=1) as one:
         uids = [int(one.run(RunRequest(source="import os; print(os.getuid())")).stdout) for _ in range(4)]
