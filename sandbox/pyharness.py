@@ -93,6 +93,10 @@ def _reset_interpreter(workdir: str, argv: list[str], module_name: str) -> types
     sys.argv = ["solution.py", *argv]
     path = _prepared.pop("path", None)
     sys.path[:] = path if path is not None and path[0] == workdir else _program_path(workdir)
+    return _new_main_module(workdir, module_name)
+
+
+def _new_main_module(workdir: str, module_name: str) -> types.ModuleType:
     module = types.ModuleType(module_name)
     module.__file__ = os.path.join(workdir, "solution.py")
     module.__builtins__ = builtins  # type: ignore[attr-defined]
@@ -335,7 +339,10 @@ class _Objects:
 
 
 def _serve_candidate(source: bytes, requests: int, replies: int, workdir: str) -> None:
-    module = _reset_interpreter(workdir, [], "solution")
+    # The driver made fresh stdio objects, argv and path just before forking this process
+    # and wrote nothing through them yet: they serve here as they are (making new ones
+    # would copy-on-write fault a couple of hundred pages); only the module is new.
+    module = _new_main_module(workdir, "solution")
 
     def reply(obj: Any) -> None:
         try:
@@ -394,6 +401,7 @@ class Candidate:
     def start(self, timeout: float | None = None) -> None:
         req_r, req_w = os.pipe2(os.O_CLOEXEC)
         rep_r, rep_w = os.pipe2(os.O_CLOEXEC)
+        _flush_stdio()  # the candidate goes on with this process's stdio objects: nothing pending
         pid = isolation.fork()
         if pid == 0:
             try:
