@@ -7,23 +7,34 @@
  * the zygote (reference counts, allocator pools) and so copies them: the same steps in
  * Python cost a child about two hundred copy-on-write faults. Here they cost none.
  *
+ * The zygote's loop is here too (sandbox_zygote_serve): after each fork every page the
+ * zygote writes is shared with the new child, so a loop in Python would copy a hundred
+ * pages of its own per child.
+ *
  * Plain C, no Python headers: built by setuptools as an (optional) extension and loaded
  * with ctypes.PyDLL, so the GIL is held across the fork, as with os.fork. When it is not
  * built, sandbox/worker.py makes the same steps in Python.
  */
 #define _GNU_SOURCE
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
 
-#define SANDBOX_NATIVE_ABI 1
+#define SANDBOX_NATIVE_ABI 2
 
 struct sandbox_mount {
     const char *source;
@@ -132,4 +143,257 @@ pid_t sandbox_fork(struct sandbox_plan *plan)
     if (plan->pid_ns_fd >= 0)
         setns(plan->pid_ns_fd, CLONE_NEWPID); /* later forks stay out of it */
     return pid < 0 ? -saved : pid;
+}
+
+
+/* ------------------------------------------------------------------ the zygote's loop */
+
+#define ZYGOTE_FORK_FDS 4
+#define ZYGOTE_MAX_LIVE 256
+#define ZYGOTE_MSG_FORKED 1
+#define ZYGOTE_MSG_EXITED 2
+
+struct sandbox_zygote_entry {
+    int key;
+    int uid;
+    struct sandbox_plan *plan;
+};
+
+struct sandbox_zygote {
+    int abi;
+    int channel;                              /* SOCK_SEQPACKET to the fork server */
+    int n_plans;
+    struct sandbox_zygote_entry *plans;       /* (/tmp size, uid) -> plan, made by Python */
+    struct sandbox_plan *one_off;             /* set by Python for a request with a host work dir */
+    /* the request being served: pending while it waits for a plan, the child's own in a child */
+    int pending;
+    int request_key;
+    int request_uid;
+    int request_fds[ZYGOTE_FORK_FDS];
+    char request_workdir[4096];
+    struct sandbox_plan *child_plan;          /* in a child: the plan it was made with */
+    /* children alive, until reaped */
+    int n_live;
+    int live_pid[ZYGOTE_MAX_LIVE];
+    int live_pidfd[ZYGOTE_MAX_LIVE];
+};
+
+static void put_be32(unsigned char *out, int32_t value)
+{
+    uint32_t be = htobe32((uint32_t)value);
+    memcpy(out, &be, 4);
+}
+
+static void put_be_double(unsigned char *out, double value)
+{
+    uint64_t bits;
+    memcpy(&bits, &value, 8);
+    bits = htobe64(bits);
+    memcpy(out, &bits, 8);
+}
+
+static int send_forked(int channel, int pid_or_error, int pidfd)
+{
+    unsigned char message[5];
+    message[0] = ZYGOTE_MSG_FORKED;
+    put_be32(message + 1, pid_or_error);
+    struct iovec iov = {message, sizeof message};
+    union {
+        char buffer[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (pidfd >= 0) {
+        memset(&control, 0, sizeof control);
+        msg.msg_control = control.buffer;
+        msg.msg_controllen = sizeof control.buffer;
+        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cmsg), &pidfd, sizeof(int));
+    }
+    return sendmsg(channel, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+static int reap(struct sandbox_zygote *z, int index)
+{
+    int status = 0;
+    struct rusage usage;
+    memset(&usage, 0, sizeof usage);
+    int pid = z->live_pid[index];
+    while (wait4(pid, &status, 0, &usage) < 0 && errno == EINTR)
+        ;
+    close(z->live_pidfd[index]);
+    z->n_live--;
+    z->live_pid[index] = z->live_pid[z->n_live];
+    z->live_pidfd[index] = z->live_pidfd[z->n_live];
+    unsigned char message[1 + 4 + 4 + 8 + 8];
+    message[0] = ZYGOTE_MSG_EXITED;
+    put_be32(message + 1, pid);
+    put_be32(message + 5, status);
+    double cpu = usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 + usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
+    put_be_double(message + 9, cpu);
+    put_be_double(message + 17, usage.ru_maxrss / 1024.0);
+    return send(z->channel, message, sizeof message, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+static void kill_and_reap_all(struct sandbox_zygote *z)
+{
+    for (int i = 0; i < z->n_live; i++)
+        syscall(SYS_pidfd_send_signal, z->live_pidfd[i], SIGKILL, NULL, 0);
+    for (int i = 0; i < z->n_live; i++) {
+        while (waitpid(z->live_pid[i], NULL, 0) < 0 && errno == EINTR)
+            ;
+        close(z->live_pidfd[i]);
+    }
+    z->n_live = 0;
+}
+
+static struct sandbox_plan *plan_for(struct sandbox_zygote *z)
+{
+    if (z->request_workdir[0]) {
+        struct sandbox_plan *plan = z->one_off;
+        z->one_off = NULL;
+        return plan;
+    }
+    for (int i = 0; i < z->n_plans; i++)
+        if (z->plans[i].key == z->request_key && z->plans[i].uid == z->request_uid)
+            return z->plans[i].plan;
+    return NULL;
+}
+
+/* Fork the pending request's child with its plan. 0 in the child, 1 in the zygote. */
+static int fork_pending(struct sandbox_zygote *z, struct sandbox_plan *plan)
+{
+    memcpy(plan->fds, z->request_fds, sizeof plan->fds);
+    z->pending = 0;
+    pid_t pid = z->n_live < ZYGOTE_MAX_LIVE ? sandbox_fork(plan) : -EAGAIN;
+    if (pid == 0) {
+        z->child_plan = plan;
+        return 0;
+    }
+    for (int i = 0; i < ZYGOTE_FORK_FDS; i++)
+        close(z->request_fds[i]); /* the child holds them now */
+    int pidfd = -1;
+    if (pid > 0) {
+        pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (pidfd < 0) {
+            int error = errno;
+            kill(pid, SIGKILL);
+            while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+            pid = -error;
+        }
+    }
+    if (pid < 0) {
+        send_forked(z->channel, pid, -1);
+        return 1;
+    }
+    fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+    z->live_pid[z->n_live] = pid;
+    z->live_pidfd[z->n_live] = pidfd;
+    z->n_live++;
+    send_forked(z->channel, pid, pidfd);
+    return 1;
+}
+
+/* Read one request from the server: 1 read, 0 the server is gone, -errno. */
+static int read_request(struct sandbox_zygote *z)
+{
+    unsigned char payload[8 + sizeof z->request_workdir];
+    union {
+        char buffer[CMSG_SPACE(sizeof(int) * ZYGOTE_FORK_FDS)];
+        struct cmsghdr align;
+    } control;
+    struct iovec iov = {payload, sizeof payload};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buffer,
+                         .msg_controllen = sizeof control.buffer};
+    ssize_t n = recvmsg(z->channel, &msg, MSG_CMSG_CLOEXEC);
+    if (n < 0)
+        return errno == EINTR || errno == EAGAIN ? 2 : -errno;
+    int fds[ZYGOTE_FORK_FDS];
+    int n_fds = 0;
+    for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+        if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
+            continue;
+        int count = (int)((cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        for (int i = 0; i < count; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof fd);
+            if (n_fds < ZYGOTE_FORK_FDS)
+                fds[n_fds++] = fd;
+            else
+                close(fd);
+        }
+    }
+    if (n == 0) {
+        for (int i = 0; i < n_fds; i++)
+            close(fds[i]);
+        return 0;
+    }
+    if (n < 8 || n_fds != ZYGOTE_FORK_FDS || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+        for (int i = 0; i < n_fds; i++)
+            close(fds[i]);
+        send_forked(z->channel, -EINVAL, -1);
+        return 2;
+    }
+    uint32_t key, uid;
+    memcpy(&key, payload, 4);
+    memcpy(&uid, payload + 4, 4);
+    z->request_key = (int)be32toh(key);
+    z->request_uid = (int)be32toh(uid);
+    size_t length = (size_t)n - 8;
+    memcpy(z->request_workdir, payload + 8, length);
+    z->request_workdir[length] = 0;
+    memcpy(z->request_fds, fds, sizeof fds);
+    z->pending = 1;
+    return 1;
+}
+
+/*
+ * In the zygote: serve fork requests until the server is gone. Returns 0 in a forked
+ * child (z->request_* and z->child_plan say what it is for), 1 once the server has hung
+ * up (every child killed and reaped), 2 when the pending request needs a plan that
+ * Python has not made yet (Python makes it and calls again), -errno on a failure.
+ */
+int sandbox_zygote_serve(struct sandbox_zygote *z)
+{
+    if (z->abi != SANDBOX_NATIVE_ABI)
+        return -EINVAL;
+    struct pollfd fds[1 + ZYGOTE_MAX_LIVE];
+    for (;;) {
+        if (z->pending) {
+            struct sandbox_plan *plan = plan_for(z);
+            if (plan == NULL)
+                return 2;
+            if (fork_pending(z, plan) == 0)
+                return 0;
+            continue;
+        }
+        fds[0].fd = z->channel;
+        fds[0].events = POLLIN;
+        for (int i = 0; i < z->n_live; i++) {
+            fds[1 + i].fd = z->live_pidfd[i];
+            fds[1 + i].events = POLLIN;
+        }
+        int n = z->n_live;
+        if (poll(fds, (nfds_t)(1 + n), -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        for (int i = n - 1; i >= 0; i--) /* from the end: reap() moves the last entry into i */
+            if (fds[1 + i].revents)
+                reap(z, i);
+        if (fds[0].revents) {
+            int got = read_request(z);
+            if (got == 0) {
+                kill_and_reap_all(z);
+                return 1;
+            }
+            if (got < 0)
+                return got;
+        }
+    }
 }

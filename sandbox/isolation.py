@@ -84,7 +84,7 @@ def fork() -> int:
 
 # --------------------------------------------------------------------------- native fast path
 
-NATIVE_ABI = 1
+NATIVE_ABI = 2
 NATIVE_STEP_NAMES = {1: "descriptors", 2: "unshare", 3: "chdir", 4: "no_new_privs", 5: "stdin"}
 NATIVE_STEP_MOUNT = 100
 
@@ -116,6 +116,34 @@ class NativePlan(ctypes.Structure):
     ]
 
 
+class NativeZygoteEntry(ctypes.Structure):
+    _fields_ = [("key", ctypes.c_int), ("uid", ctypes.c_int), ("plan", ctypes.POINTER(NativePlan))]
+
+
+ZYGOTE_MAX_LIVE = 256
+
+
+class NativeZygote(ctypes.Structure):
+    """``struct sandbox_zygote`` of sandbox/_native.c: the zygote's loop state."""
+
+    _fields_ = [
+        ("abi", ctypes.c_int),
+        ("channel", ctypes.c_int),
+        ("n_plans", ctypes.c_int),
+        ("plans", ctypes.POINTER(NativeZygoteEntry)),
+        ("one_off", ctypes.POINTER(NativePlan)),
+        ("pending", ctypes.c_int),
+        ("request_key", ctypes.c_int),
+        ("request_uid", ctypes.c_int),
+        ("request_fds", ctypes.c_int * 4),
+        ("request_workdir", ctypes.c_char * 4096),
+        ("child_plan", ctypes.POINTER(NativePlan)),
+        ("n_live", ctypes.c_int),
+        ("live_pid", ctypes.c_int * ZYGOTE_MAX_LIVE),
+        ("live_pidfd", ctypes.c_int * ZYGOTE_MAX_LIVE),
+    ]
+
+
 def _load_native() -> ctypes.PyDLL | None:
     """sandbox/_native.c as built by the install (``make install``), or None."""
     import importlib.machinery
@@ -132,6 +160,8 @@ def _load_native() -> ctypes.PyDLL | None:
                 return None
             library.sandbox_fork.restype = ctypes.c_int
             library.sandbox_fork.argtypes = (ctypes.POINTER(NativePlan),)
+            library.sandbox_zygote_serve.restype = ctypes.c_int
+            library.sandbox_zygote_serve.argtypes = (ctypes.POINTER(NativeZygote),)
             return library
     return None
 
@@ -167,6 +197,52 @@ def native_fork(plan: NativePlan) -> int:
     if pid < 0:
         raise OSError(-pid, f"fork: {os.strerror(-pid)}")
     return pid
+
+
+class NativeZygoteLoop:
+    """The zygote's loop in C (``sandbox_zygote_serve``): it forks a child per request of
+    the fork server with the plan for the request's (/tmp size, uid), answers with the
+    child's pidfd, and reports each child's exit status. It comes back to Python only in a
+    child (:meth:`serve` returns the plan, key, uid and work dir), when the server is gone
+    (None), and for a request whose plan does not exist yet (``make_plan`` is called)."""
+
+    def __init__(self, channel: int, make_plan) -> None:
+        assert native is not None
+        self.state = NativeZygote(NATIVE_ABI, channel)
+        self.make_plan = make_plan
+        self.plans: list[tuple[int, int, NativePlan]] = []
+
+    def _add(self, key: int, uid: int, plan: NativePlan) -> None:
+        self.plans.append((key, uid, plan))
+        table = (NativeZygoteEntry * len(self.plans))(
+            *(NativeZygoteEntry(k, u, ctypes.pointer(p)) for k, u, p in self.plans)
+        )
+        self._table = table
+        self.state.plans = ctypes.cast(table, ctypes.POINTER(NativeZygoteEntry))
+        self.state.n_plans = len(self.plans)
+
+    def serve(self) -> tuple[NativePlan, int, int, str | None] | None:
+        state = self.state
+        while True:
+            rc = native.sandbox_zygote_serve(ctypes.byref(state))
+            workdir = state.request_workdir.decode() or None
+            if rc == 0:  # in a child
+                for key, uid, plan in self.plans:
+                    if ctypes.addressof(plan) == ctypes.addressof(state.child_plan.contents):
+                        return plan, key, uid, workdir
+                plan = self._one_off
+                return plan, state.request_key, state.request_uid, workdir
+            if rc == 1:
+                return None
+            if rc == 2:
+                plan = self.make_plan(state.request_key, state.request_uid, workdir or "/tmp")
+                if workdir:
+                    self._one_off = plan
+                    state.one_off = ctypes.pointer(plan)
+                else:
+                    self._add(state.request_key, state.request_uid, plan)
+                continue
+            raise OSError(-rc, f"zygote: {os.strerror(-rc)}")
 
 
 def reseed_random() -> None:

@@ -352,7 +352,15 @@ class ForkServer:
     def _zygote_loop(self, channel: socket.socket) -> None:
         """In the zygote: fork a child for each request (its ends of the pipes and control
         socket come with the request), answer with its pid and a pidfd, and report each
-        child's exit status once it is reaped."""
+        child's exit status once it is reaped. In C when the native fast path is built
+        (no Python runs in the zygote between forks, so it copies no page of its own)."""
+        if isolation.native is not None:
+            loop = isolation.NativeZygoteLoop(channel.fileno(), self._make_native_plan)
+            forked = loop.serve()
+            if forked is not None:  # in a child
+                plan, key, uid, host_workdir = forked
+                self._in_child(plan, key, uid, host_workdir or "/tmp")
+            return
         poller = select.poll()
         poller.register(channel, select.POLLIN)
         live: dict[int, int] = {}  # pidfd -> pid
@@ -589,7 +597,14 @@ class ForkServer:
                 isolation.setns(self.own_pid_ns_fd, isolation.CLONE_NEWPID)  # later forks stay out of it
         if pid:
             return pid
-        # ------------------------------------------------------------------ the child
+        self._in_child(plan, key, uid, workdir, fds)  # never returns
+        return 0
+
+    def _in_child(
+        self, plan: isolation.NativePlan | None, key: int, uid: int, workdir: str, fds: tuple[int, ...] = ()
+    ) -> None:
+        """In a freshly forked child: its setup (unless the native fork made it: ``plan``),
+        then the run; the process ends here."""
         code = 125
         try:
             if plan is None:
@@ -647,14 +662,18 @@ class ForkServer:
         """The native setup of a child, made once per (/tmp size, uid, work dir) and kept."""
         plan = self._plans.get((key, uid, workdir))
         if plan is None:
-            mounts = self._mounts(key, uid)
-            pid_ns_fd = self.own_pid_ns_fd if self.layers["pid_ns"] else None
-            plan = isolation.native_plan(
-                pid_ns_fd, self._unshare_flags(), [m for _, m in mounts], workdir, self.layers["no_new_privs"]
-            )
-            plan.layers = [layer for layer, _ in mounts]
+            plan = self._make_native_plan(key, uid, workdir)
             if workdir == "/tmp":  # not a host work dir, made for one child only
                 self._plans[(key, uid, workdir)] = plan
+        return plan
+
+    def _make_native_plan(self, key: int, uid: int, workdir: str) -> isolation.NativePlan:
+        mounts = self._mounts(key, uid)
+        pid_ns_fd = self.own_pid_ns_fd if self.layers["pid_ns"] else None
+        plan = isolation.native_plan(
+            pid_ns_fd, self._unshare_flags(), [m for _, m in mounts], workdir, self.layers["no_new_privs"]
+        )
+        plan.layers = [layer for layer, _ in mounts]
         return plan
 
     def _child_setup(self, tmp_mb: int, uid: int, fds: tuple[int, int, int, int], workdir: str) -> None:
