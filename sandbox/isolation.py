@@ -273,6 +273,23 @@ def mount(source: str | None, target: str, fstype: str | None, flags: int = 0, d
     )
 
 
+MNT_DETACH = 2
+
+
+def umount(target: str, flags: int = 0) -> None:
+    _check(_libc.umount2(target.encode(), ctypes.c_int(flags)), f"umount {target}")
+
+
+def mount_points() -> list[str]:
+    """This mount namespace's mount points, in mount order (stacked ones repeated)."""
+    points = []
+    with open("/proc/self/mountinfo") as fh:
+        for line in fh:
+            raw = line.split()[4]
+            points.append(raw.encode().decode("unicode_escape") if "\\" in raw else raw)
+    return points
+
+
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
     return _check(
         _libc.prctl(

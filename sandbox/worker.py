@@ -1116,8 +1116,34 @@ def _prepare_filesystem_view(readonly: bool) -> None:
         finally:
             for fd in handles.values():
                 os.close(fd)
+    _drop_mounts_runs_do_not_need()
     if readonly:
         isolation.make_mount_tree_readonly("/")
+
+
+RUN_TMPFS_DIRS = ("/tmp", *PRIVATE_TMPFS_DIRS)
+DROPPED_MOUNT_TREES = ("/sys", "/dev/pts", "/dev/mqueue", "/dev/hugepages", *RUN_TMPFS_DIRS)
+
+
+def _drop_mounts_runs_do_not_need() -> None:
+    """Every run's mount namespace is a copy of this one (each mount copied at the fork
+    and torn down at the exit), so mounts a run has no use for go: /sys and everything
+    under it (the host's devices, cgroups and limits are none of a run's business),
+    /dev/pts and /dev/mqueue, the mounts under /proc (a run gets a /proc of its own on
+    top), and whatever is mounted on the directories every run covers with a tmpfs of its
+    own (/tmp, /dev/shm, /var/tmp, /run/lock)."""
+
+    def dropped(point: str) -> bool:
+        if point.startswith("/proc/"):
+            return True
+        return any(point == tree or point.startswith(tree + "/") for tree in DROPPED_MOUNT_TREES)
+
+    for point in sorted(set(isolation.mount_points()), key=lambda p: -p.count("/")):
+        while dropped(point):
+            try:
+                isolation.umount(point, isolation.MNT_DETACH)
+            except OSError:
+                break  # nothing (more) mounted there
 
 
 class _LayerFailure(OSError):
