@@ -34,7 +34,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#define SANDBOX_NATIVE_ABI 2
+#define SANDBOX_NATIVE_ABI 3
 
 struct sandbox_mount {
     const char *source;
@@ -152,6 +152,8 @@ pid_t sandbox_fork(struct sandbox_plan *plan)
 #define ZYGOTE_MAX_LIVE 256
 #define ZYGOTE_MSG_FORKED 1
 #define ZYGOTE_MSG_EXITED 2
+#define ZYGOTE_CHILD_FAILED 8
+#define ZYGOTE_CHILD 16
 
 struct sandbox_zygote_entry {
     int key;
@@ -172,6 +174,7 @@ struct sandbox_zygote {
     int request_fds[ZYGOTE_FORK_FDS];
     char request_workdir[4096];
     struct sandbox_plan *child_plan;          /* in a child: the plan it was made with */
+    int child_plan_index;                     /* its index in plans, -1: the one-off plan */
     /* children alive, until reaped */
     int n_live;
     int live_pid[ZYGOTE_MAX_LIVE];
@@ -271,6 +274,10 @@ static int fork_pending(struct sandbox_zygote *z, struct sandbox_plan *plan)
     pid_t pid = z->n_live < ZYGOTE_MAX_LIVE ? sandbox_fork(plan) : -EAGAIN;
     if (pid == 0) {
         z->child_plan = plan;
+        z->child_plan_index = -1;
+        for (int i = 0; i < z->n_plans; i++)
+            if (z->plans[i].plan == plan)
+                z->child_plan_index = i;
         return 0;
     }
     for (int i = 0; i < ZYGOTE_FORK_FDS; i++)
@@ -352,10 +359,12 @@ static int read_request(struct sandbox_zygote *z)
 }
 
 /*
- * In the zygote: serve fork requests until the server is gone. Returns 0 in a forked
- * child (z->request_* and z->child_plan say what it is for), 1 once the server has hung
- * up (every child killed and reaped), 2 when the pending request needs a plan that
- * Python has not made yet (Python makes it and calls again), -errno on a failure.
+ * In the zygote: serve fork requests until the server is gone. Returns 1 once the
+ * server has hung up (every child killed and reaped), 2 when the pending request needs a
+ * plan that Python has not made yet (Python makes it and calls again), -errno on a
+ * failure; in a forked child ZYGOTE_CHILD + the plan's index in z->plans (ZYGOTE_CHILD - 1
+ * for the one-off plan) once its setup is made, or ZYGOTE_CHILD_FAILED when a step of it
+ * failed (z->child_plan says which and why). The child's return needs no field read.
  */
 int sandbox_zygote_serve(struct sandbox_zygote *z)
 {
@@ -368,7 +377,7 @@ int sandbox_zygote_serve(struct sandbox_zygote *z)
             if (plan == NULL)
                 return 2;
             if (fork_pending(z, plan) == 0)
-                return 0;
+                return plan->failed_step ? ZYGOTE_CHILD_FAILED : ZYGOTE_CHILD + z->child_plan_index;
             continue;
         }
         fds[0].fd = z->channel;

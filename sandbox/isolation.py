@@ -84,7 +84,7 @@ def fork() -> int:
 
 # --------------------------------------------------------------------------- native fast path
 
-NATIVE_ABI = 2
+NATIVE_ABI = 3
 NATIVE_STEP_NAMES = {1: "descriptors", 2: "unshare", 3: "chdir", 4: "no_new_privs", 5: "stdin"}
 NATIVE_STEP_MOUNT = 100
 
@@ -121,6 +121,8 @@ class NativeZygoteEntry(ctypes.Structure):
 
 
 ZYGOTE_MAX_LIVE = 256
+ZYGOTE_CHILD_FAILED = 8
+ZYGOTE_CHILD = 16
 
 
 class NativeZygote(ctypes.Structure):
@@ -138,6 +140,7 @@ class NativeZygote(ctypes.Structure):
         ("request_fds", ctypes.c_int * 4),
         ("request_workdir", ctypes.c_char * 4096),
         ("child_plan", ctypes.POINTER(NativePlan)),
+        ("child_plan_index", ctypes.c_int),
         ("n_live", ctypes.c_int),
         ("live_pid", ctypes.c_int * ZYGOTE_MAX_LIVE),
         ("live_pidfd", ctypes.c_int * ZYGOTE_MAX_LIVE),
@@ -203,44 +206,47 @@ class NativeZygoteLoop:
     """The zygote's loop in C (``sandbox_zygote_serve``): it forks a child per request of
     the fork server with the plan for the request's (/tmp size, uid), answers with the
     child's pidfd, and reports each child's exit status. It comes back to Python only in a
-    child (:meth:`serve` returns the plan, key, uid and work dir), when the server is gone
+    child (:meth:`serve` returns the plan, key, uid and work dir, and whether a setup
+    step failed), when the server is gone
     (None), and for a request whose plan does not exist yet (``make_plan`` is called)."""
 
     def __init__(self, channel: int, make_plan) -> None:
         assert native is not None
         self.state = NativeZygote(NATIVE_ABI, channel)
         self.make_plan = make_plan
-        self.plans: list[tuple[int, int, NativePlan]] = []
+        self.plans: list[tuple[NativePlan, int, int, str | None]] = []
+        """(plan, /tmp size, uid, host work dir), in the order of the C table."""
+        self._one_off: tuple[NativePlan, int, int, str | None] | None = None
 
     def _add(self, key: int, uid: int, plan: NativePlan) -> None:
-        self.plans.append((key, uid, plan))
+        self.plans.append((plan, key, uid, None))
         table = (NativeZygoteEntry * len(self.plans))(
-            *(NativeZygoteEntry(k, u, ctypes.pointer(p)) for k, u, p in self.plans)
+            *(NativeZygoteEntry(k, u, ctypes.pointer(p)) for p, k, u, _ in self.plans)
         )
         self._table = table
         self.state.plans = ctypes.cast(table, ctypes.POINTER(NativeZygoteEntry))
         self.state.n_plans = len(self.plans)
 
-    def serve(self) -> tuple[NativePlan, int, int, str | None] | None:
+    def serve(self) -> tuple[tuple[NativePlan, int, int, str | None], bool] | None:
         state = self.state
         while True:
             rc = native.sandbox_zygote_serve(ctypes.byref(state))
-            workdir = state.request_workdir.decode() or None
-            if rc == 0:  # in a child
-                for key, uid, plan in self.plans:
-                    if ctypes.addressof(plan) == ctypes.addressof(state.child_plan.contents):
-                        return plan, key, uid, workdir
-                plan = self._one_off
-                return plan, state.request_key, state.request_uid, workdir
+            if rc >= ZYGOTE_CHILD - 1:  # in a child, set up: as little Python as can be
+                return (self._one_off if rc == ZYGOTE_CHILD - 1 else self.plans[rc - ZYGOTE_CHILD]), False
+            if rc == ZYGOTE_CHILD_FAILED:  # in a child whose setup failed: the plan says why
+                index = state.child_plan_index
+                return (self.plans[index] if index >= 0 else self._one_off), True
             if rc == 1:
                 return None
             if rc == 2:
-                plan = self.make_plan(state.request_key, state.request_uid, workdir or "/tmp")
+                key, uid = state.request_key, state.request_uid
+                workdir = state.request_workdir.decode() or None
+                plan = self.make_plan(key, uid, workdir or "/tmp")
                 if workdir:
-                    self._one_off = plan
+                    self._one_off = (plan, key, uid, workdir)
                     state.one_off = ctypes.pointer(plan)
                 else:
-                    self._add(state.request_key, state.request_uid, plan)
+                    self._add(key, uid, plan)
                 continue
             raise OSError(-rc, f"zygote: {os.strerror(-rc)}")
 
@@ -252,7 +258,11 @@ def reseed_random() -> None:
 
     module = sys.modules.get("random")
     if module is not None:
-        module.seed()
+        # Random.seed(None) without its Python-level argument checks: the C method, and
+        # what the Python method resets besides.
+        instance = module._inst
+        module.Random.__mro__[1].seed(instance)
+        instance.gauss_next = None
 
 
 def unshare(flags: int) -> None:

@@ -53,32 +53,38 @@ def _emit(obj: Any) -> None:
 _prepared: dict[str, Any] = {}
 
 
-def _new_stdio() -> tuple[io.TextIOWrapper, io.TextIOWrapper]:
+def _new_stdio() -> tuple[io.TextIOWrapper, io.TextIOWrapper, io.TextIOWrapper]:
+    stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8", errors="replace")
     out = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8", errors="replace")
     err = io.TextIOWrapper(
         io.BufferedWriter(io.FileIO(2, "w", closefd=False)), encoding="utf-8", errors="backslashreplace", line_buffering=True
     )
-    return out, err
+    return stdin, out, err
 
 
 def _program_path(workdir: str) -> list[str]:
     return [workdir] + [p for p in sys.path if p and os.path.abspath(p) != _REPO_ROOT]
 
 
-def warm_up() -> None:
-    """In the fork server, once: what the interpreter initialises on first use and every
-    run needs. The first ``compile`` of a process builds the AST types (about 2 ms);
-    done here, every child inherits them instead of building its own."""
+def warm_up(workdir: str) -> None:
+    """In the fork server, once: what the interpreter initialises on first use and what
+    every run needs, made here so that every child inherits it instead of making its
+    own (each object a fresh child makes or first touches costs it copy-on-write faults):
+    the AST types (the first ``compile`` of a process builds them, about 2 ms), the stdio
+    objects of a run (fresh: nothing is ever written through them in the server), the
+    module path of a run in ``workdir``."""
     exec(compile(b"def f(x=1):\n    return [x for _ in ()]\n", "warm-up", "exec", dont_inherit=True), {})
     json.loads(json.dumps({"warm": [1, 2.5, None, "x"]}))
+    _prepared["stdio"] = _new_stdio()
+    _prepared["path"] = _program_path(workdir)
 
 
 def prepare(workdir: str) -> None:
-    """In a prepared child, before its request: make the stdout/stderr objects and the
-    module path, and walk the compile and JSON paths once (their copy-on-write faults
-    are then paid while the child waits, not while the run is timed)."""
-    _prepared["stdio"] = _new_stdio()
-    _prepared["path"] = _program_path(workdir)
+    """In a prepared child, before its request: walk the compile and JSON paths once
+    (their copy-on-write faults are then paid while the child waits, not while the run
+    is timed)."""
+    if _prepared.get("path", [None])[0] != workdir:  # a host work dir (no mount namespace)
+        _prepared["path"] = _program_path(workdir)
     compile(b"pass\n", "solution.py", "exec", dont_inherit=True)
     json.loads('{"mode":"python","argv":[],"files":[],"blob_sizes":[1]}')
     json.dumps({"sandbox": "ready"})
@@ -86,9 +92,8 @@ def prepare(workdir: str) -> None:
 
 def _reset_interpreter(workdir: str, argv: list[str], module_name: str) -> types.ModuleType:
     """Fresh stdio objects, argv, path and a fresh module for the program."""
-    sys.stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8", errors="replace")
-    stdio = _prepared.pop("stdio", None)  # made for this process's first run only
-    sys.stdout, sys.stderr = stdio or _new_stdio()
+    stdio = _prepared.pop("stdio", None)  # made in the fork server, for a process's first run only
+    sys.stdin, sys.stdout, sys.stderr = stdio or _new_stdio()
     sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
     sys.argv = ["solution.py", *argv]
     path = _prepared.pop("path", None)

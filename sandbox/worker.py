@@ -127,7 +127,7 @@ class ForkServer:
                 __import__(name)
             except ImportError:
                 pass
-        pyharness.warm_up()
+        pyharness.warm_up("/tmp")
 
         self._prepare_layers()
         self._probe_layers()
@@ -358,8 +358,8 @@ class ForkServer:
             loop = isolation.NativeZygoteLoop(channel.fileno(), self._make_native_plan)
             forked = loop.serve()
             if forked is not None:  # in a child
-                plan, key, uid, host_workdir = forked
-                self._in_child(plan, key, uid, host_workdir or "/tmp")
+                (plan, key, uid, host_workdir), failed = forked
+                self._in_child(plan, key, uid, host_workdir or "/tmp", failed=failed)
             return
         poller = select.poll()
         poller.register(channel, select.POLLIN)
@@ -601,15 +601,21 @@ class ForkServer:
         return 0
 
     def _in_child(
-        self, plan: isolation.NativePlan | None, key: int, uid: int, workdir: str, fds: tuple[int, ...] = ()
+        self,
+        plan: isolation.NativePlan | None,
+        key: int,
+        uid: int,
+        workdir: str,
+        fds: tuple[int, ...] = (),
+        failed: bool | None = None,
     ) -> None:
-        """In a freshly forked child: its setup (unless the native fork made it: ``plan``),
-        then the run; the process ends here."""
+        """In a freshly forked child: its setup (unless the native fork made it: ``plan``,
+        ``failed`` when known without reading the plan), then the run; the process ends here."""
         code = 125
         try:
             if plan is None:
                 self._child_setup(key, uid, fds, workdir)
-            elif plan.failed_step:
+            elif plan.failed_step if failed is None else failed:
                 step = plan.failed_step
                 layer = plan.layers[step - isolation.NATIVE_STEP_MOUNT] if step >= isolation.NATIVE_STEP_MOUNT else (
                     ("mount_ns" if plan.unshare_flags & isolation.CLONE_NEWNS else "ipc_ns") if step == 2 else
@@ -1010,6 +1016,9 @@ _HANDOVER = struct.Struct(">BI")
 """The first bytes a prepared child reads: flags, and the size of the inline payload."""
 _HAS_PAYLOAD_FD, _HAS_STDIN_FD, _HAS_DRIVER_FD = 1, 2, 4
 INLINE_PAYLOAD_BYTES = 64 << 10
+_RECEIVE_BUFFER = bytearray(_HANDOVER.size + INLINE_PAYLOAD_BYTES)
+"""A prepared child receives its request into this buffer, inherited from the fork server
+(where it stays zero): a buffer of its own would be 16 pages zero-filled per child."""
 """Requests up to this size travel inline on the control socket, bigger ones in a memfd."""
 
 
@@ -1045,7 +1054,7 @@ def _receive_request() -> tuple[dict[str, Any], bytes, dict[str, bytes], int | N
     control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, CONTROL_FD)
     try:
         # Usually the whole request in one recvmsg: head, inline payload, descriptors.
-        buffer = bytearray(_HANDOVER.size + INLINE_PAYLOAD_BYTES)
+        buffer = _RECEIVE_BUFFER  # made in the fork server: only the pages a request fills are copied
         view = memoryview(buffer)
         got, ancillary, _, _ = control.recvmsg_into([view], socket.CMSG_LEN(3 * 4))
         fds = _received_fds(ancillary)
