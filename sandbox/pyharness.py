@@ -80,14 +80,26 @@ def warm_up(workdir: str) -> None:
 
 
 def prepare(workdir: str) -> None:
-    """In a prepared child, before its request: walk the compile and JSON paths once
-    (their copy-on-write faults are then paid while the child waits, not while the run
-    is timed)."""
+    """In a prepared child, before its request: the interpreter reset for a program in
+    ``workdir`` (stdio, argv, path, a fresh ``__main__``), and the compile and JSON paths
+    walked once. Their copy-on-write faults are then paid while the child waits, not
+    while the run is timed."""
     if _prepared.get("path", [None])[0] != workdir:  # a host work dir (no mount namespace)
         _prepared["path"] = _program_path(workdir)
+    _prepared["main"] = _reset_interpreter(workdir, [], "__main__")
     compile(b"pass\n", "solution.py", "exec", dont_inherit=True)
     json.loads('{"mode":"python","argv":[],"files":[],"blob_sizes":[1]}')
     json.dumps({"sandbox": "ready"})
+
+
+def _prepared_interpreter(workdir: str, argv: list[str]) -> types.ModuleType:
+    """The reset made by :func:`prepare` (with this run's argv), or a reset made now."""
+    module = _prepared.pop("main", None)
+    if module is None or sys.path[0] != workdir:
+        return _reset_interpreter(workdir, argv, "__main__")
+    if argv:
+        sys.argv = ["solution.py", *argv]
+    return module
 
 
 def _reset_interpreter(workdir: str, argv: list[str], module_name: str) -> types.ModuleType:
@@ -177,7 +189,7 @@ def _compile_source(source: bytes) -> types.CodeType | None:
 
 
 def run_main(source: bytes, argv: list[str], workdir: str) -> None:
-    module = _reset_interpreter(workdir, argv, "__main__")
+    module = _prepared_interpreter(workdir, argv)
     code = _compile_source(source)
     if code is None:
         os._exit(1)
@@ -713,7 +725,7 @@ class Solution:
 
 
 def run_driver(source: bytes, driver_fd: int, data: Any, workdir: str, restarts: bool) -> None:
-    _reset_interpreter(workdir, [], "__driver__")
+    _prepared_interpreter(workdir, [])
     candidate = Candidate(source, workdir, close_in_child=(RECORDS_FD, driver_fd))
     candidate.start()  # forked before the driver code is read: the candidate never holds it
     solution = Solution(candidate, restarts)

@@ -857,9 +857,10 @@ class ForkServer:
         # Still before the request: the stdio objects are made and the paths a run takes
         # are walked once, so their copy-on-write faults are paid while waiting.
         pyharness.prepare(workdir)
+        control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, CONTROL_FD)
 
         # ---- the request: a payload memfd, the stdin memfd, the driver memfd
-        spec, source, files, driver_fd = _receive_request()
+        spec, source, files, driver_fd = _receive_request(control)
         if driver_fd is not None:
             os.dup2(driver_fd, CONTROL_FD)  # replaces the control socket
         else:
@@ -1049,9 +1050,8 @@ def _memfd(name: str, *parts: bytes | bytearray) -> int:
     return fd
 
 
-def _receive_request() -> tuple[dict[str, Any], bytes, dict[str, bytes], int | None]:
+def _receive_request(control: socket.socket) -> tuple[dict[str, Any], bytes, dict[str, bytes], int | None]:
     """In the prepared child: wait for the request on the control socket."""
-    control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, CONTROL_FD)
     try:
         # Usually the whole request in one recvmsg: head, inline payload, descriptors.
         buffer = _RECEIVE_BUFFER  # made in the fork server: only the pages a request fills are copied
