@@ -40,6 +40,15 @@ UIDS_PER_POOL = 256
 """Each slot takes two uids (its runs alternate between them), so a pool has at most 128 slots."""
 
 
+def _home_cpu(slot: int) -> int | None:
+    """The CPU a slot's runs are kept on (slots spread over the CPUs this process may use),
+    or None when pinning is off (``REWARD_SANDBOX_PIN=0``)."""
+    if os.environ.get("REWARD_SANDBOX_PIN", "1") == "0":
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    return cpus[slot % len(cpus)]
+
+
 class SandboxUnavailable(RuntimeError):
     """Strict mode was asked for and the host does not allow every isolation layer."""
 
@@ -60,7 +69,11 @@ class _Worker:
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self._socket = parent_end
         self.fd = parent_end.fileno()
-        options = {"layers": enabled_layers, "native_setup": os.environ.get("REWARD_SANDBOX_NATIVE", "1") != "0"}
+        options = {
+            "layers": enabled_layers,
+            "native_setup": os.environ.get("REWARD_SANDBOX_NATIVE", "1") != "0",
+            "cpu": _home_cpu(slot),
+        }
         args = [sys.executable, "-I", "-c", _BOOTSTRAP, _REPO_ROOT, str(child_end.fileno()), str(uid), json.dumps(options)]
         self.process = subprocess.Popen(
             args,

@@ -255,26 +255,48 @@ def _write_frame(fd: int, payload: bytes) -> None:
 
 
 def _read_frame(fd: int, deadline: float | None) -> bytes | None:
-    """One frame, or None on EOF; raises CallTimeout past the deadline."""
-    header = _read_n(fd, _FRAME.size, deadline)
-    if header is None:
+    """One frame, or None on EOF; raises CallTimeout past the deadline. The other side
+    writes a frame in one write and waits for the answer, so one read usually brings it
+    whole: header and payload come in one system call, not two."""
+    if deadline is not None:
+        _wait_readable(fd, deadline)
+    chunk = os.read(fd, _FIRST_READ)
+    if not chunk:
         return None
-    (size,) = _FRAME.unpack(header)
+    if len(chunk) < _FRAME.size:
+        rest = _read_n(fd, _FRAME.size - len(chunk), deadline)
+        if rest is None:
+            return None
+        chunk += rest
+    (size,) = _FRAME.unpack_from(chunk)
     if size > MAX_FRAME:
         raise CandidateError(f"reply of {size} bytes is too large")
-    return _read_n(fd, size, deadline)
+    got = len(chunk) - _FRAME.size
+    if got > size:
+        raise CandidateError("more than one frame at once")
+    if got == size:
+        return chunk[_FRAME.size :]
+    rest = _read_n(fd, size - got, deadline)
+    return None if rest is None else chunk[_FRAME.size :] + rest
+
+
+_FIRST_READ = 1 << 16
+
+
+def _wait_readable(fd: int, deadline: float) -> None:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise CallTimeout("call timed out")
+    ready, _, _ = select.select([fd], [], [], left)
+    if not ready:
+        raise CallTimeout("call timed out")
 
 
 def _read_n(fd: int, n: int, deadline: float | None) -> bytes | None:
     chunks = []
     while n:
         if deadline is not None:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise CallTimeout("call timed out")
-            ready, _, _ = select.select([fd], [], [], left)
-            if not ready:
-                raise CallTimeout("call timed out")
+            _wait_readable(fd, deadline)
         chunk = os.read(fd, min(n, 1 << 20))
         if not chunk:
             return None

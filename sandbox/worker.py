@@ -88,6 +88,8 @@ class ForkServer:
             self.layers.update(enabled_layers)
         self.layer_errors: dict[str, str] = {}
         self.seccomp: isolation.SeccompFilter | None = None
+        self.home_cpu: int | None = None
+        """The CPU this slot's runs are kept on (see _child); None: anywhere."""
         self.filter_inherited = False
         """True in the zygote (and so in its children) once it has installed the filter."""
         self._plans: dict[tuple[int, int, str], isolation.NativePlan] = {}
@@ -868,6 +870,17 @@ class ForkServer:
         keep = RECORDS_FD + 1 + (driver_fd is not None)
         os.closerange(keep, 1 << 20)
 
+        if self.home_cpu is not None and spec.get("mode") == "python_driver":
+            # A driver and its candidate on one CPU: they answer each other call by call,
+            # and a call across two CPUs costs a wake-up from idle on the other one,
+            # several times the call itself. Slots are spread over the CPUs. (A plain run
+            # is left free to go where the CPU is: pinned, it would queue behind the
+            # slot's own background work, the teardown of the run before and the next
+            # child's setup.)
+            try:
+                os.sched_setaffinity(0, (self.home_cpu,))
+            except OSError:
+                pass  # a CPU taken away since (cpuset change): the run goes anywhere
         # ---- before any untrusted code: rlimits, then the slot's uid
         if layers["rlimits"]:
             # The sweeper's real uid is the slot's first: one more process for that uid.
@@ -1259,6 +1272,7 @@ def main() -> None:
     if not options.get("native_setup", True):
         isolation.native = None  # REWARD_SANDBOX_NATIVE=0: the Python setup (tests compare both)
     server = ForkServer(channel_fd, uid, options.get("layers"))
+    server.home_cpu = options.get("cpu")
     server_pid = os.getpid()
     # Namespace identities of the host side, read before the server joins its own net ns.
     for kind in ("net", "ipc", "mnt", "uts"):

@@ -426,6 +426,21 @@ def drive(pool: SandboxPool, source: str):
     return result, any(r.get("completed") for r in result.records if isinstance(r, dict))
 
 
+def test_a_driver_and_its_candidate_share_one_cpu_and_slots_spread(pool):
+    source = "import os\ndef cpus():\n    return sorted(os.sched_getaffinity(0))\n"
+    driver = "import os\nemit({'driver': sorted(os.sched_getaffinity(0)), 'candidate': solution.call('cpus')})\n"
+    seen = set()
+    for _ in range(6):
+        result = pool.run(RunRequest(source=source, driver=driver, time_limit_s=5))
+        record = result.records[0]
+        assert len(record["driver"]) == 1 and record["candidate"] == record["driver"], record
+        seen.add(record["driver"][0])
+    cpus = sorted(os.sched_getaffinity(0))
+    assert seen <= set(cpus) and len(seen) == min(2, len(cpus)), seen  # the pool's two slots
+    plain = run(pool, "import os; print(len(os.sched_getaffinity(0)))")
+    assert plain.stdout == f"{len(cpus)}\n"  # a plain run goes where the CPU is
+
+
 def test_driver_passes_a_correct_solution(pool):
     result, completed = drive(pool, "def add(a, b):\n    return a + b\n")
     assert completed, result
