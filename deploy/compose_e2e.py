@@ -35,7 +35,8 @@ SANDBOX_LAYERS = (
 WORKER_LAYER_PROBE = (
     "import json, sandbox\n"
     "pool = sandbox.SandboxPool(size=1)\n"
-    "print(json.dumps({'layers': pool.layers, 'errors': getattr(pool, 'layer_errors', {})}, default=str))\n"
+    "print(json.dumps({'layers': pool.layers, 'errors': getattr(pool, 'layer_errors', {}),\n"
+    "                  'native': pool.native_setup}, default=str))\n"
     "pool.close()\n"
 )
 
@@ -236,7 +237,8 @@ def check_sandbox_layers(stack: Stack, workers: int) -> None:
         probe = json.loads(output.strip().splitlines()[-1])
         inactive = sorted(name for name, on in probe["layers"].items() if not on)
         check(not inactive, f"{container.name}: sandbox layers inactive: {inactive} ({probe['errors']})")
-        step(f"{container.name}: all {len(probe['layers'])} sandbox layers active")
+        check(probe["native"] is True, f"{container.name}: the sandbox's C fast path is not built in the image")
+        step(f"{container.name}: all {len(probe['layers'])} sandbox layers active, C fast path built")
 
 
 def check_auth(stack: Stack) -> None:
