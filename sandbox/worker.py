@@ -110,6 +110,8 @@ class ForkServer:
         self.zygote_pid: int | None = None
         self._awaiting_fork: list[_PreparedChild] = []
         """Children the zygote was asked to fork, in the order asked, until it answers."""
+        self._scratch = bytearray(65536)
+        """Where the server reads a run's pipes; zeroed after each run."""
         self._exits: dict[int, tuple[int, float, float]] = {}
         """Exit reports from the zygote not yet taken: pid -> (wait status, CPU s, peak RSS MB)."""
 
@@ -472,20 +474,20 @@ class ForkServer:
                 reply = {"outcome": "sandbox_error", "reason": f"{type(exc).__name__}: {exc}"}
                 out_blobs = [bytearray(), bytearray(traceback.format_exc().encode()), bytearray()]
             try:
-                self._allocate_ahead()
-            except OSError:
-                pass  # out of descriptors: the next request forks its child on demand
-            try:
                 send_message(self.channel, reply, out_blobs)
             finally:
                 for blob in out_blobs:
                     blob[:] = bytes(len(blob))
-            # Off the caller's path: the run is retired (killed, swept) and the zygote is
-            # asked for the next children; the next request is handed out only once
-            # nothing of this run can run any more, see _clear_for().
+            # Off the caller's path: the run is retired (killed, swept), the next children's
+            # descriptors are made and the zygote is asked for them; the next request is
+            # handed out only once nothing of this run can run any more, see _clear_for().
             if self._ended is not None:
                 self._retire(self._ended)
                 self._ended = None
+            try:
+                self._allocate_ahead()
+            except OSError:
+                pass  # out of descriptors: the next request forks its child on demand
             self._fork_allocated()
 
     def _allocate_ahead(self) -> None:
@@ -789,8 +791,9 @@ class ForkServer:
         killed_for: str | None = None
         exited = False
         answered: tuple[Any, ...] | None = None
-        scratch = bytearray(65536)
+        scratch = self._scratch
         view = memoryview(scratch)
+        used = 0
         try:
             while open_fds or not exited:
                 now = time.monotonic()
@@ -804,6 +807,7 @@ class ForkServer:
                         poller.unregister(pidfd)
                         continue
                     n = os.readv(fd, [view])
+                    used = max(used, n)
                     if not n:
                         open_fds.discard(fd)
                         poller.unregister(fd)
@@ -826,7 +830,7 @@ class ForkServer:
             if answered is None:
                 status, cpu_s, max_rss_mb = self._reap(child)
             view.release()
-            scratch[:] = bytes(len(scratch))
+            scratch[:used] = bytes(used)  # nothing of the run's output stays behind
         wall = time.monotonic() - started
         if answered is None:
             buffers[out_r].drop(child.nonce, trailer_size)  # a trailer not at the end
