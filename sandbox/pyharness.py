@@ -56,6 +56,9 @@ _prepared: dict[str, Any] = {}
 def _new_stdio() -> tuple[io.TextIOWrapper, io.TextIOWrapper, io.TextIOWrapper]:
     stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8", errors="replace")
     out = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8", errors="replace")
+    # Text goes on to the byte buffer at once (which writes when full, 8 KiB), so at the
+    # end the trailer joins the last output in one write: the server wakes once for both.
+    out._CHUNK_SIZE = 1
     err = io.TextIOWrapper(
         io.BufferedWriter(io.FileIO(2, "w", closefd=False)), encoding="utf-8", errors="backslashreplace", line_buffering=True
     )
@@ -102,10 +105,15 @@ def _prepared_interpreter(workdir: str, argv: list[str]) -> types.ModuleType:
     return module
 
 
+_run_stdout: list[io.TextIOWrapper] = []
+"""The stdout object made for this process's run (the trailer goes through it)."""
+
+
 def _reset_interpreter(workdir: str, argv: list[str], module_name: str) -> types.ModuleType:
     """Fresh stdio objects, argv, path and a fresh module for the program."""
     stdio = _prepared.pop("stdio", None)  # made in the fork server, for a process's first run only
     sys.stdin, sys.stdout, sys.stderr = stdio or _new_stdio()
+    _run_stdout[:] = [sys.stdout]
     sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
     sys.argv = ["solution.py", *argv]
     path = _prepared.pop("path", None)
@@ -161,26 +169,43 @@ def _finish(exit_code: int) -> None:
     """Flush, write the trailer, close every descriptor the server reads, and exit.
     The program ran in this process and could forge the trailer, but that gains nothing:
     it could as well have printed the same output and exited with that code."""
-    _flush_stdio()
     nonce = _trailer.pop("nonce", None)
+    run_stdout = _run_stdout[0] if _run_stdout else None
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not run_stdout or nonce is None:
+            try:
+                stream.flush()
+            except BaseException:  # noqa: BLE001
+                pass
     if nonce is not None:
         try:
             me = resource.getrusage(resource.RUSAGE_SELF)
             kids = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-            os.write(1, TRAILER.pack(nonce, exit_code, cpu, max(me.ru_maxrss, kids.ru_maxrss) / 1024.0))
+            trailer = TRAILER.pack(nonce, exit_code, cpu, max(me.ru_maxrss, kids.ru_maxrss) / 1024.0)
+            try:
+                # The run's last output and the trailer in one write. (Text a program kept
+                # pending by raising the chunk size would land after the trailer: the server
+                # then takes no trailer and waits for the exit status, which is as good.)
+                run_stdout.buffer.write(trailer)  # type: ignore[union-attr]
+                run_stdout.buffer.flush()  # type: ignore[union-attr]
+            except BaseException:  # noqa: BLE001
+                _flush_stdio()
+                os.write(1, trailer)
             os.closerange(0, RECORDS_FD + 1)
         except BaseException:  # noqa: BLE001
             pass
     os._exit(exit_code)
 
 
-def _compile_source(source: bytes) -> types.CodeType | None:
+def _compile_source(source: bytes, ready_first: bool = False) -> types.CodeType | None:
     try:
         return compile(source, "solution.py", "exec", dont_inherit=True)
     except (SyntaxError, ValueError, MemoryError, RecursionError, OverflowError) as exc:
         traceback.print_exception(exc, limit=0)
         _flush_stdio()
+        if ready_first:
+            os.write(RECORDS_FD, READY_RECORD)
         _emit({"compile_error": f"{type(exc).__name__}: {exc}"})
         return None
 
@@ -188,11 +213,18 @@ def _compile_source(source: bytes) -> types.CodeType | None:
 # --------------------------------------------------------------------------- plain run
 
 
+READY_RECORD = b'{"sandbox": "ready"}\n'
+"""The first record of every run: the sandbox is set up and the program starts."""
+
+
 def run_main(source: bytes, argv: list[str], workdir: str) -> None:
     module = _prepared_interpreter(workdir, argv)
-    code = _compile_source(source)
+    code = _compile_source(source, ready_first=True)
     if code is None:
         os._exit(1)
+    # The ready record and the end of the records pipe together, just before the program
+    # runs (which may write no record): the server wakes once for both.
+    os.write(RECORDS_FD, READY_RECORD)
     os.close(RECORDS_FD)
     exit_code = 0
     try:

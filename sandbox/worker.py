@@ -905,7 +905,8 @@ class ForkServer:
         mode = spec["mode"]
         if mode in ("python", "python_driver"):
             pyharness.expect_trailer(bytes.fromhex(spec["nonce"]))
-        _emit_raw({"sandbox": "ready"})
+        if mode != "python":  # a plain Python run writes it with the end of its records
+            os.write(RECORDS_FD, pyharness.READY_RECORD)
         if mode == "python":
             pyharness.run_main(source, spec.get("argv") or [], workdir)
         elif mode == "python_driver":
