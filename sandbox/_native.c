@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <grp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -34,7 +35,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#define SANDBOX_NATIVE_ABI 3
+#define SANDBOX_NATIVE_ABI 4
 
 struct sandbox_mount {
     const char *source;
@@ -145,6 +146,39 @@ pid_t sandbox_fork(struct sandbox_plan *plan)
     return pid < 0 ? -saved : pid;
 }
 
+
+/*
+ * In a child, after the request and before any untrusted code: the run's rlimits (when
+ * limits is not NULL: CPU soft and hard, address space, file size, open files,
+ * processes) with core dumps, locked memory and message queues at zero, then (uid >= 0)
+ * no supplementary groups and the slot's uid and gid, real, effective and saved.
+ * Returns 0, or 1 (rlimits) or 2 (uid) with errno set.
+ */
+int sandbox_limit_and_drop(const long *limits, int uid, int gid)
+{
+    if (limits) {
+        const int which[] = {RLIMIT_AS, RLIMIT_FSIZE, RLIMIT_NOFILE, RLIMIT_NPROC};
+        struct rlimit cpu = {(rlim_t)limits[0], (rlim_t)limits[1]};
+        if (setrlimit(RLIMIT_CPU, &cpu) != 0)
+            return 1;
+        for (int i = 0; i < 4; i++) {
+            struct rlimit limit = {(rlim_t)limits[2 + i], (rlim_t)limits[2 + i]};
+            if (setrlimit(which[i], &limit) != 0)
+                return 1;
+        }
+        const int zero[] = {RLIMIT_CORE, RLIMIT_MEMLOCK, RLIMIT_MSGQUEUE};
+        struct rlimit none = {0, 0};
+        for (int i = 0; i < 3; i++)
+            if (setrlimit(zero[i], &none) != 0)
+                return 1;
+    }
+    if (uid >= 0) {
+        if (setgroups(0, NULL) != 0 || setresgid((gid_t)gid, (gid_t)gid, (gid_t)gid) != 0 ||
+            setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) != 0)
+            return 2;
+    }
+    return 0;
+}
 
 /* ------------------------------------------------------------------ the zygote's loop */
 

@@ -84,7 +84,7 @@ def fork() -> int:
 
 # --------------------------------------------------------------------------- native fast path
 
-NATIVE_ABI = 3
+NATIVE_ABI = 4
 NATIVE_STEP_NAMES = {1: "descriptors", 2: "unshare", 3: "chdir", 4: "no_new_privs", 5: "stdin"}
 NATIVE_STEP_MOUNT = 100
 
@@ -114,6 +114,13 @@ class NativePlan(ctypes.Structure):
         ("failed_step", ctypes.c_int),
         ("failed_errno", ctypes.c_int),
     ]
+
+
+class NativeLimits(ctypes.Structure):
+    """The rlimits sandbox_limit_and_drop sets: CPU (soft, hard), address space, file size,
+    open files, processes (the ``long limits[6]`` it takes)."""
+
+    _fields_ = [(name, ctypes.c_long) for name in ("cpu_soft", "cpu_hard", "memory", "file_size", "files", "processes")]
 
 
 class NativeZygoteEntry(ctypes.Structure):
@@ -165,6 +172,8 @@ def _load_native() -> ctypes.PyDLL | None:
             library.sandbox_fork.argtypes = (ctypes.POINTER(NativePlan),)
             library.sandbox_zygote_serve.restype = ctypes.c_int
             library.sandbox_zygote_serve.argtypes = (ctypes.POINTER(NativeZygote),)
+            library.sandbox_limit_and_drop.restype = ctypes.c_int
+            library.sandbox_limit_and_drop.argtypes = (ctypes.POINTER(NativeLimits), ctypes.c_int, ctypes.c_int)
             return library
     return None
 

@@ -886,12 +886,19 @@ class ForkServer:
             except OSError:
                 pass  # a CPU taken away since (cpuset change): the run goes anywhere
         # ---- before any untrusted code: rlimits, then the slot's uid
-        if layers["rlimits"]:
-            # The sweeper's real uid is the slot's first: one more process for that uid.
-            extra = int(self.sweeper_pid is not None and uid == self.uids[0])
-            _layer_step("rlimits", _set_rlimits, spec, extra)
-        if layers["uid"]:
-            _layer_step("uid", _drop_privileges, uid, uid)
+        # (The sweeper's real uid is the slot's first: one more process for that uid.)
+        extra = int(self.sweeper_pid is not None and uid == self.uids[0])
+        if isolation.native is not None:  # both in one call
+            limits = isolation.NativeLimits(*_rlimit_values(spec, extra)) if layers["rlimits"] else None
+            failed = isolation.native.sandbox_limit_and_drop(limits, uid if layers["uid"] else -1, uid)
+            if failed:
+                err = isolation.ctypes.get_errno()
+                raise _LayerFailure("rlimits" if failed == 1 else "uid", OSError(err, os.strerror(err)))
+        else:
+            if layers["rlimits"]:
+                _layer_step("rlimits", _set_rlimits, spec, extra)
+            if layers["uid"]:
+                _layer_step("uid", _drop_privileges, uid, uid)
         for name, data in files.items():
             _write_work_file(name, data)
         if spec.get("source_file"):
@@ -1195,15 +1202,24 @@ def _sethostname(name: str) -> None:
         raise OSError(err, os.strerror(err))
 
 
-def _set_rlimits(spec: dict[str, Any], extra_processes: int = 0) -> None:
+def _rlimit_values(spec: dict[str, Any], extra_processes: int = 0) -> tuple[int, int, int, int, int, int]:
+    """CPU seconds (soft, hard), address space, file size, open files, processes."""
     cpu = int(math.ceil(float(spec.get("time_limit_s", 5.0)))) + 1
-    memory = int(spec.get("memory_mb", 512)) << 20
+    return (
+        cpu, cpu + 1, int(spec.get("memory_mb", 512)) << 20, int(spec.get("max_file_mb", 16)) << 20,
+        int(spec.get("max_open_files", 64)), int(spec.get("max_processes", 32)) + extra_processes,
+    )  # fmt: skip
+
+
+def _set_rlimits(spec: dict[str, Any], extra_processes: int = 0) -> None:
+    """What sandbox_limit_and_drop in sandbox/_native.c sets, in Python."""
+    cpu_soft, cpu_hard, memory, file_size, open_files, processes = _rlimit_values(spec, extra_processes)
     limits = {
-        resource.RLIMIT_CPU: (cpu, cpu + 1),
+        resource.RLIMIT_CPU: (cpu_soft, cpu_hard),
         resource.RLIMIT_AS: (memory, memory),
-        resource.RLIMIT_FSIZE: (int(spec.get("max_file_mb", 16)) << 20,) * 2,
-        resource.RLIMIT_NOFILE: (int(spec.get("max_open_files", 64)),) * 2,
-        resource.RLIMIT_NPROC: (int(spec.get("max_processes", 32)) + extra_processes,) * 2,
+        resource.RLIMIT_FSIZE: (file_size, file_size),
+        resource.RLIMIT_NOFILE: (open_files, open_files),
+        resource.RLIMIT_NPROC: (processes, processes),
         resource.RLIMIT_CORE: (0, 0),
         resource.RLIMIT_MEMLOCK: (0, 0),
         resource.RLIMIT_MSGQUEUE: (0, 0),
