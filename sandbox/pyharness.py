@@ -80,6 +80,13 @@ def warm_up(workdir: str) -> None:
     json.loads(json.dumps({"warm": [1, 2.5, None, "x"]}))
     _prepared["stdio"] = _new_stdio()
     _prepared["path"] = _program_path(workdir)
+    # What a run's reset replaces stays referenced here, so no child frees it: freeing the
+    # server's own stdio objects, argv and __main__ (with everything its dict holds) would
+    # write to a hundred pages of each child.
+    _prepared["replaced"] = (
+        sys.stdin, sys.stdout, sys.stderr, sys.__stdin__, sys.__stdout__, sys.__stderr__,
+        sys.argv, sys.modules.get("__main__"),
+    )  # fmt: skip
 
 
 def prepare(workdir: str) -> None:
