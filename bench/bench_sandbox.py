@@ -193,7 +193,7 @@ def main(quick: bool = False) -> dict[str, Any]:
     console.rule("sandbox: per-run cost vs python3 -I -S")
     per_run = bench_per_run(n_sandbox=100 if quick else 300, n_spawn=20 if quick else 60)
     console.rule("sandbox: HumanEval end to end vs a subprocess per problem")
-    humaneval = bench_humaneval(os.environ.get("REWARD_BENCH_URL"))
+    humaneval = bench_humaneval(os.environ.get("REWARD_BENCH_URL"), rounds=3 if quick else 5)
 
     table = Table(title="sandbox benchmarks (same machine, same run)")
     for column in ("benchmark", "sandbox / service", "baseline", "ratio", "target"):
