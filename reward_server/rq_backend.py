@@ -31,6 +31,7 @@ from rq.job import Job
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 from rq.timeouts import TimerDeathPenalty
+from rq.worker_registration import clean_worker_registry
 
 from reward_server.cache import item_key
 from reward_server.execution import WorkItem
@@ -287,6 +288,9 @@ class RQBackend:
         registry = StartedJobRegistry(queue=self.queue, death_penalty_class=TimerDeathPenalty)
         registry.cleanup()
         self._queued = self.queue.count
+        # Workers alive now: a worker killed without a goodbye stays in RQ's registry until
+        # someone cleans it, but its key expires with its liveness.
+        clean_worker_registry(self.queue)
         self._workers = Worker.count(queue=self.queue)
         keys = sorted(self.sync_redis.scan_iter(f"{SANDBOX_REPORT_PREFIX}*", count=1000))
         reports = self.sync_redis.mget(keys) if keys else []

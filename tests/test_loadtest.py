@@ -204,7 +204,10 @@ def test_chaos_kill_a_local_rq_worker_loses_nothing(tmp_path: Path, monkeypatch:
         assert replacement_pid is not None and os.path.exists(f"/proc/{replacement_pid}")
         check_report_consistency(report, out)
         check_against_service(report, before, after)
-        assert max(s["rq_workers"] for s in report["metrics_samples"]) == 2
+        counts = [s["rq_workers"] for s in report["metrics_samples"]]
+        # The killed worker still counts until its liveness (3 s) runs out, and its
+        # replacement (started 2 s after the kill) may register before that: 3 for a while.
+        assert 2 <= max(counts) <= 3 and counts[-1] == 2, counts
     finally:
         if replacement_pid is not None:
             kill_group(replacement_pid)
