@@ -25,7 +25,7 @@ from loadtest.cli import is_local_url
 from loadtest.cli import main as loadtest_main
 from reward_server.launcher import REPO, start_service, stop_service
 
-REDIS_URL = f"redis://{os.environ.get('TEST_REDIS_HOST', '127.0.0.1')}:6379/11"  # this file's own database
+REDIS_URL = f"redis://{os.environ.get('TEST_REDIS_HOST', '127.0.0.1')}:{os.environ.get('TEST_REDIS_PORT', '6379')}/11"  # this file's own database
 
 
 def scrape(url: str) -> dict[tuple[str, frozenset], float]:

@@ -17,8 +17,9 @@ import redis
 from reward_server.launcher import REPO, start_service, stop_service
 
 REDIS_HOST = os.environ.get("TEST_REDIS_HOST", "127.0.0.1")
+REDIS_PORT = os.environ.get("TEST_REDIS_PORT", "6379")  # another server lets two checkouts test at once
 REDIS_DB = 13  # a database of its own, flushed by these tests
-REDIS_URL = f"redis://{REDIS_HOST}:6379/{REDIS_DB}"
+REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"
 
 
 def redis_or_fail() -> redis.Redis:
