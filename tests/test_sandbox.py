@@ -473,9 +473,11 @@ def test_exit_tricks_do_not_complete_the_tests(pool, attack):
     ids=["object", "int-subclass", "list-subclass"],
 )
 def test_forged_equality_gains_nothing(pool, attack):
+    # An object arrives as a handle that equals only itself, a subclass of a builtin as its
+    # base type's value: the forged __eq__ never runs in the driver, and the assert fails.
     result, completed = drive(pool, attack)
     assert not completed
-    assert any("plain data" in str(r.get("failed")) for r in result.records), result.records
+    assert any("AssertionError" in str(r.get("failed")) for r in result.records), result.records
 
 
 def test_tampering_with_builtins_and_the_harness_gains_nothing(pool):
