@@ -32,7 +32,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from services.labels import DOMAINS
+from services.registry import DOMAINS
 
 DOMAIN_MAP_ENV = "REWARD_DATA_SOURCE_DOMAINS"
 

@@ -12,16 +12,19 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reward_server.execution import Backend, EmbeddedBackend, WorkItem
+from reward_server.execution import EmbeddedBackend
+from reward_server.front import Backend, Front
 from reward_server.metrics import Metrics
+from reward_server.readiness import sandbox_report
 from reward_server.settings import Settings
 from services.api import RewardRequest, RewardResponse, ScoreRequest, ScoreResponse
 from services.extraction import response_from_query
-from services.labels import DOMAINS
-from services.scoring import label_domain
+from services.registry import DOMAINS
+from services.rewards import RewardOptions
+from services.scoring import WorkItem, decode_item
 
 # Per-sample numbers returned in OpenRLHF's extra_logs (one list entry per query).
-EXTRA_LOG_KEYS = ("correct", "partial", "format_ok", "format_error", "timeout", "error", "cached")
+EXTRA_LOG_KEYS = ("correct", "partial", "format_ok", "format_error", "timeout", "error", "unscored", "cached")
 
 
 def openrlhf_extra_logs(items: list[WorkItem], results: list[dict[str, Any]]) -> dict[str, list[float]]:
@@ -44,11 +47,12 @@ def openrlhf_extra_logs(items: list[WorkItem], results: list[dict[str, Any]]) ->
             "format_error": verdict == "format_error",
             "timeout": verdict == "timeout",
             "error": verdict == "error",
+            "unscored": verdict == "unscored",
             "cached": r.get("cached", False),
         }
         for key, flag in flags.items():
             logs[key].append(float(flag))
-        domain = label_domain(item.label)
+        domain = item.domain
         for d in DOMAINS:
             mine = d == domain
             logs[f"n_{d}"].append(float(mine))
@@ -116,6 +120,8 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
             backend = RQBackend(settings, metrics)
         else:
             backend = EmbeddedBackend(settings, metrics)
+    front = Front(settings, metrics, backend)
+    base_options = RewardOptions(mode=settings.default_mode)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -134,6 +140,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.backend = backend
+    app.state.front = front
     app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
 
     expected_key = settings.api_key.get_secret_value() if settings.api_key else None
@@ -170,8 +177,11 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         """Score a batch of responses: one result per item, in order."""
         check_batch_size(len(request.items))
         request_layer = request.options.model_dump(exclude_unset=True) if request.options else None
-        items = [WorkItem(it.response, it.label, it.prompt, (request_layer, it.options)) for it in request.items]
-        return {"results": await backend.score(items)}
+        items = [
+            decode_item(it.response, it.label, it.prompt, base_options, (request_layer, it.options))
+            for it in request.items
+        ]
+        return {"results": await front.score(items)}
 
     async def reward(request: RewardRequest) -> dict[str, Any]:
         """OpenRLHF's remote reward: ``{query, prompts, labels}`` in, ``{rewards, scores, extra_logs}`` out."""
@@ -179,10 +189,10 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         prompts = request.prompts or [None] * len(request.query)
         request_layer = request.options.model_dump(exclude_unset=True) if request.options else None
         items = [
-            WorkItem(response_from_query(query, prompt), label, prompt, (request_layer,))
+            decode_item(response_from_query(query, prompt), label, prompt, base_options, (request_layer,))
             for query, prompt, label in zip(request.query, prompts, request.labels, strict=True)
         ]
-        results = await backend.score(items)
+        results = await front.score(items)
         extra_logs = openrlhf_extra_logs(items, results)
         return {
             "rewards": [r["reward"] for r in results],
@@ -205,7 +215,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         """Backends reachable and sandbox layers active."""
         report: dict[str, Any] = {"backend": backend.readiness()}
         ready = bool(report["backend"].get("ok"))
-        report["sandbox"] = sandbox_readiness()
+        report["sandbox"] = sandbox_report()
         report["status"] = "ready" if ready else "not ready"
         return JSONResponse(report, status_code=200 if ready else 503)
 
@@ -214,15 +224,3 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
-
-
-def sandbox_readiness() -> dict[str, Any]:
-    """The sandbox pool's layers when this process runs one (`reward serve` starts it)."""
-    import sandbox
-
-    pool = sandbox.current_pool()
-    if pool is None:
-        return {"ok": True, "started": False}
-    layers = dict(pool.layers)
-    return {"ok": True, "started": True, "strict": pool.strict, "layers": layers, "native_setup": pool.native_setup,
-            "inactive": sorted(name for name, on in layers.items() if not on)}

@@ -1,30 +1,24 @@
 """In-process result cache with in-flight coalescing.
 
-Identical (label, prompt, response, options) items share one result: a GRPO group often
-holds the same response several times, and epochs repeat prompts. Items that arrive
-while an identical one is being scored wait for that one instead of scoring again.
+Identical items (same domain, label, prompt, options and response: the key a
+:class:`services.scoring.WorkItem` carries) share one result: a GRPO group often holds the
+same response several times, and epochs repeat prompts. Items that arrive while an
+identical one is being scored wait for that one instead of scoring again; if that one is
+given up (its request's deadline passed), a waiter scores the item itself.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from cachetools import LRUCache
 
-# Verdicts that depend on the infrastructure rather than on the item are not cached.
-UNCACHED_VERDICTS = frozenset({"timeout", "error"})
+from services.core import FAILURE_VERDICTS
 
-
-def item_key(label: Any, prompt: str | None, response: str, layers: tuple[Any, ...]) -> str:
-    h = hashlib.blake2b(digest_size=20)
-    h.update(json.dumps([label, prompt, layers], sort_keys=True, default=str).encode())
-    h.update(b"\x00")
-    h.update(response.encode("utf-8", "surrogatepass"))
-    return h.hexdigest()
+UNCACHED_VERDICTS = frozenset(v.value for v in FAILURE_VERDICTS)
+"""Verdicts that depend on the infrastructure rather than on the item are not cached."""
 
 
 class ResultCache:
@@ -42,22 +36,33 @@ class ResultCache:
         """The result for ``key`` and whether it came from the cache (or an identical item in flight)."""
         if not self.enabled:
             return await compute(), False
-        hit = self._lru.get(key)
-        if hit is not None:
-            return hit, True
-        pending = self._pending.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending), True
+        while True:
+            hit = self._lru.get(key)
+            if hit is not None:
+                return hit, True
+            pending = self._pending.get(key)
+            if pending is None:
+                break
+            try:
+                return await asyncio.shield(pending), True
+            except asyncio.CancelledError:
+                if not pending.cancelled():
+                    raise  # this waiter itself was cancelled
+                # The item it waited for was given up; score it here instead.
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[key] = future
         try:
             result = await compute()
         except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved here so an unobserved failure is not logged twice
+            if isinstance(exc, asyncio.CancelledError):
+                future.cancel()
+            else:
+                future.set_exception(exc)
+                future.exception()  # retrieved here so an unobserved failure is not logged twice
             raise
         finally:
-            self._pending.pop(key, None)
+            if self._pending.get(key) is future:
+                del self._pending[key]
         if result["verdict"] not in UNCACHED_VERDICTS:
             self._lru[key] = result
         future.set_result(result)

@@ -1,14 +1,15 @@
-"""Execution backends: where items are scored and how their time limits are enforced.
+"""The embedded execution backend: items scored in this process's reach.
 
-The embedded backend (the default) keeps everything in this process's reach:
-
-- math, CountDown and puzzle items run in a pebble process pool sized to the cores;
-  a task that passes its time limit has its worker process killed and replaced, which
-  is the only way to stop big-integer work such as ``9**9**9``;
+- math, CountDown and puzzle items run in a pebble process pool sized to the cores; a
+  task that passes its time limit has its worker process killed and replaced, which is
+  the only way to stop big-integer work such as ``9**9**9``. pebble's clock starts when
+  a worker takes the task, so waiting for a free process never counts;
 - code items run on threads that wait on the sandbox pool, whose runs carry their own
-  hard limits.
+  hard limits (CPU and wall clock per run); the code verifier counts only the time its
+  runs took against the item's budget, never the wait for a slot.
 
-The event loop only awaits futures; it never runs a verifier.
+The event loop only awaits futures; it never runs a verifier. What every backend shares
+(cache, deadline, size check, metrics, failures) is the front's (:mod:`reward_server.front`).
 """
 
 from __future__ import annotations
@@ -19,36 +20,24 @@ import logging
 import multiprocessing
 import resource
 import threading
-import time
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from pebble import ProcessExpired, ProcessPool
 
-from reward_server.cache import ResultCache, item_key
 from reward_server.metrics import Metrics
 from reward_server.settings import Settings
-from services.rewards import RewardOptions
-from services.scoring import failure_result, label_domain, score_item, warm_up
+from services.core import Verdict
+from services.registry import warm_up
+from services.scoring import WorkItem, failure_result, score
 
 # Modules each verifier process needs; the fork server imports them once.
-PRELOAD = ["services.scoring", "services.domains.math", "services.domains.countdown"]
-# Domains whose work happens in the sandbox rather than in the verifier processes.
-SANDBOX_DOMAINS = frozenset({"code"})
+PRELOAD = ["services.scoring", "services.domains.math", "services.domains.countdown", "math_verify", "sympy"]
 # Times an item is scored again after its verifier process died under it, and after the
 # whole pool had to be replaced.
 CRASH_RETRIES = 1
 BROKEN_POOL_RETRIES = 3
 log = logging.getLogger("reward.execution")
-
-
-@dataclass(slots=True)
-class WorkItem:
-    response: str
-    label: Any
-    prompt: str | None
-    layers: tuple[dict[str, Any] | None, ...]
 
 
 def _init_verifier_process(memory_mb: int) -> None:
@@ -67,19 +56,10 @@ def _sandbox_slots() -> int:
     return pool.size if pool is not None else 0
 
 
-class Backend(Protocol):
-    async def start(self) -> None: ...
-    async def stop(self) -> None: ...
-    async def score(self, items: list[WorkItem]) -> list[dict[str, Any]]: ...
-    def readiness(self) -> dict[str, Any]: ...
-
-
 class EmbeddedBackend:
     def __init__(self, settings: Settings, metrics: Metrics) -> None:
         self.settings = settings
         self.metrics = metrics
-        self.base_options = RewardOptions(mode=settings.default_mode)
-        self.cache = ResultCache(settings.cache_size)
         self._pool: ProcessPool | None = None
         self._threads: concurrent.futures.ThreadPoolExecutor | None = None
         # Items handed to the verifier pool / to the sandbox threads and not yet answered.
@@ -133,44 +113,33 @@ class EmbeddedBackend:
         alive = self._pool is not None and self._pool.active
         return {"ok": alive, "backend": "embedded", "verifier_processes": self.settings.pool_workers if alive else 0}
 
-    def _timeout_for(self, domain: str, item: WorkItem) -> float:
-        default = self.settings.code_item_timeout_s if domain in SANDBOX_DOMAINS else self.settings.item_timeout_s
-        asked = None
-        for layer in item.layers:
-            if layer and isinstance(layer.get("timeout_s"), int | float):
-                asked = float(layer["timeout_s"])
-        if isinstance(item.label, dict) and isinstance(item.label.get("reward"), dict):
-            value = item.label["reward"].get("timeout_s")
-            if isinstance(value, int | float):
-                asked = float(value)
-        if asked is None or asked <= 0:
-            return default
-        return min(asked, self.settings.max_item_timeout_s)
-
-    async def _run(self, item: WorkItem, domain: str) -> dict[str, Any]:
+    async def execute(self, item: WorkItem, limit_s: float) -> dict[str, Any]:
         assert self._pool is not None and self._threads is not None
-        timeout = self._timeout_for(domain, item)
-        args = (item.response, item.label, item.prompt, self.base_options, item.layers)
-        if domain in SANDBOX_DOMAINS:
-            loop = asyncio.get_running_loop()
-            future = loop.run_in_executor(self._threads, score_item, *args)
-            self._outstanding_code += 1
+        if item.sandbox:
+            return await self._on_thread(item)
+        return await self._in_process(item, limit_s)
+
+    async def _on_thread(self, item: WorkItem) -> dict[str, Any]:
+        assert self._threads is not None
+        future = asyncio.get_running_loop().run_in_executor(self._threads, score, item)
+        self._outstanding_code += 1
+        self._update_queue_depth()
+        try:
+            return await future
+        finally:
+            self._outstanding_code -= 1
             self._update_queue_depth()
-            try:
-                return await asyncio.wait_for(future, timeout)
-            except TimeoutError:
-                return self._failure("timeout", f"item took longer than {timeout:g} s", item)
-            finally:
-                self._outstanding_code -= 1
-                self._update_queue_depth()
+
+    async def _in_process(self, item: WorkItem, limit_s: float) -> dict[str, Any]:
         self._outstanding += 1
         self._update_queue_depth()
         crashes = broken = 0
         try:
             while True:
                 pool = self._pool
+                assert pool is not None
                 try:
-                    pebble_future = pool.schedule(score_item, args=args, timeout=timeout)
+                    pebble_future = pool.schedule(score, args=(item,), timeout=limit_s)
                 except RuntimeError:  # the pool is in pebble's error state
                     broken += 1
                     if broken > BROKEN_POOL_RETRIES:
@@ -181,25 +150,25 @@ class EmbeddedBackend:
                     return await asyncio.wrap_future(pebble_future)
                 except TimeoutError:
                     self.metrics.worker_restarts.labels("timeout").inc()
-                    return self._failure("timeout", f"item took longer than {timeout:g} s; its worker was killed", item)
+                    reason = f"item took longer than {limit_s:g} s; its worker was killed"
+                    return failure_result(item, Verdict.TIMEOUT, reason)
                 except ProcessExpired as exc:
                     # A verifier process that died under an item (killed, out of memory) costs
                     # the item nothing the first time: it is scored again on a fresh process.
                     self.metrics.worker_restarts.labels("crash").inc()
                     crashes += 1
                     if crashes > CRASH_RETRIES:
-                        return self._failure(
-                            "error", f"verifier process died {crashes} times (last exit code {exc.exitcode})", item
-                        )
+                        reason = f"verifier process died {crashes} times (last exit code {exc.exitcode})"
+                        return failure_result(item, Verdict.ERROR, reason)
                 except BrokenProcessPool:
                     broken += 1
                     if broken > BROKEN_POOL_RETRIES:
-                        return self._failure("error", "verifier pool failed repeatedly", item)
+                        return failure_result(item, Verdict.ERROR, "verifier pool failed repeatedly")
                     self._replace_broken_pool(pool)
                 except asyncio.CancelledError:
                     if pebble_future.cancelled() and not asyncio.current_task().cancelling():
                         continue  # cancelled by the replacement of a broken pool: run it again
-                    pebble_future.cancel()
+                    pebble_future.cancel()  # given up: a queued task is dropped, a running one's process stopped
                     raise
         finally:
             self._outstanding -= 1
@@ -210,41 +179,3 @@ class EmbeddedBackend:
         slots = _sandbox_slots()
         waiting = max(0, self._outstanding - self.settings.pool_workers) + max(0, self._outstanding_code - slots)
         self.metrics.queue_depth.set(waiting)
-
-    def _failure(self, verdict: str, reason: str, item: WorkItem) -> dict[str, Any]:
-        return failure_result(verdict, reason, item.response, item.prompt, self.base_options, item.layers)
-
-    async def _score_one(self, item: WorkItem) -> dict[str, Any]:
-        started = time.perf_counter()
-        domain = label_domain(item.label)
-        self.metrics.in_flight.inc()
-        try:
-            if len(item.response) > self.settings.max_response_chars:
-                result = self._failure(
-                    "error", f"response longer than {self.settings.max_response_chars} characters", item
-                )
-                cached = False
-            else:
-                key = item_key(item.label, item.prompt, item.response, item.layers)
-                try:
-                    result, cached = await asyncio.wait_for(
-                        self.cache.get_or_compute(key, lambda: self._run(item, domain)),
-                        self.settings.queue_deadline_s,
-                    )
-                except TimeoutError:
-                    result, cached = (
-                        self._failure("timeout", f"not answered within {self.settings.queue_deadline_s:g} s", item),
-                        False,
-                    )
-        finally:
-            self.metrics.in_flight.dec()
-        elapsed = time.perf_counter() - started
-        (self.metrics.cache_hits if cached else self.metrics.cache_misses).inc()
-        self.metrics.items.labels(domain, result["verdict"]).inc()
-        self.metrics.item_seconds.labels(domain).observe(elapsed)
-        if result["verdict"] == "timeout":
-            self.metrics.timeouts.labels(domain).inc()
-        return {**result, "latency_ms": round(elapsed * 1000, 3), "cached": cached}
-
-    async def score(self, items: list[WorkItem]) -> list[dict[str, Any]]:
-        return list(await asyncio.gather(*(self._score_one(item) for item in items)))

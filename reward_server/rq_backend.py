@@ -9,8 +9,11 @@
   beating (RQ's abandoned-job retry), and re-sends batches whose job vanished (Redis
   restarted). A duplicate answer for a batch already answered is dropped.
 - Redis being down is reported at ``/readyz``; items keep waiting (and enqueueing is
-  retried) until Redis is back or their deadline passes, when they get ``error``.
-- Results are cached in Redis with a TTL, shared by all API instances.
+  retried) until Redis is back or their deadline passes, when the front answers them.
+- Results are cached in Redis with a TTL, shared by all API instances: a batch looks its
+  items up before it is queued, and workers store what they score.
+- Every queued item carries the time its request gives up on it; a worker skips an item
+  whose time has passed, and an item given up before its batch is queued never is.
 """
 
 from __future__ import annotations
@@ -33,8 +36,6 @@ from rq.serializers import JSONSerializer
 from rq.timeouts import TimerDeathPenalty
 from rq.worker_registration import clean_worker_registry
 
-from reward_server.cache import item_key
-from reward_server.execution import WorkItem
 from reward_server.metrics import Metrics
 from reward_server.rq_worker import (
     CACHE_PREFIX,
@@ -45,8 +46,7 @@ from reward_server.rq_worker import (
     score_batch,
 )
 from reward_server.settings import Settings
-from services.rewards import RewardOptions
-from services.scoring import failure_result, label_domain
+from services.scoring import WorkItem
 
 log = logging.getLogger("reward.rq")
 
@@ -64,7 +64,9 @@ class _Batch:
 @dataclass
 class _Pending:
     item: WorkItem
-    key: str
+    limit_s: float
+    expires_at: float
+    """Wall-clock time (epoch seconds) after which nobody waits for this item."""
     future: asyncio.Future[dict[str, Any]]
 
 
@@ -72,7 +74,6 @@ class RQBackend:
     def __init__(self, settings: Settings, metrics: Metrics) -> None:
         self.settings = settings
         self.metrics = metrics
-        self.base_options = RewardOptions(mode=settings.default_mode)
         self.instance_id = uuid.uuid4().hex[:12]
         self.sync_redis = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
         self.queue = Queue(QUEUE_NAME, connection=self.sync_redis, serializer=JSONSerializer)
@@ -124,50 +125,20 @@ class RQBackend:
 
     # -- scoring ---------------------------------------------------------------------
 
-    async def score(self, items: list[WorkItem]) -> list[dict[str, Any]]:
-        started = time.perf_counter()
-        results: list[dict[str, Any] | None] = [None] * len(items)
-        keys = [item_key(i.label, i.prompt, i.response, i.layers) for i in items]
-        cached = await self._cache_lookup(keys)
-        waiting: list[tuple[int, asyncio.Future[dict[str, Any]]]] = []
+    async def execute(self, item: WorkItem, limit_s: float) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
-        for index, (item, key) in enumerate(zip(items, keys, strict=True)):
-            if len(item.response) > self.settings.max_response_chars:
-                results[index] = self._failure(
-                    "error", f"response longer than {self.settings.max_response_chars} characters", item
-                )
-            elif cached[index] is not None:
-                results[index] = {**cached[index], "cached": True}
-            else:
-                pending = _Pending(item, key, loop.create_future())
-                self._pending.append(pending)
-                waiting.append((index, pending.future))
-        if waiting:
-            self._schedule_flush()
-        for index, future in waiting:
-            try:
-                results[index] = await asyncio.wait_for(asyncio.shield(future), self.settings.queue_deadline_s)
-            except TimeoutError:
-                reason = f"not answered within {self.settings.queue_deadline_s:g} s"
-                if not self._redis_ok:
-                    reason += f"; Redis unreachable ({self._redis_error})"
-                results[index] = self._failure("timeout", reason, items[index])
-        elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
-        final = []
-        for item, result in zip(items, results, strict=True):
-            assert result is not None
-            domain = label_domain(item.label)
-            self.metrics.items.labels(domain, result["verdict"]).inc()
-            self.metrics.item_seconds.labels(domain).observe(elapsed_ms / 1000)
-            (self.metrics.cache_hits if result.get("cached") else self.metrics.cache_misses).inc()
-            if result["verdict"] == "timeout":
-                self.metrics.timeouts.labels(domain).inc()
-            final.append({**result, "latency_ms": elapsed_ms})
-        return final
-
-    def _failure(self, verdict: str, reason: str, item: WorkItem) -> dict[str, Any]:
-        result = failure_result(verdict, reason, item.response, item.prompt, self.base_options, item.layers)
-        return {**result, "latency_ms": 0.0, "cached": False}
+        pending = _Pending(item, limit_s, time.time() + self.settings.queue_deadline_s, loop.create_future())
+        self._pending.append(pending)
+        self._schedule_flush()
+        try:
+            return await asyncio.shield(pending.future)
+        except asyncio.CancelledError:
+            # Given up by the front: not queued if its batch has not gone yet; a worker
+            # skips it once its time has passed.
+            if pending in self._pending:
+                self._pending.remove(pending)
+            pending.future.cancel()
+            raise
 
     async def _cache_lookup(self, keys: list[str]) -> list[dict[str, Any] | None]:
         if self.settings.redis_cache_ttl_s <= 0 or not self._redis_ok:
@@ -192,21 +163,31 @@ class RQBackend:
         size = self.settings.rq_batch_size
         while self._pending:
             chunk, self._pending = self._pending[:size], self._pending[size:]
-            batch_id = uuid.uuid4().hex
-            payload = {
-                "batch_id": batch_id,
-                "reply_to": self.instance_id,
-                "max_retries": self.settings.rq_max_retries,
-                "cache_keys": [p.key for p in chunk],
-                "items": [
-                    {"response": p.item.response, "label": p.item.label, "prompt": p.item.prompt,
-                     "layers": list(p.item.layers)}
-                    for p in chunk
-                ],
-            }
-            batch = _Batch(batch_id, payload, [p.future for p in chunk])
-            self._batches[batch_id] = batch
-            asyncio.get_running_loop().create_task(self._enqueue(batch))
+            asyncio.get_running_loop().create_task(self._dispatch(chunk))
+
+    async def _dispatch(self, chunk: list[_Pending]) -> None:
+        """Answer what the shared cache holds, queue the rest as one batch."""
+        cached = await self._cache_lookup([p.item.key for p in chunk])
+        waiting = []
+        for pending, hit in zip(chunk, cached, strict=True):
+            if pending.future.done():
+                continue
+            if hit is not None:
+                pending.future.set_result(hit)
+            else:
+                waiting.append(pending)
+        if not waiting:
+            return
+        batch_id = uuid.uuid4().hex
+        payload = {
+            "batch_id": batch_id,
+            "reply_to": self.instance_id,
+            "max_retries": self.settings.rq_max_retries,
+            "items": [{**p.item.to_wire(), "limit_s": p.limit_s, "expires_at": p.expires_at} for p in waiting],
+        }
+        batch = _Batch(batch_id, payload, [p.future for p in waiting])
+        self._batches[batch_id] = batch
+        await self._enqueue(batch)
 
     async def _enqueue(self, batch: _Batch) -> None:
         delay = 0.2
@@ -280,7 +261,6 @@ class RQBackend:
                 log.exception("sweep failed")
             self.metrics.queue_depth.set(self._queued)
             self.metrics.rq_workers.set(self._workers)
-            self.metrics.in_flight.set(sum(len(b.futures) for b in self._batches.values()) + len(self._pending))
 
     def _sweep_once(self) -> None:
         # Jobs whose worker stopped beating go back on the queue (RQ retries them).

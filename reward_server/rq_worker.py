@@ -28,9 +28,12 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from reward_server.cache import UNCACHED_VERDICTS
-from reward_server.execution import EmbeddedBackend, WorkItem
+from reward_server.execution import EmbeddedBackend
 from reward_server.metrics import Metrics
+from reward_server.readiness import sandbox_report
 from reward_server.settings import Settings
+from services.core import Verdict
+from services.scoring import WorkItem, failure_result
 
 log = logging.getLogger("reward.worker")
 
@@ -43,16 +46,11 @@ SANDBOX_REPORT_TTL_S = 60
 
 def _report_sandbox_layers(settings: Settings) -> None:
     """Publish this worker's sandbox layers in Redis, for the API's /readyz, until exit."""
-    import sandbox
-
     key = f"{SANDBOX_REPORT_PREFIX}{socket.gethostname()}:{os.getpid()}"
     connection = Redis.from_url(settings.redis_url, socket_timeout=5)
     while True:
-        pool = sandbox.current_pool()
-        if pool is not None:
-            layers = dict(pool.layers)
-            report = {"layers": layers, "inactive": sorted(k for k, on in layers.items() if not on),
-                      "strict": pool.strict}
+        report = sandbox_report()
+        if report["started"]:
             try:
                 connection.set(key, json.dumps(report), ex=SANDBOX_REPORT_TTL_S)
             except (RedisConnectionError, RedisTimeoutError):
@@ -72,8 +70,22 @@ class _WorkerRuntime:
         asyncio.run_coroutine_threadsafe(self.backend.start(), self.loop).result()
         self.redis = Redis.from_url(settings.redis_url)
 
-    def score(self, items: list[WorkItem]) -> list[dict[str, Any]]:
-        return asyncio.run_coroutine_threadsafe(self.backend.score(items), self.loop).result()
+    def score(self, items: list[tuple[WorkItem, float, float]]) -> list[dict[str, Any]]:
+        """Score (item, limit_s, expires_at) entries; an item whose request gave up on it
+        (``expires_at`` passed) is skipped."""
+
+        async def one(item: WorkItem, limit_s: float, expires_at: float) -> dict[str, Any]:
+            if time.time() > expires_at:
+                return failure_result(item, Verdict.UNSCORED, "given up before a worker reached it")
+            try:
+                return await asyncio.wait_for(self.backend.execute(item, limit_s), max(expires_at - time.time(), 0.001))
+            except TimeoutError:
+                return failure_result(item, Verdict.UNSCORED, "given up while a worker was scoring it")
+
+        async def every() -> list[dict[str, Any]]:
+            return list(await asyncio.gather(*(one(*entry) for entry in items)))
+
+        return asyncio.run_coroutine_threadsafe(every(), self.loop).result()
 
     def close(self) -> None:
         asyncio.run_coroutine_threadsafe(self.backend.stop(), self.loop).result(timeout=30)
@@ -87,18 +99,14 @@ def score_batch(batch: dict[str, Any]) -> int:
     """The RQ job: score one micro-batch and push the results to the API's reply list."""
     if _runtime is None:
         raise RuntimeError("score_batch runs inside `reward worker`")
-    items = [
-        WorkItem(it["response"], it["label"], it.get("prompt"), tuple(it.get("layers") or ()))
-        for it in batch["items"]
-    ]
-    results = _runtime.score(items)
-    keys = batch.get("cache_keys") or []
+    entries = [(WorkItem.from_wire(it), float(it["limit_s"]), float(it["expires_at"])) for it in batch["items"]]
+    results = _runtime.score(entries)
     with _runtime.redis.pipeline(transaction=False) as pipe:
         ttl = _runtime.settings.redis_cache_ttl_s
         if ttl > 0:
-            for key, result in zip(keys, results, strict=False):
-                if key and result["verdict"] not in UNCACHED_VERDICTS:
-                    pipe.set(CACHE_PREFIX + key, json.dumps(result), ex=int(ttl))
+            for (item, _, _), result in zip(entries, results, strict=True):
+                if result["verdict"] not in UNCACHED_VERDICTS:
+                    pipe.set(CACHE_PREFIX + item.key, json.dumps(result), ex=int(ttl))
         job = get_current_job()
         retried = bool(job and job.retries_left is not None and job.retries_left < batch.get("max_retries", 0))
         reply = {"batch_id": batch["batch_id"], "results": results, "worker": os.getpid(), "retried": retried}
@@ -119,11 +127,7 @@ def report_failure(job: Job, connection: Redis, exc_type: Any, exc_value: Any, t
     try:
         batch = job.args[0]
         reason = f"worker failed: {getattr(exc_type, '__name__', exc_type)}: {exc_value}"[:300]
-        results = [
-            {"reward": 0.0, "score": 0.0, "verdict": "error", "format_ok": False, "details": {"reason": reason},
-             "latency_ms": 0.0, "cached": False}
-            for _ in batch["items"]
-        ]
+        results = [failure_result(WorkItem.from_wire(it), Verdict.ERROR, reason) for it in batch["items"]]
         reply = {"batch_id": batch["batch_id"], "results": results, "failed": True}
         connection.rpush(REPLY_PREFIX + batch["reply_to"], json.dumps(reply))
     except Exception:  # a failure callback must not raise

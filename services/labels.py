@@ -1,119 +1,21 @@
-"""The label schema: how a sample says what it is and what counts as right.
-
-A label is a JSON object, or a string holding one, with a ``domain`` key that routes
-it to a verifier. Each domain has its own pydantic model; any label may carry
-``"reward": {...}`` options (see :mod:`services.rewards`).
+"""Reading a label: a JSON object, or a string holding one, whose ``domain`` names a
+registered domain (:mod:`services.registry`); that domain's label model validates the
+rest. Any label may carry ``"reward": {...}`` options (see :mod:`services.rewards`).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    TypeAdapter,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import ValidationError
 
-from services.rewards import RewardOptions
+from services.core import DomainLabel, LabelError
+from services.registry import DOMAINS, REGISTRY
 
 
-class LabelError(ValueError):
-    """A label that cannot be read: not JSON, no known domain, or a bad field."""
-
-
-class _LabelBase(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-    reward: RewardOptions | None = None
-
-
-class MathLabel(_LabelBase):
-    domain: Literal["math"]
-    answer: str
-
-    @field_validator("answer", mode="before")
-    @classmethod
-    def _answer_as_text(cls, value: Any) -> Any:
-        # Datasets store answers as numbers as often as strings.
-        if isinstance(value, bool):
-            raise ValueError("answer must be a string or a number")
-        if isinstance(value, int | float):
-            return str(value)
-        return value
-
-
-class CountdownLabel(_LabelBase):
-    domain: Literal["countdown"]
-    target: int
-    numbers: list[int] = Field(min_length=1, max_length=16)
-
-
-class CodeTests(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    inputs: list[Any] | None = None
-    outputs: list[Any] | None = None
-    fn_name: str | None = None
-    functional: str | None = None
-
-
-class CodeLabel(_LabelBase):
-    domain: Literal["code"]
-    tests: CodeTests
-    language: str = "python"
-    time_limit_s: float | None = Field(default=None, gt=0, le=60)
-    memory_mb: int | None = Field(default=None, gt=0, le=16384)
-    float_tolerance: float | None = Field(default=None, ge=0)
-    """stdin/stdout tests: numeric tokens may differ by this much (absolute or relative)."""
-
-
-class KKLabel(_LabelBase):
-    """Knights and Knaves: ``solution`` {name: role}; or Logic-RL's ``names`` + boolean
-    ``solution`` list, or ``solution_text_format`` / ``solution_text`` (given as the solution
-    or as extra fields). ``roles`` = [truth-teller word, liar word] when not knight/knave."""
-
-    domain: Literal["kk"]
-    solution: dict[str, Any] | list[Any] | str | None = None
-    roles: list[str] | None = None
-
-    @model_validator(mode="after")
-    def _solution_is_readable(self) -> KKLabel:
-        from services.domains.kk import gold_of  # the one place KK label forms are normalised
-
-        gold_of(self)
-        return self
-
-
-class ZebraLabel(_LabelBase):
-    """Zebra grid: ``solution`` {"House 1": {"Name": ...}, ...} or {"header": [...], "rows": [...]}."""
-
-    domain: Literal["zebra"]
-    solution: dict[str, Any]
-
-    @model_validator(mode="after")
-    def _solution_is_readable(self) -> ZebraLabel:
-        from services.domains.zebra import gold_grid  # the one place Zebra grid forms are normalised
-
-        gold_grid(self.solution)
-        return self
-
-
-Label = Annotated[
-    MathLabel | CountdownLabel | CodeLabel | KKLabel | ZebraLabel,
-    Field(discriminator="domain"),
-]
-_label_adapter: TypeAdapter[Any] = TypeAdapter(Label)
-
-DOMAINS = ("math", "countdown", "code", "kk", "zebra")
-
-
-def _describe(err: ValidationError) -> str:
+def describe_error(err: ValidationError) -> str:
+    """A pydantic error as one readable line naming the fields."""
     parts = []
     for e in err.errors()[:5]:
         loc = ".".join(str(p) for p in e["loc"]) or "label"
@@ -136,18 +38,17 @@ def label_as_dict(raw: Any) -> dict[str, Any]:
     return raw
 
 
-def parse_label(raw: Any) -> MathLabel | CountdownLabel | CodeLabel | KKLabel | ZebraLabel:
+def parse_label(raw: Any) -> DomainLabel:
     """Parse and validate a label, raising :class:`LabelError` with a readable reason."""
     data = label_as_dict(raw)
     domain = data.get("domain")
     if domain is None:
         raise LabelError(f"label has no 'domain' (one of {', '.join(DOMAINS)})")
-    if domain not in DOMAINS:
+    if not isinstance(domain, str) or domain not in REGISTRY:
         raise LabelError(f"unknown domain {domain!r} (one of {', '.join(DOMAINS)})")
-    # ZebraLogic ships its grid as {"header": [...], "rows": [...]} at top level too.
-    if domain == "zebra" and "solution" not in data and "header" in data and "rows" in data:
-        data = {**data, "solution": {"header": data["header"], "rows": data["rows"]}}
     try:
-        return _label_adapter.validate_python(data)
+        return REGISTRY[domain].label_model.model_validate(data)
     except ValidationError as exc:
-        raise LabelError(f"invalid {domain} label: {_describe(exc)}") from None
+        raise LabelError(f"invalid {domain} label: {describe_error(exc)}") from None
+    except ValueError as exc:  # a gold answer a domain cannot normalise
+        raise LabelError(f"invalid {domain} label: {exc}") from None

@@ -21,7 +21,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 RewardMode = Literal["binary", "partial", "format", "rescaled", "logic-rl"]
-REWARD_MODES: tuple[str, ...] = ("binary", "partial", "format", "rescaled", "logic-rl")
 
 
 class RewardOptions(BaseModel):
@@ -51,7 +50,17 @@ class RewardOptions(BaseModel):
     end_tokens: list[str] | None = Field(default=None, description="end tokens stripped from the response")
     timeout_s: float | None = Field(default=None, gt=0, le=600, description="per-item time limit")
     max_boxed: int = Field(
-        default=1, ge=1, description="math: more distinct \\boxed{} answers than this is hedging and wrong"
+        default=1,
+        ge=1,
+        description="math: more distinct \\boxed{} answers than this is hedging and wrong, unless the gold "
+        "answer has that many parts (a set of solutions, a tuple) and the boxes together give them",
+    )
+    float_digits: int = Field(
+        default=6,
+        ge=0,
+        le=15,
+        description="math: a decimal answer equals an exact gold value when both agree to this many "
+        "decimal places (0.333333 for 1/3 at 6; 0.33 needs 2)",
     )
 
     def layered(self, *layers: dict[str, Any] | BaseModel | None) -> RewardOptions:
@@ -69,8 +78,13 @@ class RewardOptions(BaseModel):
 def compute_reward(
     verdict: str, score: float, format_ok: bool, parsed: bool, options: RewardOptions
 ) -> float:
-    """The training reward for one outcome under ``options.mode``."""
-    if verdict in ("timeout", "error"):
+    """The training reward for one outcome under ``options.mode``.
+
+    An item that could not be scored (``timeout``, ``error``, ``unscored``) gets
+    ``failure_reward`` when set, else what a wrong but readable answer gets in the mode:
+    a service failure must never pay more than a wrong answer, and it must not be
+    punished like a format error the policy did not make."""
+    if verdict in ("timeout", "error", "unscored"):
         if options.failure_reward is not None:
             return float(options.failure_reward)
         score, parsed = 0.0, True

@@ -1,136 +1,150 @@
-"""Scoring one item: label routing, extraction, the domain verifier and the reward mode.
+"""One item's way through the verifiers: decoded once at the edge, scored, turned into a result.
 
-Everything here is a pure function of (response, label, prompt, options); the execution
-backends (a local process pool, RQ workers) call :func:`score_item` and only add time
-limits around it.
+:func:`decode_item` reads the label and resolves the options once, where a request comes
+in; the :class:`WorkItem` it makes carries the domain, the parsed label, the options (the
+time limit included) and the item's cache key to whichever process scores it.
+:func:`score` never raises for bad input, and :func:`make_result` /
+:func:`failure_result` build every result, failures included.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
-from services.extraction import Extracted, extract
-from services.labels import LabelError, parse_label
+from services.core import DomainLabel, LabelError, Outcome, Verdict
+from services.extraction import extract
+from services.labels import describe_error, parse_label
+from services.registry import REGISTRY
 from services.rewards import RewardOptions, compute_reward
 
-VERDICTS = ("correct", "partial", "wrong", "format_error", "timeout", "error")
+UNKNOWN_DOMAIN = "unknown"
 
 
 @dataclass(slots=True)
-class Outcome:
-    """What a domain verifier found: the fraction correct and whether it could read an answer."""
+class WorkItem:
+    """One response to score, with everything read from its label and options."""
 
-    score: float
-    parsed: bool = True
-    reason: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-    verdict: str | None = None
-    """Set only to override the verdict derived from score and parsed (e.g. ``timeout``)."""
+    response: str
+    prompt: str | None
+    domain: str
+    """A registered domain, or ``unknown`` when the label could not be read."""
+    label: DomainLabel | None
+    options: RewardOptions
+    """The server's defaults with the request's, the item's and the label's options applied."""
+    key: str
+    """Identity for the result caches: domain, label, prompt, options and response."""
+    error: str | None = None
+    """Why the item cannot be scored (a bad label or bad options); it then gets ``error``."""
 
-    def resolved_verdict(self) -> str:
-        if self.verdict is not None:
-            return self.verdict
-        if not self.parsed:
-            return "format_error"
-        if self.score >= 1.0:
-            return "correct"
-        if self.score > 0.0:
-            return "partial"
-        return "wrong"
+    @property
+    def sandbox(self) -> bool:
+        """Its work runs programs in the sandbox."""
+        domain = REGISTRY.get(self.domain)
+        return domain is not None and domain.sandbox
 
+    def to_wire(self) -> dict[str, Any]:
+        """Plain JSON for a queue; :meth:`from_wire` rebuilds the item in a worker."""
+        return {
+            "response": self.response,
+            "prompt": self.prompt,
+            "domain": self.domain,
+            "label": self.label.model_dump(mode="json", exclude_none=True) if self.label is not None else None,
+            "options": self.options.model_dump(mode="json"),
+            "key": self.key,
+            "error": self.error,
+        }
 
-Verifier = Callable[[Extracted, Any, RewardOptions], Outcome]
-
-# domain -> "module:function"; imported on first use so a domain's heavy imports
-# (sympy, the sandbox) load only where that domain is scored.
-VERIFIERS: dict[str, str] = {
-    "math": "services.domains.math:verify",
-    "countdown": "services.domains.countdown:verify",
-    "code": "services.domains.code:verify",
-    "kk": "services.domains.kk:verify",
-    "zebra": "services.domains.zebra:verify",
-}
-_loaded: dict[str, Verifier] = {}
-
-
-def get_verifier(domain: str) -> Verifier:
-    fn = _loaded.get(domain)
-    if fn is None:
-        module_name, _, attr = VERIFIERS[domain].partition(":")
-        fn = getattr(importlib.import_module(module_name), attr)
-        _loaded[domain] = fn
-    return fn
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> WorkItem:
+        options = RewardOptions.model_validate(data["options"])
+        label = None
+        if data.get("label") is not None and data["domain"] in REGISTRY:
+            label = REGISTRY[data["domain"]].label_model.model_validate(data["label"])
+        return cls(data["response"], data.get("prompt"), data["domain"], label, options, data["key"], data.get("error"))
 
 
-def warm_up(domains: tuple[str, ...] = ("math", "countdown")) -> None:
-    """Import the verifiers (and their libraries) ahead of the first item."""
-    for domain in domains:
-        try:
-            get_verifier(domain)
-        except ImportError:
-            pass
+def item_key(domain: str, label_json: str, prompt: str | None, options: RewardOptions, response: str) -> str:
+    h = hashlib.blake2b(digest_size=20)
+    for part in (domain, label_json, "" if prompt is None else "\x01" + prompt, options.model_dump_json()):
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\x00")
+    h.update(response.encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
 
 
-def label_domain(raw_label: Any) -> str:
-    """The domain a raw label names, or 'unknown' (for metrics and timeouts)."""
+def _layered(base: RewardOptions, layers: tuple[Any, ...]) -> tuple[RewardOptions, str | None]:
     try:
-        from services.labels import label_as_dict
+        return base.layered(*layers), None
+    except ValidationError as exc:
+        return base, f"options: {describe_error(exc)}"
 
-        domain = label_as_dict(raw_label).get("domain")
-        return domain if isinstance(domain, str) and domain in VERIFIERS else "unknown"
-    except LabelError:
-        return "unknown"
+
+def decode_item(
+    response: str,
+    raw_label: Any,
+    prompt: str | None = None,
+    base: RewardOptions | None = None,
+    layers: tuple[dict[str, Any] | None, ...] = (),
+) -> WorkItem:
+    """Read one item: its label, its options (``layers`` over ``base``, the label's own
+    ``reward`` options last). Never raises: an unreadable item carries its ``error``."""
+    base = base or RewardOptions()
+    try:
+        label = parse_label(raw_label)
+    except LabelError as exc:
+        options, _ = _layered(base, layers)
+        key = item_key(UNKNOWN_DOMAIN, repr(raw_label)[:10_000], prompt, options, response)
+        return WorkItem(response, prompt, UNKNOWN_DOMAIN, None, options, key, error=f"label: {exc}")
+    options, error = _layered(base, (*layers, label.reward))
+    key = item_key(label.domain, label.model_dump_json(), prompt, options, response)
+    return WorkItem(response, prompt, label.domain, label, options, key, error=error)
 
 
 def make_result(
     outcome: Outcome, format_ok: bool, options: RewardOptions, format_reason: str | None = None
 ) -> dict[str, Any]:
+    """The result of one item: reward under the mode, score, verdict, format and details."""
     verdict = outcome.resolved_verdict()
     details = dict(outcome.details)
     if outcome.reason:
         details.setdefault("reason", outcome.reason)
     if format_reason and not format_ok:
         details.setdefault("format_reason", format_reason)
+    failed = verdict in (Verdict.TIMEOUT, Verdict.ERROR, Verdict.UNSCORED)
     return {
         "reward": compute_reward(verdict, outcome.score, format_ok, outcome.parsed, options),
-        "score": float(outcome.score) if verdict not in ("timeout", "error") else 0.0,
-        "verdict": verdict,
+        "score": 0.0 if failed else float(outcome.score),
+        "verdict": verdict.value,
         "format_ok": bool(format_ok),
         "details": details,
     }
 
 
-def resolve_options(
-    base: RewardOptions, layers: tuple[dict[str, Any] | None, ...], label: Any | None
-) -> RewardOptions:
-    label_layer = label.reward if label is not None and getattr(label, "reward", None) else None
-    return base.layered(*layers, label_layer)
-
-
-def failure_result(
-    verdict: str,
-    reason: str,
-    response: str,
-    prompt: str | None,
-    base: RewardOptions,
-    layers: tuple[dict[str, Any] | None, ...] = (),
-) -> dict[str, Any]:
-    """The result of an item that could not be scored (timeout, crash, bad label)."""
+def failure_result(item: WorkItem, verdict: Verdict, reason: str) -> dict[str, Any]:
+    """The result of an item that could not be scored (timeout, crash, bad label, deadline)."""
     try:
-        options = base.layered(*layers)
-    except ValidationError:
-        options = base
-    try:
-        ex = extract(response, prompt, options)
+        ex = extract(item.response, item.prompt, item.options)
         format_ok, format_reason = ex.format_ok, ex.format_reason
     except Exception:  # extraction is plain string work; stay safe on the failure path
         format_ok, format_reason = False, None
-    return make_result(Outcome(score=0.0, reason=reason, verdict=verdict), format_ok, options, format_reason)
+    return make_result(Outcome(score=0.0, reason=reason, verdict=verdict), format_ok, item.options, format_reason)
+
+
+def score(item: WorkItem) -> dict[str, Any]:
+    """Score one decoded item against its label; never raises for bad input."""
+    if item.error is not None or item.label is None:
+        return failure_result(item, Verdict.ERROR, item.error or "no label")
+    ex = extract(item.response, item.prompt, item.options)
+    try:
+        outcome = REGISTRY[item.domain].verify(ex, item.label, item.options)
+    except (Exception, RecursionError, MemoryError) as exc:
+        reason = f"verifier failed: {type(exc).__name__}: {exc}"[:500]
+        outcome = Outcome(score=0.0, verdict=Verdict.ERROR, reason=reason)
+    return make_result(outcome, ex.format_ok, item.options, ex.format_reason)
 
 
 def score_item(
@@ -140,25 +154,5 @@ def score_item(
     base: RewardOptions | None = None,
     layers: tuple[dict[str, Any] | None, ...] = (),
 ) -> dict[str, Any]:
-    """Score one response against its label; never raises for bad input.
-
-    ``layers`` are option dicts applied over ``base`` (request, then item); the
-    label's own ``reward`` options are applied last.
-    """
-    base = base or RewardOptions()
-    try:
-        label = parse_label(raw_label)
-    except LabelError as exc:
-        return failure_result("error", f"label: {exc}", response, prompt, base, layers)
-    try:
-        options = resolve_options(base, layers, label)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        return failure_result("error", f"options: {where}: {first['msg']}", response, prompt, base)
-    ex = extract(response, prompt, options)
-    try:
-        outcome = get_verifier(label.domain)(ex, label, options)
-    except (Exception, RecursionError, MemoryError) as exc:
-        outcome = Outcome(score=0.0, verdict="error", reason=f"verifier failed: {type(exc).__name__}: {exc}"[:500])
-    return make_result(outcome, ex.format_ok, options, ex.format_reason)
+    """Decode and score in one call: for scripts and tests that hold one raw item."""
+    return score(decode_item(response, raw_label, prompt, base, layers))

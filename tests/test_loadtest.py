@@ -107,19 +107,15 @@ def test_report_matches_the_services_metrics(embedded_service, tmp_path: Path) -
     url = embedded_service.url
     out = tmp_path / "report"
     before = scrape(url)
-    started = time.monotonic()
     code = loadtest_main([
         "--url", url, "--duration", "4", "--warmup", "1", "--concurrency", "32", "--batch", "4", "--samples", "4",
         "--score-batch", "6", "--out", str(out), "--sample-interval", "0.25",
     ])
-    elapsed = time.monotonic() - started
     after = scrape(url)
     assert code == 0
     report = json.loads((out / "report.json").read_text())
     check_report_consistency(report, out)
     check_against_service(report, before, after)
-    # bounded by time: 4 s measured + 1 s warm-up + the last burst's drain, not much more
-    assert elapsed < 60
     assert report["timing"]["measured_s"] >= 4
     assert {r["domains"][0] for r in report["records"] if r["route"] == "/reward"} >= {"code"}
     assert report["metrics_samples"][-1]["pool_workers"] == 2

@@ -26,12 +26,39 @@ from __future__ import annotations
 import math
 import re
 import time
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.core import DomainLabel, Outcome
 from services.extraction import Extracted
-from services.labels import CodeLabel
 from services.rewards import RewardOptions
-from services.scoring import Outcome
+
+
+class CodeTests(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    inputs: list[Any] | None = None
+    outputs: list[Any] | None = None
+    fn_name: str | None = None
+    functional: str | None = None
+
+
+class CodeLabel(DomainLabel):
+    domain: Literal["code"]
+    tests: CodeTests
+    language: str = "python"
+    prelude: str | None = None
+    """Code the dataset runs before the solution (LeetCode's imports and ListNode / TreeNode
+    helpers, MBPP's test imports). Whether a solution must be self-contained is the
+    dataset's call: its converter sets this, and the solution and the tests both see it."""
+    time_limit_s: float | None = Field(default=None, gt=0, le=60)
+    memory_mb: int | None = Field(default=None, gt=0, le=16384)
+    float_tolerance: float | None = Field(default=None, ge=0)
+    """stdin/stdout tests: numeric tokens may differ by this much (absolute or relative)."""
+
+
+Label = CodeLabel
 
 DEFAULT_TEST_TIME_LIMIT_S = 4.0
 """Per test (stdin/stdout, call-based) or for the whole check (functional)."""
@@ -39,7 +66,6 @@ DEFAULT_ITEM_TIME_BUDGET_S = 60.0
 """All tests of one item together, unless the reward options set ``timeout_s``."""
 DEFAULT_MEMORY_MB = 1024
 MAX_OUTPUT_BYTES = 4 << 20
-STRICT_FORMAT_MODES = ("format", "logic-rl")
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+#.-]*)[^\n]*\n(.*?)```", re.DOTALL)
 _LANGUAGE_TAGS = {
@@ -171,8 +197,7 @@ if solution.load_error:
     emit({{"load_error": solution.load_error}})
 else:
     _namespace = {{"__name__": "__main__", "__builtins__": __builtins__}}
-    _namespace.update(solution.functions())
-    _namespace.update(solution.classes())
+    _namespace.update(solution.test_namespace())
     try:
         exec(compile({check!r}, "test", "exec", dont_inherit=True), _namespace)
     except CallTimeout as _exc:
@@ -205,8 +230,6 @@ def verify(extracted: Extracted, label: CodeLabel, options: RewardOptions) -> Ou
     except ValueError as exc:
         return Outcome(score=0.0, verdict="error", reason=str(exc))
     code, fenced = extract_code(extracted.answer_region, language)
-    if code is None and not fenced and options.mode not in STRICT_FORMAT_MODES:
-        code = extracted.answer_region if extracted.answer_region.strip() else None
     if code is None:
         reason = "no code block in the answer" if not fenced else "empty code block"
         return Outcome(score=0.0, parsed=False, reason=reason)
@@ -222,13 +245,16 @@ def verify(extracted: Extracted, label: CodeLabel, options: RewardOptions) -> Ou
         if tests.functional:
             if language != "python":
                 return Outcome(score=0.0, verdict="error", reason="functional tests need language python")
-            outcome = _functional(code, tests.functional, min(per_test * 2, budget), memory)
+            outcome = _functional(code, tests.functional, label.prelude, min(per_test * 2, budget), memory)
         elif tests.fn_name:
             if language != "python":
                 return Outcome(score=0.0, verdict="error", reason="call-based tests need language python")
-            outcome = _call_based(code, tests.fn_name, tests.inputs or [], tests.outputs or [], per_test, budget, memory, stop_early)
+            outcome = _call_based(
+                code, label.prelude, tests.fn_name, tests.inputs or [], tests.outputs or [], per_test, budget, memory, stop_early
+            )
         elif tests.inputs is not None and tests.outputs is not None:
-            outcome = _stdio(code, language, tests.inputs, tests.outputs, per_test, budget, memory, stop_early, tolerance)
+            program = f"{label.prelude}\n{code}" if label.prelude and language == "python" else code
+            outcome = _stdio(program, language, tests.inputs, tests.outputs, per_test, budget, memory, stop_early, tolerance)
         else:
             return Outcome(score=0.0, verdict="error", reason="label has no tests (inputs/outputs, fn_name or functional)")
     except sandbox.SandboxUnavailable as exc:
@@ -306,6 +332,7 @@ def _stdio(
 
 def _call_based(
     code: str,
+    prelude: str | None,
     fn_name: str,
     inputs: list[Any],
     outputs: list[Any],
@@ -323,7 +350,7 @@ def _call_based(
         sandbox.RunRequest(
             source=code,
             driver=CALL_DRIVER,
-            driver_data={"fn_name": fn_name, "inputs": args, "per_test_s": per_test},
+            driver_data={"fn_name": fn_name, "inputs": args, "per_test_s": per_test, "prelude": prelude},
             driver_restarts=True,  # the driver holds only the inputs, never the outputs
             time_limit_s=min(budget, per_test * len(args) + 2.0),
             memory_mb=memory,
@@ -352,13 +379,14 @@ def _call_based(
     return _summarise("call", results, len(args))
 
 
-def _functional(code: str, check: str, time_limit: float, memory: int) -> Outcome:
+def _functional(code: str, check: str, prelude: str | None, time_limit: float, memory: int) -> Outcome:
     import sandbox
 
     run = _pool().run(
         sandbox.RunRequest(
             source=code,
             driver=FUNCTIONAL_DRIVER.format(per_call_s=time_limit, check=check),
+            driver_data={"prelude": prelude},
             time_limit_s=time_limit + 1.0,
             memory_mb=memory,
             max_output_bytes=MAX_OUTPUT_BYTES,

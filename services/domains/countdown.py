@@ -12,12 +12,23 @@ import ast
 import re
 from collections import Counter
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import Field
+
+from services.core import DomainLabel, Outcome
 from services.domains.math import boxed_answers
 from services.extraction import Extracted
 from services.rewards import RewardOptions
-from services.scoring import Outcome
+
+
+class CountdownLabel(DomainLabel):
+    domain: Literal["countdown"]
+    target: int
+    numbers: list[int] = Field(min_length=1, max_length=16)
+
+
+Label = CountdownLabel
 
 MAX_EQUATION_CHARS = 400
 MAX_NODES = 200
@@ -114,7 +125,7 @@ def evaluate_equation(equation: str) -> tuple[Fraction, list[int]]:
     return value, used
 
 
-def verify(extracted: Extracted, label: Any, options: RewardOptions) -> Outcome:
+def verify(extracted: Extracted, label: CountdownLabel, options: RewardOptions) -> Outcome:
     region = extracted.answer_region
     if not region.strip():
         return Outcome(score=0.0, parsed=False, reason="no answer outside the think block")

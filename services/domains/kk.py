@@ -26,13 +26,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
-from services.scoring import Outcome
+from pydantic import PrivateAttr, model_validator
 
-if TYPE_CHECKING:
-    from services.labels import KKLabel
-    from services.rewards import RewardOptions
+from services.core import DomainLabel, Outcome
+from services.rewards import RewardOptions
 
 # Role-word pairs (truth-teller, liar) that puzzles use; a label's own ``roles`` come first.
 KNOWN_ROLE_PAIRS: tuple[tuple[str, str], ...] = (
@@ -68,6 +67,31 @@ class KKGold:
 
     def role_word(self, truthful: bool) -> str:
         return self.roles[0] if truthful else self.roles[1]
+
+
+class KKLabel(DomainLabel):
+    """``solution`` {name: role}; or Logic-RL's ``names`` + boolean ``solution`` list, or
+    ``solution_text_format`` / ``solution_text`` (given as the solution or as extra
+    fields). ``roles`` = [truth-teller word, liar word] when not knight/knave. The gold
+    answer is normalised once, when the label is read (:attr:`gold`)."""
+
+    domain: Literal["kk"]
+    solution: dict[str, Any] | list[Any] | str | None = None
+    roles: list[str] | None = None
+    _gold: KKGold | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _normalise_gold(self) -> KKLabel:
+        self._gold = gold_of(self)
+        return self
+
+    @property
+    def gold(self) -> KKGold:
+        assert self._gold is not None
+        return self._gold
+
+
+Label = KKLabel
 
 
 # --------------------------------------------------------------------------- gold
@@ -397,10 +421,7 @@ def _unknown_names(text: str, gold: KKGold, role_list: list[str]) -> list[str]:
 
 def verify(extracted: Any, label: KKLabel, options: RewardOptions) -> Outcome:
     """Score a Knights-and-Knaves answer: the fraction of the puzzle's people given the right role."""
-    try:
-        gold = gold_of(label)
-    except KKLabelError as exc:
-        return Outcome(score=0.0, verdict="error", reason=f"label: {exc}")
+    gold = label.gold
     total = len(gold.people)
     answer = extracted.answer_region
     if not answer.strip():

@@ -1,43 +1,116 @@
-"""Math answers checked symbolically with math-verify.
+"""Math answers checked symbolically with math-verify, read the way models write them.
 
-- The last ``\\boxed{}`` (or ``\\fbox{}``) in the answer region is the answer; without
-  one, the tail of the answer region is parsed. Answers inside the think block never
-  count (the answer region excludes it).
-- Several boxed answers that disagree are hedging and score 0 (``max_boxed`` distinct
-  answers are allowed, default 1).
-- The gold answer is parsed once per process and cached.
-- math-verify's own SIGALRM timeouts are turned off: they fail off the main thread and
-  cannot stop big-integer arithmetic. The execution backend kills the worker instead.
+Where the answer is (in the answer region; the think block never counts):
+
+1. a "final answer is ..." sentence after the last ``\\boxed{}`` (or with no box at all):
+   what the sentence says, boxed, delimited or plain;
+2. else the ``\\boxed{}`` / ``\\fbox{}`` answers;
+3. else the math in ``$..$``, ``$$..$$``, ``\\(..\\)`` or ``\\[..\\]``;
+4. else the region itself as plain LaTeX (``3\\sqrt{13}``, ``\\text{Evelyn}``, ``6 - 5i``),
+   or, when it reads as prose, the number or expression at its end.
+
+Several candidates (boxes; with answer tags, delimited pieces too) must agree: different
+candidates for one value are hedging and score 0. They count together only when the gold
+answer has that many parts (a set or list of solutions, a tuple of values) and the
+candidates are exactly those parts: ``\\boxed{(2, 2)} and \\boxed{(6, 2)}`` for gold
+``(2, 2), (6, 2)``.
+
+A decimal answer equals an exact gold value when the two agree to ``float_digits`` decimal
+places (default 6, math-verify's own): ``0.333333`` is ``1/3``, ``0.33`` is not unless a
+label or request lowers it. Six places keep a policy from being paid for a rough
+approximation where the problem asks for the exact value, and still accept an exact
+answer written as a long decimal.
+
+The gold answer is parsed once per process. math-verify's own SIGALRM timeouts are off:
+they fail off the main thread and cannot stop big-integer arithmetic; the execution
+backend kills the worker instead.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
-from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
-from math_verify import verify as mv_verify
+from pydantic import field_validator
 
+from services.core import DomainLabel, Outcome
 from services.extraction import Extracted
 from services.rewards import RewardOptions
-from services.scoring import Outcome
+
+
+class MathLabel(DomainLabel):
+    domain: Literal["math"]
+    answer: str
+
+    @field_validator("answer", mode="before")
+    @classmethod
+    def _answer_as_text(cls, value: Any) -> Any:
+        # Datasets store answers as numbers as often as strings.
+        if isinstance(value, bool):
+            raise ValueError("answer must be a string or a number")
+        if isinstance(value, int | float):
+            return str(value)
+        return value
+
+
+Label = MathLabel
 
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
-# Beyond this many distinct boxed answers the response is spam: no need to compare them.
-_MAX_BOXED_COMPARED = 8
-# Without a boxed answer, only the tail of the answer region is handed to the parser.
-_UNBOXED_TAIL_CHARS = 4000
+# Beyond this many distinct candidates the response is spam: no need to compare them.
+_MAX_COMPARED = 8
+# Only the tail of a long answer region is handed to the parser.
+_TAIL_CHARS = 4000
+_DELIMITED = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
+_FINAL_PHRASE = re.compile(
+    r"(?:final\s+answer|the\s+answer|answer)\s*(?:is|:|=)\s*(?:\\[:,;!]\s*)?(?:[:=]\s*)?", re.IGNORECASE
+)
+# Where a final-answer sentence ends: a blank line, or a full stop not inside a number.
+_SENTENCE_END = re.compile(r"\n\s*\n|\.(?!\d)(?=\s|$)")
+_STYLE_COMMAND = re.compile(r"\\(?:text|textbf|mathrm|mathbf|operatorname|mbox)\s*\{[^{}]*\}")
+_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}")
+_PROSE_WORDS = 3
+"""A plain answer with this many words outside LaTeX commands is prose, not an expression."""
+_LATEX_SIGNS = re.compile(r"[\\^_{}=+*/()\[\]|<>-]")
+"""A plain answer with one of these is read as LaTeX first (``3\\sqrt{13}``, ``6 - 5i``); one
+without (``1 000``, ``2,74 $``) is read as text first, as math-verify reads numbers."""
+
 # The backend enforces time limits by killing the worker; the library's reminder of that
 # would otherwise be logged on every call.
 logging.getLogger("math_verify").setLevel(logging.ERROR)
-_GOLD_CONFIG = (LatexExtractionConfig(), ExprExtractionConfig())
-_PRED_CONFIG = (LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig())
+
+
+@lru_cache(maxsize=1)
+def _mv() -> Any:
+    """math-verify, imported where math is scored (the API process only reads labels)."""
+    import math_verify
+
+    return math_verify
+
+
+def warm_up() -> None:
+    parse_gold("\\frac{1}{2}")
+
+
+def _configs(latex_only: bool = False) -> tuple[Any, ...]:
+    mv = _mv()
+    latex = mv.LatexExtractionConfig(boxed_match_priority=0)
+    return (latex,) if latex_only else (latex, mv.ExprExtractionConfig())
+
+
+def _parse(text: str, latex_only: bool = False) -> list[Any]:
+    return _mv().parse(text, extraction_config=_configs(latex_only), extraction_mode="first_match", parsing_timeout=None)
 
 
 def boxed_answers(text: str) -> list[str]:
     """Contents of every ``\\boxed{...}`` / ``\\fbox{...}`` in order, braces matched."""
-    found: list[tuple[int, str]] = []
+    return [content for _, _, content in _boxes(text)]
+
+
+def _boxes(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, content) of every box, in order of position."""
+    found: list[tuple[int, int, str]] = []
     for command in _BOX_COMMANDS:
         start = 0
         while True:
@@ -62,70 +135,141 @@ def boxed_answers(text: str) -> list[str]:
                 j += 1
             if depth != 0:  # unbalanced: the rest of the text is not an answer
                 break
-            found.append((at, text[i + 1 : j]))
+            found.append((at, j + 1, text[i + 1 : j]))
             start = j + 1
     found.sort()
-    return [content for _, content in found]
+    return found
 
 
 @lru_cache(maxsize=65536)
 def parse_gold(answer: str) -> tuple[Any, ...]:
-    """The gold answer parsed once per process (gold answers repeat across a GRPO group)."""
+    """The gold answer parsed once per process (gold answers repeat across a GRPO group).
+    Gold answers come as bare LaTeX, or already delimited or boxed."""
     text = answer.strip()
-    parsed = parse(f"${text}$", extraction_config=_GOLD_CONFIG, parsing_timeout=None)
+    delimited = text.startswith(("$", "\\(", "\\[")) or "\\boxed" in text
+    parsed = _parse(text) if delimited else _parse(f"${text}$")
     if not parsed:
-        parsed = parse(f"\\boxed{{{text}}}", extraction_config=_GOLD_CONFIG, parsing_timeout=None)
+        parsed = _parse(f"\\boxed{{{text}}}")
     if not parsed:
         parsed = [text]
     return tuple(parsed)
 
 
-def _parse_prediction(text: str) -> list[Any]:
-    return parse(
-        text, extraction_config=_PRED_CONFIG, extraction_mode="first_match", parsing_timeout=None
-    )
+def gold_parts(gold: tuple[Any, ...]) -> int:
+    """How many parts the gold answer has: the members of a set or list of solutions, or
+    the entries of a tuple; 1 for a single value."""
+    import sympy
+
+    value = gold[0]
+    if isinstance(value, sympy.FiniteSet | sympy.Tuple | list | tuple):
+        return max(len(value), 1)
+    return 1
 
 
-def _equivalent(gold: tuple[Any, ...], pred: list[Any]) -> bool:
-    return bool(mv_verify(list(gold), pred, timeout_seconds=None))
+def _is_prose(text: str) -> bool:
+    return len(_WORD.findall(_STYLE_COMMAND.sub(" ", text))) >= _PROSE_WORDS
 
 
-def verify(extracted: Extracted, label: Any, options: RewardOptions) -> Outcome:
+def _read_text(text: str) -> list[Any]:
+    """One answer written as text: delimited math, plain LaTeX, or prose ending in one."""
+    text = text.strip()
+    if _DELIMITED.search(text) or "\\boxed" in text:
+        return _parse(text)
+    bare = text.rstrip(" .;,").strip()
+    if not bare or _is_prose(bare):
+        return _parse(text)
+    readings = (lambda: _parse(f"${bare}$", latex_only=True), lambda: _parse(text))
+    if not _LATEX_SIGNS.search(bare):
+        readings = readings[::-1]
+    for read in readings:
+        parsed = read()
+        if parsed:
+            return parsed
+    return []
+
+
+def _final_sentence(region: str, after: int) -> str | None:
+    """What the last "the final answer is ..." after position ``after`` says, if any."""
+    last = None
+    for match in _FINAL_PHRASE.finditer(region):
+        if match.start() >= after:
+            last = match
+    if last is None:
+        return None
+    tail = region[last.end() :]
+    end = _SENTENCE_END.search(tail)
+    said = (tail[: end.start()] if end else tail).strip()
+    return said or None
+
+
+def _candidates(region: str, answer_tags: bool) -> tuple[list[str], str]:
+    """The answer's candidate texts (all must agree, or make up the gold's parts) and how
+    they were found."""
+    boxes = _boxes(region)
+    sentence = _final_sentence(region, boxes[-1][1] if boxes else 0)
+    if sentence is not None:
+        return [sentence], "sentence"
+    contents = [c.strip() for _, _, c in boxes if c.strip()]
+    if contents:
+        return contents, "boxed"
+    if boxes:
+        return [], "boxed"
+    if answer_tags:
+        pieces = [next(g for g in m.groups() if g is not None).strip() for m in _DELIMITED.finditer(region)]
+        pieces = [p for p in pieces if p]
+        if pieces:
+            return pieces, "delimited"
+    return [region[-_TAIL_CHARS:]], "text"
+
+
+def _equal(gold: Any, pred: list[Any], options: RewardOptions) -> bool:
+    return bool(_mv().verify(list(gold), pred, float_rounding=options.float_digits, timeout_seconds=None))
+
+
+def _joined(pieces: list[str], gold: tuple[Any, ...]) -> list[list[Any]]:
+    """The readings of several candidates taken together as one multi-part answer."""
+    import sympy
+
+    readings = [_parse(", ".join(f"\\boxed{{{p}}}" for p in pieces))]
+    if isinstance(gold[0], sympy.Tuple | tuple):
+        readings.append(_parse(f"$({', '.join(pieces)})$"))
+    return [r for r in readings if r]
+
+
+def verify(extracted: Extracted, label: MathLabel, options: RewardOptions) -> Outcome:
     region = extracted.answer_region
     if not region.strip():
         return Outcome(score=0.0, parsed=False, reason="no answer outside the think block")
     gold = parse_gold(label.answer)
-
-    boxes = [b.strip() for b in boxed_answers(region)]
-    boxes = [b for b in boxes if b]
-    if boxes:
-        answer_text = boxes[-1]
-        distinct = list(dict.fromkeys(boxes))
-        if len(distinct) > _MAX_BOXED_COMPARED:
+    pieces, how = _candidates(region, extracted.answer_tags)
+    details: dict[str, Any] = {"read": how, "boxed": how == "boxed"}
+    if not pieces:
+        return Outcome(score=0.0, parsed=False, reason="empty \\boxed{}", details=details)
+    distinct = list(dict.fromkeys(pieces))
+    if len(distinct) > _MAX_COMPARED:
+        return Outcome(score=0.0, reason=f"hedging: {len(distinct)} different answers", details=details)
+    if how == "boxed":
+        pred = _parse(f"\\boxed{{{distinct[-1]}}}")
+    elif how == "delimited":
+        pred = _parse(f"${distinct[-1]}$")
+    else:
+        pred = _read_text(distinct[-1])
+    if len(distinct) > options.max_boxed:
+        readings = [_parse(f"${p}$") for p in distinct]
+        agree = all(r and pred and _equal(pred, r, options) for r in readings[:-1])
+        if not agree:
+            parts = gold_parts(gold)
+            if parts == len(distinct) and parts > 1:
+                if any(_equal(gold, joined, options) for joined in _joined(distinct, gold)):
+                    details.update({"parts": parts, "extracted": ", ".join(distinct)[:200]})
+                    return Outcome(score=1.0, details=details)
             return Outcome(
                 score=0.0,
-                reason=f"hedging: {len(distinct)} different boxed answers",
-                details={"boxed_answers": len(distinct)},
+                reason=f"hedging: {len(distinct)} {how} answers that disagree",
+                details={**details, "answers": len(distinct)},
             )
-        pred = _parse_prediction(f"\\boxed{{{answer_text}}}")
-        if len(distinct) > options.max_boxed:
-            # Several boxed answers count only when they all say the same thing.
-            for other in distinct[:-1]:
-                other_pred = _parse_prediction(f"\\boxed{{{other}}}")
-                if not (other_pred and pred and mv_verify(pred, other_pred, timeout_seconds=None)):
-                    return Outcome(
-                        score=0.0,
-                        reason=f"hedging: {len(distinct)} boxed answers that disagree",
-                        details={"boxed_answers": len(distinct)},
-                    )
-    else:
-        answer_text = region[-_UNBOXED_TAIL_CHARS:]
-        pred = _parse_prediction(answer_text)
-
     if not pred:
-        return Outcome(score=0.0, parsed=False, reason="no parseable math answer", details={"boxed": bool(boxes)})
-    correct = _equivalent(gold, pred)
-    return Outcome(
-        score=1.0 if correct else 0.0,
-        details={"boxed": bool(boxes), "extracted": str(pred[-1])[:200]},
-    )
+        return Outcome(score=0.0, parsed=False, reason="no parseable math answer", details=details)
+    correct = _equal(gold, pred, options)
+    details["extracted"] = str(pred[-1])[:200]
+    return Outcome(score=1.0 if correct else 0.0, details=details)

@@ -11,19 +11,28 @@ The answer is the last complete JSON object in the answer region that has the gr
 (```json fences and text around it are fine; trailing commas are forgiven). Cells compare
 case- and white-space-insensitively; a missing cell is wrong; houses and attributes the
 gold grid does not have earn nothing. score = right cells / gold cells.
+
+Rows are read one of two ways, as the label says (``row_order``):
+
+- ``fixed`` (ZebraLogic): a row is a position, House 1 is the first house; the answer's
+  House 1 is compared with the gold's House 1.
+- ``any`` (Logic Puzzle Baron): a row is an association of values, "House 1" only a row
+  label. The answer's rows are matched one-to-one to the gold rows by content: the
+  assignment that gets the most cells right (the Hungarian method), so a right grid in
+  any row order scores 1 and one wrong cell scores (cells - 1) / cells. An answer with
+  more rows than the puzzle scores 0: extra rows would let it offer every combination.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
-from services.scoring import Outcome
+from pydantic import PrivateAttr, model_validator
 
-if TYPE_CHECKING:
-    from services.labels import ZebraLabel
-    from services.rewards import RewardOptions
+from services.core import DomainLabel, Outcome
+from services.rewards import RewardOptions
 
 MAX_ANSWER_CHARS = 100_000
 """Only the last this-many characters of the answer region are searched for JSON."""
@@ -144,6 +153,41 @@ def gold_grid(solution: Any) -> tuple[dict[int, dict[str, str]], dict[str, str]]
     return gold, display
 
 
+class ZebraLabel(DomainLabel):
+    """``solution`` {"House 1": {"Name": ...}, ...} or {"header": [...], "rows": [...]}
+    (ZebraLogic's top-level ``header`` / ``rows`` are taken as the solution too). The gold
+    grid is normalised once, when the label is read."""
+
+    domain: Literal["zebra"]
+    solution: dict[str, Any]
+    row_order: Literal["fixed", "any"] = "fixed"
+    """``fixed``: rows are positions; ``any``: rows are associations matched by content."""
+    _gold: tuple[dict[int, dict[str, str]], dict[str, str]] | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _top_level_grid(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "solution" not in data and "header" in data and "rows" in data:
+            data = {**data, "solution": {"header": data["header"], "rows": data["rows"]}}
+            data.pop("header")
+            data.pop("rows")
+        return data
+
+    @model_validator(mode="after")
+    def _normalise_gold(self) -> ZebraLabel:
+        self._gold = gold_grid(self.solution)
+        return self
+
+    @property
+    def gold(self) -> tuple[dict[int, dict[str, str]], dict[str, str]]:
+        """house -> attribute -> value, and the attributes' display names."""
+        assert self._gold is not None
+        return self._gold
+
+
+Label = ZebraLabel
+
+
 # --------------------------------------------------------------------------- JSON in text
 
 _TRAILING_COMMA = re.compile(r",(\s*[}\]])")
@@ -213,18 +257,47 @@ def _last_grid(objects: list[Any]) -> tuple[Grid | None, dict[str, str], str | N
 # --------------------------------------------------------------------------- verify
 
 
+def _cell_status(given: list[str] | None, expected: str) -> str | None:
+    """None when the cell is right, else what is wrong with it."""
+    if given is None:
+        return "missing"
+    if len(set(given)) > 1:
+        return "given more than one value"
+    if given[0] != expected:
+        shown = "unreadable value" if given[0].startswith("\x00") else repr(given[0])
+        return f"{shown}, expected {expected!r}"
+    return None
+
+
+def _row_right(gold_row: dict[str, str], answer_row: dict[str, list[str]]) -> int:
+    return sum(1 for attribute, expected in gold_row.items() if _cell_status(answer_row.get(attribute), expected) is None)
+
+
+def match_rows(gold: dict[int, dict[str, str]], grid: Grid) -> dict[int, int | None]:
+    """Gold row -> answer row under the one-to-one assignment with the most cells right."""
+    from scipy.optimize import linear_sum_assignment
+
+    gold_rows, answer_rows = sorted(gold), sorted(grid)
+    if not answer_rows:
+        return dict.fromkeys(gold_rows)
+    right = [[_row_right(gold[g], grid[a]) for a in answer_rows] for g in gold_rows]
+    rows, columns = linear_sum_assignment(right, maximize=True)
+    matched: dict[int, int | None] = dict.fromkeys(gold_rows)
+    for r, c in zip(rows, columns, strict=True):
+        matched[gold_rows[r]] = answer_rows[c]
+    return matched
+
+
 def verify(extracted: Any, label: ZebraLabel, options: RewardOptions) -> Outcome:
     """Score a Zebra grid answer: the fraction of the gold grid's cells given right."""
-    try:
-        gold, display = gold_grid(label.solution)
-    except ZebraGridError as exc:
-        return Outcome(score=0.0, verdict="error", reason=f"label: {exc}")
+    gold, display = label.gold
     total = sum(len(cells) for cells in gold.values())
     base_details: dict[str, Any] = {
         "cell_accuracy": 0.0,
         "puzzle_accuracy": 0,
         "cells_right": 0,
         "cells_total": total,
+        "row_order": label.row_order,
     }
     answer = extracted.answer_region
     if not answer.strip():
@@ -233,31 +306,36 @@ def verify(extracted: Any, label: ZebraLabel, options: RewardOptions) -> Outcome
     if grid is None:
         return Outcome(score=0.0, parsed=False, reason=why, details=base_details)
 
+    if label.row_order == "any":
+        if len(grid) > len(gold):
+            reason = f"the answer has {len(grid)} rows, the puzzle {len(gold)}: extra rows are not an answer"
+            return Outcome(score=0.0, reason=reason, details=base_details)
+        matched = match_rows(gold, grid)
+    else:
+        matched = {house: house for house in gold}
     right = 0
     mistakes: list[str] = []
     for house in sorted(gold):
+        row = matched[house]
+        answer_row = grid.get(row, {}) if row is not None else {}
         for attribute, expected in gold[house].items():
-            given = grid.get(house, {}).get(attribute)
-            if given is None:
-                mistakes.append(f"House {house} {display[attribute]}: missing")
-            elif len(set(given)) > 1:
-                mistakes.append(f"House {house} {display[attribute]}: given more than one value")
-            elif given[0] != expected:
-                shown = "unreadable value" if given[0].startswith("\x00") else repr(given[0])
-                mistakes.append(f"House {house} {display[attribute]}: {shown}, expected {expected!r}")
-            else:
+            status = _cell_status(answer_row.get(attribute), expected)
+            if status is None:
                 right += 1
-    extra_houses = sorted(h for h in grid if h not in gold)
+            else:
+                mistakes.append(f"House {house} {display[attribute]}: {status}")
+    used = {r for r in matched.values() if r is not None}
+    extra_houses = sorted(h for h in grid if h not in used)
     gold_attributes = {a for cells in gold.values() for a in cells}
     extra_attributes = sorted(
         {answer_display.get(a, a) for cells in grid.values() for a in cells if a not in gold_attributes}
     )
     score = right / total
     details: dict[str, Any] = {
+        **base_details,
         "cell_accuracy": score,
         "puzzle_accuracy": 1 if right == total else 0,
         "cells_right": right,
-        "cells_total": total,
     }
     if mistakes:
         details["wrong_cells"] = mistakes[:20]

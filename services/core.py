@@ -1,0 +1,68 @@
+"""What every domain shares: verdicts, a verifier's outcome, the label base and its error.
+
+This module imports nothing from the domains, so a domain module, the registry and the
+scoring front can all import it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from services.rewards import RewardOptions
+
+
+class Verdict(StrEnum):
+    """How one item came out. ``unscored`` is the service's own failure to reach the item
+    before its deadline, never a statement about the answer."""
+
+    CORRECT = "correct"
+    PARTIAL = "partial"
+    WRONG = "wrong"
+    FORMAT_ERROR = "format_error"
+    TIMEOUT = "timeout"
+    ERROR = "error"
+    UNSCORED = "unscored"
+
+
+FAILURE_VERDICTS = frozenset({Verdict.TIMEOUT, Verdict.ERROR, Verdict.UNSCORED})
+"""Verdicts that say the item could not be scored; they earn ``failure_reward``."""
+
+
+class LabelError(ValueError):
+    """A label that cannot be read: not JSON, no known domain, or a bad field."""
+
+
+class DomainLabel(BaseModel):
+    """The fields every label has; each domain's label model extends it."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    domain: str
+    reward: RewardOptions | None = None
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What a domain verifier found: the fraction correct and whether it could read an answer."""
+
+    score: float
+    parsed: bool = True
+    reason: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    verdict: Verdict | None = None
+    """Set only to override the verdict derived from score and parsed (e.g. ``timeout``)."""
+
+    def resolved_verdict(self) -> Verdict:
+        if self.verdict is not None:
+            return Verdict(self.verdict)
+        if not self.parsed:
+            return Verdict.FORMAT_ERROR
+        if self.score >= 1.0:
+            return Verdict.CORRECT
+        if self.score > 0.0:
+            return Verdict.PARTIAL
+        return Verdict.WRONG
