@@ -97,3 +97,74 @@ def test_gold_is_parsed_once():
 
 def test_numeric_gold_and_string_label():
     assert score_item("\\boxed{12}", '{"domain": "math", "answer": 12}')["verdict"] == "correct"
+
+
+# --------------------------------------------------------------------------- answers as models write them
+
+TAGS_PROMPT = "... <answer> answer here </answer> ...\nUser: q\nAssistant: <think>"
+
+
+def in_tags(answer_text: str) -> str:
+    return f"reasoning</think> <answer>{answer_text}</answer>"
+
+
+@pytest.mark.parametrize("gold", ["3\\sqrt{13}", "\\left( 3, \\frac{\\pi}{2} \\right)", "6 - 5i", "\\text{Evelyn}",
+                                  "1 \\pm \\sqrt{19}", "\\cot x", "\\frac{14}{3}", "[-2, 7]"])
+@pytest.mark.parametrize("form", ["{g}", "${g}$", "\\({g}\\)", "\\[{g}\\]", "\\boxed{{{g}}}",
+                                  "The final answer is {g}.", "The final answer is ${g}$."])
+def test_gold_answers_in_every_form_models_write(gold, form):
+    result = score_item(in_tags(form.format(g=gold)), math(gold), prompt=TAGS_PROMPT)
+    assert result["verdict"] == "correct", result
+
+
+def test_final_answer_sentence_after_intermediate_boxes():
+    text = "so $\\boxed{200}$ then $\\boxed{255}$, total $10,455. Final Answer: The final answer is $10,455$. I hope it is correct."
+    assert score_item(text, math("10455"))["verdict"] == "correct"
+
+
+@pytest.mark.parametrize(
+    "gold, response",
+    [
+        ("(2, 2), (6, 2)", "\\boxed{(2, 2)} and \\boxed{(6, 2)}"),
+        ("\\{1,2,3\\}", "\\boxed{1}, \\boxed{2}, \\boxed{3}"),
+        ("k = 45, n = 2", "\\boxed{k = 45} \\quad \\text{and} \\quad \\boxed{n = 2}"),
+        ("1 \\pm \\sqrt{19}", "\\boxed{1 + \\sqrt{19}} or \\boxed{1 - \\sqrt{19}}"),
+    ],
+)
+def test_boxes_that_together_make_up_a_multi_part_gold_count(gold, response):
+    assert score_item(response, math(gold))["verdict"] == "correct"
+
+
+@pytest.mark.parametrize(
+    "gold, response",
+    [
+        ("(2, 2), (6, 2)", "\\boxed{(2, 2)} and \\boxed{(7, 2)}"),  # one part wrong
+        ("(2, 2), (6, 2)", "\\boxed{(2, 2)}, \\boxed{(6, 2)}, \\boxed{(1, 1)}"),  # an extra candidate
+        ("5", "\\boxed{5} or \\boxed{7}"),  # candidates for one value: hedging
+    ],
+)
+def test_extra_or_wrong_parts_and_single_value_hedges_score_zero(gold, response):
+    result = score_item(response, math(gold))
+    assert result["verdict"] == "wrong" and "hedging" in result["details"]["reason"], result
+
+
+def test_delimited_candidates_inside_the_answer_tags_must_agree():
+    hedge = in_tags("$5$ or maybe $7$")
+    assert score_item(hedge, math("7"), prompt=TAGS_PROMPT)["verdict"] == "wrong"
+    agree = in_tags("$x = 7$, so the answer is $7$")
+    assert score_item(agree, math("7"), prompt=TAGS_PROMPT)["verdict"] == "correct"
+
+
+def test_numeric_approximations_need_float_digits_places():
+    assert score_item("\\boxed{0.333333}", math("\\frac{1}{3}"))["verdict"] == "correct"
+    assert score_item("\\boxed{0.33}", math("\\frac{1}{3}"))["verdict"] == "wrong"
+    loose = score_item("\\boxed{0.33}", math("\\frac{1}{3}"), layers=({"float_digits": 2},))
+    assert loose["verdict"] == "correct"
+    label_option = {"domain": "math", "answer": "\\frac{1}{3}", "reward": {"float_digits": 2}}
+    assert score_item("\\boxed{0.33}", label_option)["verdict"] == "correct"
+
+
+def test_another_problems_answer_scores_zero_in_every_form():
+    for form in ("{g}", "${g}$", "\\boxed{{{g}}}", "The final answer is {g}."):
+        result = score_item(in_tags(form.format(g="3\\sqrt{12}")), math("3\\sqrt{13}"), prompt=TAGS_PROMPT)
+        assert result["verdict"] == "wrong", (form, result)

@@ -261,3 +261,57 @@ def test_reward_mode_table(case, response, rewards):
 def test_format_mode_can_pay_partial_credit():
     result = score_item(tagged(HALF), LABEL, layers=({"mode": "format", "format_base": "partial"},))
     assert result["reward"] == 0.5
+
+
+# --------------------------------------------------------------------------- association grids (Logic Puzzle Baron)
+
+LPB = {
+    "House 1": {"Ages": "230,000 years", "Names": "Peanut", "Locations": "Scotland"},
+    "House 2": {"Ages": "200,000 years", "Names": "Thumper", "Locations": "Siberia"},
+    "House 3": {"Ages": "170,000 years", "Names": "Fang", "Locations": "Alaska"},
+    "House 4": {"Ages": "140,000 years", "Names": "Snuffles", "Locations": "Norway"},
+}
+LPB_LABEL = {"domain": "zebra", "solution": LPB, "row_order": "any"}
+
+
+def grid_answer(rows: list[dict]) -> str:
+    return json.dumps({"reasoning": "...", "solution": {f"House {i}": r for i, r in enumerate(rows, start=1)}})
+
+
+def test_association_rows_in_any_order_score_one():
+    rows = list(LPB.values())
+    for order in ([3, 2, 1, 0], [1, 0, 3, 2], [2, 3, 0, 1]):
+        result = zebra_score(grid_answer([rows[i] for i in order]), LPB_LABEL)
+        assert result["score"] == 1.0 and result["verdict"] == "correct", result
+    # With fixed row order (ZebraLogic houses) the same answer is mostly wrong.
+    fixed = zebra_score(grid_answer([rows[i] for i in (3, 2, 1, 0)]), {**LPB_LABEL, "row_order": "fixed"})
+    assert fixed["score"] < 0.5
+
+
+def test_one_wrong_cell_in_shuffled_rows_scores_cells_minus_one():
+    rows = [dict(r) for r in reversed(LPB.values())]
+    rows[0]["Locations"] = "Alaska"  # Snuffles was found in Norway
+    result = zebra_score(grid_answer(rows), LPB_LABEL)
+    assert result["score"] == pytest.approx(11 / 12) and result["details"]["cells_right"] == 11
+
+
+def test_association_cells_ignore_case_and_spaces():
+    rows = [{k: f"  {v.upper()} " for k, v in r.items()} for r in LPB.values()]
+    assert zebra_score(grid_answer(rows[::-1]), LPB_LABEL)["score"] == 1.0
+
+
+def test_extra_rows_cannot_buy_a_match():
+    rows = list(LPB.values())
+    every_pairing = rows + [{**rows[0], "Names": r["Names"]} for r in rows[1:]]
+    result = zebra_score(grid_answer(every_pairing), LPB_LABEL)
+    assert result["score"] == 0.0 and "extra rows" in result["details"]["reason"]
+
+
+def test_fewer_rows_count_the_missing_cells_wrong():
+    rows = list(LPB.values())[:3]
+    assert zebra_score(grid_answer(rows[::-1]), LPB_LABEL)["score"] == pytest.approx(9 / 12)
+
+
+def test_row_order_must_be_fixed_or_any():
+    result = score_item(tagged(grid_answer(list(LPB.values()))), {**LPB_LABEL, "row_order": "sorted"})
+    assert result["verdict"] == "error" and "row_order" in result["details"]["reason"]

@@ -258,7 +258,9 @@ class Decoder:
             return {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}[kind](items)
         if kind in ("dict", "Counter", "OrderedDict"):
             pairs = [(self._node(k, down), self._node(v, down)) for k, v in _pairs(payload)]
-            return {"dict": dict, "Counter": collections.Counter, "OrderedDict": collections.OrderedDict}[kind](pairs)
+            if kind == "Counter":
+                return collections.Counter(dict(pairs))  # Counter(pairs) would count the pairs
+            return collections.OrderedDict(pairs) if kind == "OrderedDict" else dict(pairs)
         if kind == "defaultdict":
             name, pairs = _list(payload, 2)
             factory = _FACTORIES.get(name) if type(name) is str else None

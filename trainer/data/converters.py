@@ -1,311 +1,52 @@
-"""Converters from the public dataset formats into :class:`Task` rows.
+"""The source formats a dataset can be built from: format name -> converter.
 
 Each converter takes one source row (a dict, as read from parquet or JSONL) and returns a
-:class:`Task`, or raises :class:`SkipRow` with the reason when the row cannot be used
-(the conversion counts the reasons and goes on). Formats:
+:class:`~trainer.data.tasks.Task`, or raises :class:`SkipRow` with the reason when the row
+cannot be used (the conversion counts the reasons and goes on). Formats:
 
+- ``verl``        any veRL-style file (``prompt`` chat list, ``reward_model.ground_truth``,
+                  ``data_source``, ``extra_info``), domain detected per row; the study's
+                  own files (:mod:`trainer.data.formats.verl`).
 - ``deepscaler``  DeepScaleR-Preview: ``problem``, ``answer`` (``solution`` ignored).
 - ``countdown``   Countdown-Tasks-3to4: ``nums``, ``target``.
-- ``coder1``      CodeR1-12k (veRL style): ``prompt`` (chat messages or text),
-                  ``reward_model.ground_truth`` a JSON string of ``{"functional": test code}``
-                  (LeetCode) or ``{"inputs": [...], "outputs": [...]}`` (TACO stdin/stdout,
-                  optional ``fn_name``); ``extra_info.dataset`` names the sub-source.
-- ``kk``          Logic-RL's Knights-and-Knaves parquet: ``quiz``, ``names``, ``solution``
-                  (booleans, true = knight), ``solution_text_format``, ``knight_knave``
-                  (role words); or its veRL form with ``reward_model.ground_truth``
-                  ``{"solution_text_format": ...}`` and the quiz in ``prompt``.
-- ``zebralogic``  ZebraLogic grid mode: ``puzzle``, ``size`` ("3*4"), ``solution``
-                  ``{"header": ["House", ...], "rows": [["1", ...], ...]}``.
-- ``lpb``         Logic Puzzle Baron grids: the puzzle text in ``puzzle`` / ``question`` /
-                  ``problem`` (plus optional ``clues``), the answer grid in ``solution`` /
-                  ``answer`` as ``{"header", "rows"}``, a list of row objects, or columns
-                  ``{"Name": [...], "Pet": [...]}``. Rows keep their order (the first column
-                  identifies a row) and the prompt states that order.
+- ``coder1``      CodeR1-12k (veRL style): ``reward_model.ground_truth`` a JSON string of
+                  ``{"functional": test code}`` (LeetCode) or ``{"inputs", "outputs"}``
+                  (TACO stdin/stdout, optional ``fn_name``); LeetCode rows get
+                  LeetCodeDataset's prelude.
+- ``leetcode``    LeetCodeDataset's human-eval form: ``prompt`` (prelude), ``test``,
+                  ``entry_point``, ``completion``.
+- ``mbpp``        MBPP, sanitized (``prompt``, ``code``, ``test_list``, ``test_imports``)
+                  or full (``text``, ``test_setup_code``).
+- ``kk``          Logic-RL's Knights-and-Knaves parquet (``quiz``, ``names``, ``solution``,
+                  ``solution_text_format``, ``knight_knave``) or its veRL form.
+- ``zebralogic``  ZebraLogic grid mode: ``puzzle``, ``size``, ``solution`` ``{header, rows}``
+                  (rows are positions).
+- ``lpb``         Logic Puzzle Baron grids: puzzle text and a solution table.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable
 from typing import Any
 
+from trainer.data.formats.code import convert_coder1, convert_leetcode, convert_mbpp
+from trainer.data.formats.common import SkipRow
+from trainer.data.formats.math import convert_countdown, convert_deepscaler, countdown_question
+from trainer.data.formats.puzzles import convert_kk, convert_lpb, convert_zebralogic
+from trainer.data.formats.verl import convert_verl
 from trainer.data.tasks import Task
 
-
-class SkipRow(ValueError):
-    """A source row that cannot become a training task; the message says why."""
-
-
-def _text(row: dict[str, Any], *keys: str) -> str:
-    for key in keys:
-        value = row.get(key)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    raise SkipRow(f"no text in {' / '.join(keys)}")
-
-
-def _json_field(value: Any, what: str) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise SkipRow(f"{what} is not JSON: {exc.msg}") from None
-    return value
-
-
-_CHAT_USER = re.compile(r"<\|im_start\|>user\s*(?P<text>.*?)<\|im_end\|>", re.DOTALL)
-
-
-def _question_from_prompt(prompt: Any) -> str:
-    """The user's question in a veRL-style ``prompt``: chat messages, or a rendered chat string."""
-    if isinstance(prompt, list):
-        users = [m.get("content") for m in prompt if isinstance(m, dict) and m.get("role") == "user"]
-        if users and isinstance(users[-1], str) and users[-1].strip():
-            return users[-1].strip()
-        raise SkipRow("prompt has no user message")
-    if isinstance(prompt, str) and prompt.strip():
-        match = _CHAT_USER.search(prompt)
-        return (match.group("text") if match else prompt).strip()
-    raise SkipRow("no prompt")
-
-
-def _ground_truth(row: dict[str, Any]) -> Any:
-    reward_model = _json_field(row.get("reward_model"), "reward_model")
-    if isinstance(reward_model, dict) and "ground_truth" in reward_model:
-        return _json_field(reward_model["ground_truth"], "reward_model.ground_truth")
-    if "ground_truth" in row:
-        return _json_field(row["ground_truth"], "ground_truth")
-    raise SkipRow("no reward_model.ground_truth")
-
-
-# --------------------------------------------------------------------------- math
-
-
-def convert_deepscaler(row: dict[str, Any]) -> Task:
-    question = _text(row, "problem", "question")
-    answer = row.get("answer")
-    if isinstance(answer, int | float) and not isinstance(answer, bool):
-        answer = str(answer)
-    if not isinstance(answer, str) or not answer.strip():
-        raise SkipRow("no answer")
-    return Task(
-        domain="math",
-        question=question,
-        label={"domain": "math", "answer": answer.strip()},
-        source="deepscaler",
-        answer_style="math",
-        difficulty=float(row.get("difficulty") or 0.0),
-    )
-
-
-def countdown_question(numbers: list[int], target: int) -> str:
-    return (
-        f"Using the numbers {numbers}, create an equation that equals {target}. You can use basic "
-        "arithmetic operations (+, -, *, /) and each number must be used exactly once."
-    )
-
-
-def convert_countdown(row: dict[str, Any]) -> Task:
-    numbers, target = row.get("nums", row.get("numbers")), row.get("target")
-    try:
-        numbers = [int(n) for n in numbers]  # type: ignore[union-attr]
-        target = int(target)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise SkipRow("nums must be a list of integers and target an integer") from None
-    if not numbers:
-        raise SkipRow("empty nums")
-    return Task(
-        domain="countdown",
-        question=countdown_question(numbers, target),
-        label={"domain": "countdown", "target": target, "numbers": numbers},
-        source="countdown",
-        answer_style="countdown",
-        difficulty=float(len(numbers)),
-    )
-
-
-# --------------------------------------------------------------------------- code
-
-
-def convert_coder1(row: dict[str, Any]) -> Task:
-    question = _question_from_prompt(row.get("prompt") if "prompt" in row else row.get("question"))
-    truth = _ground_truth(row)
-    if not isinstance(truth, dict):
-        raise SkipRow("ground_truth is not an object")
-    if isinstance(truth.get("functional"), str) and truth["functional"].strip():
-        tests: dict[str, Any] = {"functional": truth["functional"]}
-        count = truth["functional"].count("assert")
-    elif isinstance(truth.get("inputs"), list) and isinstance(truth.get("outputs"), list):
-        if len(truth["inputs"]) != len(truth["outputs"]) or not truth["inputs"]:
-            raise SkipRow("inputs and outputs must be non-empty lists of the same length")
-        tests = {"inputs": truth["inputs"], "outputs": truth["outputs"]}
-        if truth.get("fn_name"):
-            tests["fn_name"] = str(truth["fn_name"])
-        count = len(truth["inputs"])
-    elif "pytest" in truth:
-        raise SkipRow("pytest-style ground truth is not in the label schema")
-    else:
-        raise SkipRow(f"ground_truth has none of functional, inputs/outputs (keys: {sorted(truth)})")
-    extra = _json_field(row.get("extra_info"), "extra_info")
-    sub = extra.get("dataset") if isinstance(extra, dict) else None
-    return Task(
-        domain="code",
-        question=question,
-        label={"domain": "code", "tests": tests},
-        source=f"coder1/{sub}" if sub else "coder1",
-        answer_style="code",
-        difficulty=float(count),
-    )
-
-
-# --------------------------------------------------------------------------- puzzles
-
-_KK_LINE = re.compile(r"(?P<name>[A-Z][\w'-]*(?: [A-Z][\w'-]*)*) is (?:an? |the )?(?P<role>[A-Za-z-]+)")
-
-
-def _kk_roles(row: dict[str, Any]) -> tuple[str, str]:
-    mapping = _json_field(row.get("knight_knave"), "knight_knave")
-    if (
-        isinstance(mapping, dict)
-        and isinstance(mapping.get("knight"), str)
-        and isinstance(mapping.get("knave"), str)
-    ):
-        return mapping["knight"].strip().lower(), mapping["knave"].strip().lower()
-    return "knight", "knave"
-
-
-def convert_kk(row: dict[str, Any]) -> Task:
-    truth_word, liar_word = _kk_roles(row)
-    solution: dict[str, str] = {}
-    names, flags = row.get("names"), row.get("solution")
-    if isinstance(names, list) and isinstance(flags, list) and len(names) == len(flags) and names:
-        if not all(isinstance(f, bool) for f in flags):
-            raise SkipRow("solution must be booleans (true = truth-teller)")
-        solution = {str(n): truth_word if f else liar_word for n, f in zip(names, flags, strict=True)}
-        question = _text(row, "quiz", "question")
-    else:
-        text = row.get("solution_text_format")
-        if not isinstance(text, str):
-            truth = _ground_truth(row)
-            text = truth.get("solution_text_format") if isinstance(truth, dict) else None
-        if not isinstance(text, str):
-            raise SkipRow("no names + solution and no solution_text_format")
-        for match in _KK_LINE.finditer(text):
-            solution[match.group("name")] = match.group("role").lower()
-        if not solution:
-            raise SkipRow(f"cannot read solution_text_format {text[:80]!r}")
-        quiz = row.get("quiz")
-        question = (
-            quiz.strip()
-            if isinstance(quiz, str) and quiz.strip()
-            else _question_from_prompt(row.get("prompt"))
-        )
-    label: dict[str, Any] = {"domain": "kk", "solution": solution}
-    if (truth_word, liar_word) != ("knight", "knave"):
-        label["roles"] = [truth_word, liar_word]
-    return Task(
-        domain="kk",
-        question=question,
-        label=label,
-        source="kk",
-        answer_style="kk",
-        style_fields={"truth": truth_word, "liar": liar_word},
-        difficulty=float(len(solution)),
-    )
-
-
-def _grid_size(solution: dict[str, Any]) -> float:
-    rows = solution.get("rows") or []
-    width = max((len(r) for r in rows if isinstance(r, list)), default=0)
-    return float(len(rows) * max(width - 1, 1))
-
-
-def convert_zebralogic(row: dict[str, Any]) -> Task:
-    question = _text(row, "puzzle", "question")
-    solution = _json_field(row.get("solution"), "solution")
-    if (
-        not isinstance(solution, dict)
-        or not isinstance(solution.get("header"), list)
-        or not isinstance(solution.get("rows"), list)
-    ):
-        raise SkipRow('solution must be {"header": [...], "rows": [[...], ...]}')
-    solution = {
-        "header": [str(h) for h in solution["header"]],
-        "rows": [[str(c) for c in r] for r in solution["rows"]],
-    }
-    difficulty = _grid_size(solution)
-    size = row.get("size")
-    if isinstance(size, str) and re.fullmatch(r"\d+\*\d+", size.strip()):
-        houses, attributes = (int(x) for x in size.strip().split("*"))
-        difficulty = float(houses * attributes)
-    return Task(
-        domain="zebra",
-        question=question,
-        label={"domain": "zebra", "solution": solution},
-        source="zebralogic",
-        answer_style="zebra",
-        difficulty=difficulty,
-    )
-
-
-def _lpb_table(solution: Any) -> dict[str, list[Any]]:
-    """{"header", "rows"} from the grid forms Logic Puzzle Baron exports come in."""
-    if (
-        isinstance(solution, dict)
-        and isinstance(solution.get("header"), list)
-        and isinstance(solution.get("rows"), list)
-    ):
-        header, rows = solution["header"], solution["rows"]
-    elif isinstance(solution, list) and solution and all(isinstance(r, dict) for r in solution):
-        header = list(solution[0].keys())
-        rows = [[r.get(h) for h in header] for r in solution]
-    elif isinstance(solution, dict) and solution and all(isinstance(v, list) for v in solution.values()):
-        header = list(solution.keys())
-        lengths = {len(v) for v in solution.values()}
-        if len(lengths) != 1:
-            raise SkipRow("solution columns have different lengths")
-        rows = [list(cells) for cells in zip(*solution.values(), strict=True)]
-    else:
-        raise SkipRow("solution must be a {header, rows} table, a list of row objects, or columns")
-    if not header or not rows or any(not isinstance(r, list) or len(r) != len(header) for r in rows):
-        raise SkipRow("every solution row must have one cell per header column")
-    if any(c is None for r in rows for c in r):
-        raise SkipRow("the solution grid has empty cells")
-    return {"header": [str(h) for h in header], "rows": [[str(c) for c in r] for r in rows]}
-
-
-def convert_lpb(row: dict[str, Any]) -> Task:
-    question = _text(row, "puzzle", "question", "problem", "story")
-    clues = row.get("clues")
-    if isinstance(clues, list) and clues:
-        question += "\n\nClues:\n" + "\n".join(f"{i}. {c}" for i, c in enumerate(clues, start=1))
-    elif isinstance(clues, str) and clues.strip():
-        question += "\n\nClues:\n" + clues.strip()
-    table = _lpb_table(_json_field(row.get("solution", row.get("answer")), "solution"))
-    first = table["header"][0]
-    order = ", ".join(r[0] for r in table["rows"])
-    question += (
-        f"\n\nFill in the table with the columns {', '.join(table['header'])}: one row per {first}, "
-        f"in this order: {order}."
-    )
-    return Task(
-        domain="zebra",
-        question=question,
-        label={"domain": "zebra", "solution": table},
-        source="lpb",
-        answer_style="zebra_table",
-        style_fields={"header": json.dumps(table["header"], ensure_ascii=False)},
-        difficulty=_grid_size(table),
-    )
-
-
 CONVERTERS: dict[str, Callable[[dict[str, Any]], Task]] = {
+    "verl": convert_verl,
     "deepscaler": convert_deepscaler,
     "countdown": convert_countdown,
     "coder1": convert_coder1,
+    "leetcode": convert_leetcode,
+    "mbpp": convert_mbpp,
     "kk": convert_kk,
     "zebralogic": convert_zebralogic,
     "lpb": convert_lpb,
 }
 """Source format name -> converter."""
+
+__all__ = ["CONVERTERS", "SkipRow", "Task"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from trainer.data.converters import countdown_question
+from trainer.data.formats.math import countdown_question
 from trainer.data.tasks import Task
 
 GENERATED = ("kk", "zebra", "countdown")
