@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reward_server.execution import Backend, EmbeddedBackend, WorkItem
 from reward_server.metrics import Metrics
+from reward_server.run_code import register_run_code
 from reward_server.settings import Settings
 from services.api import RewardRequest, RewardResponse, ScoreRequest, ScoreResponse
 from services.extraction import response_from_query
@@ -194,6 +195,8 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         app.add_api_route(
             path, reward, methods=["POST"], response_model=RewardResponse, dependencies=[Depends(require_key)]
         )
+
+    register_run_code(app, require_key, max_run_timeout_s=settings.max_item_timeout_s, concurrency=settings.code_threads)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
