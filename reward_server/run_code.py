@@ -170,7 +170,9 @@ def register_run_code(app: FastAPI, require_key: Any, *, max_run_timeout_s: floa
     # Each run holds a thread while it waits on a sandbox slot: bound them, queue the rest.
     slots = asyncio.Semaphore(concurrency)
 
-    @app.post("/run_code", response_model=RunCodeResponse, dependencies=[Depends(require_key)], tags=["sandbox"])
+    @app.post(
+        "/run_code", response_model=RunCodeResponse, dependencies=[Depends(require_key)], tags=["sandbox"]
+    )
     async def run_code(request: RunCodeRequest) -> dict[str, Any]:
         """SandboxFusion-compatible: run one program (python or cpp) with stdin in the sandbox."""
         if request.language not in SERVED_LANGUAGES:

@@ -34,11 +34,15 @@ def load_verl_sandbox_fusion() -> ModuleType:
     """veRL's ``sandbox_fusion`` package, loaded from its files alone (no ``import verl``)."""
     spec = importlib.util.find_spec("verl")  # finds the package without running its __init__
     if spec is None or not spec.submodule_search_locations:
-        pytest.fail(f"verl=={VERL_VERSION} is not installed here; `make install` installs it (pip install --no-deps)")
+        pytest.fail(
+            f"verl=={VERL_VERSION} is not installed here; `make install` installs it (pip install --no-deps)"
+        )
     from importlib.metadata import version
 
     assert version("verl") == VERL_VERSION
-    package_dir = Path(next(iter(spec.submodule_search_locations))) / "utils" / "reward_score" / "sandbox_fusion"
+    package_dir = (
+        Path(next(iter(spec.submodule_search_locations))) / "utils" / "reward_score" / "sandbox_fusion"
+    )
     name = "verl_sandbox_fusion_client"
     if name in sys.modules:
         return sys.modules[name]
@@ -48,7 +52,9 @@ def load_verl_sandbox_fusion() -> ModuleType:
     module = importlib.util.module_from_spec(package_spec)
     sys.modules[name] = module
     package_spec.loader.exec_module(module)
-    assert not any(m == "verl" or m.startswith("verl.") for m in sys.modules), "the client pulled in the rest of veRL"
+    assert not any(m == "verl" or m.startswith("verl.") for m in sys.modules), (
+        "the client pulled in the rest of veRL"
+    )
     return module
 
 
@@ -66,7 +72,9 @@ def run_code_url(service_url: str) -> str:
 
 
 def test_the_answer_has_sandbox_fusion_shape(client: httpx.Client) -> None:
-    answer = client.post("/run_code", json={"code": "print(input()[::-1])", "stdin": "abc\n", "language": "python"})
+    answer = client.post(
+        "/run_code", json={"code": "print(input()[::-1])", "stdin": "abc\n", "language": "python"}
+    )
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert set(body) == {"status", "message", "compile_result", "run_result", "executor_pod_name", "files"}
@@ -133,16 +141,24 @@ def test_verl_check_correctness_on_stdin_tests(verl_sf: ModuleType, run_code_url
     tests = {"inputs": ["1 2\n", "5 7\n", "10 -3\n"], "outputs": ["3\n", "12\n", "7\n"]}
     add = "a, b = map(int, input().split())\nprint(a + b)"
     assert check(run_code_url, tests, add, timeout=5)[0] == [True, True, True]
-    assert check(run_code_url, tests, "a, b = map(int, input().split())\nprint(a * b)", timeout=5)[0] == [False, False, False]
+    assert check(run_code_url, tests, "a, b = map(int, input().split())\nprint(a * b)", timeout=5)[0] == [
+        False,
+        False,
+        False,
+    ]
     assert check(run_code_url, tests, "raise ValueError('no')", timeout=5)[0] == [-2, -2, -2]
     assert check(run_code_url, tests, "while True:\n    pass", timeout=1)[0] == [-3, -3, -3]
-    cpp = "#include <iostream>\nint main(){long a,b;std::cin>>a>>b;std::cout<<a+b<<\"\\n\";}"
+    cpp = '#include <iostream>\nint main(){long a,b;std::cin>>a>>b;std::cout<<a+b<<"\\n";}'
     assert check(run_code_url, tests, cpp, timeout=5, language="cpp")[0] == [True, True, True]
     assert check(run_code_url, tests, "int main( {}", timeout=5, language="cpp")[0] == [-4, -4, -4]
 
 
 def test_verl_call_based_tests_through_its_own_harness(verl_sf: ModuleType, run_code_url: str) -> None:
-    tests = {"fn_name": "twoSum", "inputs": ["[2, 7, 11, 15]\n9", "[3, 2, 4]\n6"], "outputs": ["[0, 1]", "[1, 2]"]}
+    tests = {
+        "fn_name": "twoSum",
+        "inputs": ["[2, 7, 11, 15]\n9", "[3, 2, 4]\n6"],
+        "outputs": ["[0, 1]", "[1, 2]"],
+    }
     solution = (
         "class Solution:\n"
         "    def twoSum(self, nums, target):\n"
@@ -179,13 +195,17 @@ def verl_scores(verl_sf: ModuleType, url: str, rows: list[tuple[str, str, dict]]
         return dict(pool.map(score, rows))
 
 
-def test_humaneval_canonical_solutions_all_pass_through_verls_reward(verl_sf: ModuleType, run_code_url: str) -> None:
+def test_humaneval_canonical_solutions_all_pass_through_verls_reward(
+    verl_sf: ModuleType, run_code_url: str
+) -> None:
     scores = verl_scores(verl_sf, run_code_url, humaneval_completions(broken=False))
     assert len(scores) == 164
     assert {task: s for task, s in scores.items() if s != 1.0} == {}
 
 
-def test_humaneval_broken_solutions_all_fail_through_verls_reward(verl_sf: ModuleType, run_code_url: str) -> None:
+def test_humaneval_broken_solutions_all_fail_through_verls_reward(
+    verl_sf: ModuleType, run_code_url: str
+) -> None:
     scores = verl_scores(verl_sf, run_code_url, humaneval_completions(broken=True))
     assert len(scores) == 164
     assert {task: s for task, s in scores.items() if s != 0.0} == {}
