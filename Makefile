@@ -39,10 +39,12 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
-# make train DOMAIN=math|countdown|code|kk|zebra|puzzle|mix MODEL=... [TEMPLATE=instruct]
-#   [SOURCES="deepscaler=FILE coder1=FILE"] [REWARD_URL=...] [DRY_RUN=1] [TRAIN_ARGS="--gpus 4"]
+# make train DOMAIN=math|countdown|code|kk|zebra|puzzle|mix [MODEL=Qwen/Qwen2.5-7B] [TEMPLATE=instruct]
+#   [SOURCES="deepscaler=FILE coder1=FILE gen:kk=8000"] [REWARD_URL=...] [DRY_RUN=1] [TRAIN_ARGS="--gpus 4"]
+# Without SOURCES the domain's public datasets are downloaded into a cache (Hugging Face Hub).
 train: $(STAMP)
-	$(BIN)/python -m trainer.launch --domain $(DOMAIN) --model $(MODEL) $(if $(TEMPLATE),--template $(TEMPLATE)) $(foreach s,$(SOURCES),--source $(s)) $(if $(REWARD_URL),--reward-url $(REWARD_URL)) $(if $(filter-out 0 false no,$(DRY_RUN)),--dry-run) $(TRAIN_ARGS)
+	@test -n "$(DOMAIN)" || { echo "usage: make train DOMAIN=math|countdown|code|kk|zebra|puzzle|mix [MODEL=...] [DRY_RUN=1]"; exit 2; }
+	$(BIN)/python -m trainer.launch --domain $(DOMAIN) $(if $(MODEL),--model $(MODEL)) $(if $(TEMPLATE),--template $(TEMPLATE)) $(foreach s,$(SOURCES),--source $(s)) $(if $(REWARD_URL),--reward-url $(REWARD_URL)) $(if $(filter-out 0 false no,$(DRY_RUN)),--dry-run) $(TRAIN_ARGS)
 
 # The docker compose cluster (redis, api, N workers); WORKERS=N, MONITORING=1 for Prometheus + Grafana.
 up:

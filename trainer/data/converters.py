@@ -4,7 +4,8 @@ Each converter takes one source row (a dict, as read from parquet or JSONL) and 
 :class:`Task`, or raises :class:`SkipRow` with the reason when the row cannot be used
 (the conversion counts the reasons and goes on). Formats:
 
-- ``deepscaler``  DeepScaleR-Preview: ``problem``, ``answer`` (``solution`` ignored).
+- ``deepscaler``  DeepScaleR-Preview: ``problem``, ``answer`` (``solution`` ignored); or the
+                  study's veRL form (R1 ``prompt``, ``reward_model.ground_truth``).
 - ``countdown``   Countdown-Tasks-3to4: ``nums``, ``target``.
 - ``coder1``      CodeR1-12k (veRL style): ``prompt`` (chat messages or text),
                   ``reward_model.ground_truth`` a JSON string of ``{"functional": test code}``
@@ -20,7 +21,9 @@ Each converter takes one source row (a dict, as read from parquet or JSONL) and 
                   ``problem`` (plus optional ``clues``), the answer grid in ``solution`` /
                   ``answer`` as ``{"header", "rows"}``, a list of row objects, or columns
                   ``{"Name": [...], "Pet": [...]}``. Rows keep their order (the first column
-                  identifies a row) and the prompt states that order.
+                  identifies a row) and the prompt states that order. Or the study's veRL
+                  form: the puzzle in the R1 ``prompt``, ``reward_model.ground_truth``
+                  ``{"House 1": {category: value}}``.
 """
 
 from __future__ import annotations
@@ -79,12 +82,28 @@ def _ground_truth(row: dict[str, Any]) -> Any:
     raise SkipRow("no reward_model.ground_truth")
 
 
+def _r1_question(prompt: Any) -> str:
+    """The question inside an R1-template prompt as the study's veRL files hold it: the
+    user's text between ``User:`` and the closing ``Assistant: <think>``, else all of it."""
+    text = _question_from_prompt(prompt)
+    head, sep, tail = text.rpartition("Assistant:")
+    if sep and tail.strip() in ("", "<think>"):
+        text = head
+    _, sep, question = text.partition("\nUser:")
+    return (question if sep else text).strip()
+
+
 # --------------------------------------------------------------------------- math
 
 
 def convert_deepscaler(row: dict[str, Any]) -> Task:
-    question = _text(row, "problem", "question")
-    answer = row.get("answer")
+    if "problem" not in row and "question" not in row and "prompt" in row:
+        # The study's veRL form: the R1 prompt and reward_model.ground_truth.
+        reward_model = _json_field(row.get("reward_model"), "reward_model")
+        answer = reward_model.get("ground_truth") if isinstance(reward_model, dict) else None
+        question = _r1_question(row["prompt"])  # a LaTeX answer is text, never JSON-decoded
+    else:
+        question, answer = _text(row, "problem", "question"), row.get("answer")
     if isinstance(answer, int | float) and not isinstance(answer, bool):
         answer = str(answer)
     if not isinstance(answer, str) or not answer.strip():
@@ -275,7 +294,37 @@ def _lpb_table(solution: Any) -> dict[str, list[Any]]:
     return {"header": [str(h) for h in header], "rows": [[str(c) for c in r] for r in rows]}
 
 
+def _lpb_from_verl(row: dict[str, Any]) -> Task:
+    """The study's veRL form: the puzzle, clues and choices in the R1 prompt (its own answer
+    format after ``# Instruction`` is replaced by the template's), and ground_truth
+    ``{"House 1": {category: value}}``, a grid the zebra label takes as it is."""
+    text = _r1_question(row["prompt"])
+    puzzle = text.split("# Instruction")[0]
+    start = puzzle.find("# Puzzle to Solve")
+    question = (puzzle[start + len("# Puzzle to Solve") :] if start >= 0 else puzzle).strip()
+    if not question:
+        raise SkipRow("no puzzle text before '# Instruction'")
+    solution = _ground_truth(row)
+    if not isinstance(solution, dict) or not all(isinstance(v, dict) for v in solution.values()):
+        raise SkipRow('ground_truth must be {"House 1": {category: value}, ...}')
+    width = max((len(v) for v in solution.values()), default=0)
+    return Task(
+        domain="zebra",
+        question=question,
+        label={"domain": "zebra", "solution": solution},
+        source="lpb",
+        answer_style="zebra",
+        difficulty=float(len(solution) * width),
+    )
+
+
 def convert_lpb(row: dict[str, Any]) -> Task:
+    if (
+        "reward_model" in row
+        and "prompt" in row
+        and not any(k in row for k in ("puzzle", "question", "problem"))
+    ):
+        return _lpb_from_verl(row)
     question = _text(row, "puzzle", "question", "problem", "story")
     clues = row.get("clues")
     if isinstance(clues, list) and clues:
