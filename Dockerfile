@@ -15,6 +15,15 @@ FROM ${BASE_IMAGE} AS build
 ENV DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 COPY deploy/system-packages.sh /usr/local/sbin/reward-system-packages
 RUN sh /usr/local/sbin/reward-system-packages
+# Python's headers, in this stage only: a few dependencies (pycosat, under reasoning-gym)
+# come from PyPI as source and compile here.
+RUN dpkg -s python3-dev >/dev/null 2>&1 \
+ || { apt-get update && apt-get install -y --no-install-recommends python3-dev && rm -rf /var/lib/apt/lists/*; }
+# A CA bundle for pip when a TLS-intercepting proxy stands between the build and PyPI:
+# deploy/compose.sh puts the host's pip certificate at deploy/.build/pip-ca.crt; without it
+# the glob copies nothing but the script. It stays in this stage, out of the final image.
+COPY deploy/system-packages.sh deploy/.build/pip-ca.cr[t] /tmp/reward-build/
+RUN if [ -f /tmp/reward-build/pip-ca.crt ]; then printf '[global]\ncert = /tmp/reward-build/pip-ca.crt\n' >/etc/pip.conf; fi
 # The dependencies first (a layer that changes with pyproject.toml only), then the project.
 COPY pyproject.toml README.md /src/
 RUN python3 -m venv /opt/venv \

@@ -164,6 +164,13 @@ build_default() {
   else
     log "default base $DEFAULT_BASE_IMAGE: present"
   fi
+  # pip here may trust a proxy's CA (PIP_CERT / pip's global.cert): the build's pip needs it too.
+  local cert="${PIP_CERT:-$($(host_pip) config get global.cert 2>/dev/null || true)}"
+  rm -f "$BUILD_DIR/pip-ca.crt"
+  if [ -n "$cert" ] && [ -f "$cert" ]; then
+    cp "$cert" "$BUILD_DIR/pip-ca.crt"
+    log "default image: pip in the build trusts $cert (as pip here does)"
+  fi
   log "default image $DEFAULT_IMAGE: docker build . (the default Dockerfile: base $DEFAULT_BASE_IMAGE, packages from PyPI)"
   if ! docker build --pull=false --build-arg BASE_IMAGE="$DEFAULT_BASE_IMAGE" -t "$DEFAULT_IMAGE" . \
       >"$BUILD_DIR/docker-build-default.log" 2>&1; then
