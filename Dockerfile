@@ -1,42 +1,48 @@
 # One image for every role of the reward service; the command picks the role:
 #   reward serve    the HTTP API            reward worker    an RQ worker
-#   redis-server    the queue (the locally built base ships Redis; any redis image works too)
+#   redis-server    the queue (the image ships Redis; any redis image works too)
 #
-# Offline build (no registry): BASE_IMAGE is a Debian bookworm image imported from a
-# debootstrap tree, the Python packages come from a local wheelhouse in the build context.
-# `bash deploy/compose.sh build` does both; see docs/deployment.md.
-#   docker build --build-arg BASE_IMAGE=reward-base:bookworm \
-#                --build-arg WHEELHOUSE=deploy/.build/wheelhouse -t reward-service:local .
-# With a registry, any Debian bookworm image works as the base, e.g. debian:bookworm-slim
-# (the missing system packages are then installed with apt).
+# The default build: a public Debian bookworm image and the Python packages from PyPI, so
+# `docker compose up` works from a fresh clone wherever images and packages can be pulled:
+#   docker build -t reward-service:local .
+# Without a registry, deploy/offline.Dockerfile builds the same image from a locally made
+# base and a local wheelhouse (`make up`, `bash deploy/compose.sh build`; docs/deployment.md).
 
-ARG BASE_IMAGE=reward-base:bookworm
+ARG BASE_IMAGE=debian:bookworm-slim
 
-# ---------------------------------------------------------------- deps: the virtualenv
-FROM ${BASE_IMAGE} AS deps
-ARG WHEELHOUSE=deploy/.build/wheelhouse
+# ---------------------------------------------------------------- build: the virtualenv
+FROM ${BASE_IMAGE} AS build
 ENV DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 COPY deploy/system-packages.sh /usr/local/sbin/reward-system-packages
 RUN sh /usr/local/sbin/reward-system-packages
-COPY ${WHEELHOUSE} /wheels
+# Python's headers, in this stage only: a few dependencies (pycosat, under reasoning-gym)
+# come from PyPI as source and compile here.
+RUN dpkg -s python3-dev >/dev/null 2>&1 \
+ || { apt-get update && apt-get install -y --no-install-recommends python3-dev && rm -rf /var/lib/apt/lists/*; }
+# A CA bundle for pip when a TLS-intercepting proxy stands between the build and PyPI:
+# deploy/compose.sh puts the host's pip certificate at deploy/.build/pip-ca.crt; without it
+# the glob copies nothing but the script. It stays in this stage, out of the final image.
+COPY deploy/system-packages.sh deploy/.build/pip-ca.cr[t] /tmp/reward-build/
+RUN if [ -f /tmp/reward-build/pip-ca.crt ]; then printf '[global]\ncert = /tmp/reward-build/pip-ca.crt\n' >/etc/pip.conf; fi
+# The dependencies first (a layer that changes with pyproject.toml only), then the project.
+COPY pyproject.toml README.md /src/
 RUN python3 -m venv /opt/venv \
- && /opt/venv/bin/pip install --no-index --find-links /wheels /wheels/*.whl
-
-# ---------------------------------------------------------------- project: its wheel
-FROM deps AS project
-COPY . /src
-RUN rm -rf /src/deploy/.build \
- && /opt/venv/bin/pip wheel --no-index --find-links /wheels --no-deps -w /dist /src
+ && python3 -c "import tomllib; print('\n'.join(tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies']))" >/tmp/requirements.txt \
+ && /opt/venv/bin/pip install -r /tmp/requirements.txt
+COPY sandbox /src/sandbox
+COPY services /src/services
+COPY reward_server /src/reward_server
+COPY reward_client /src/reward_client
+COPY trainer /src/trainer
+COPY loadtest /src/loadtest
+RUN /opt/venv/bin/pip install --no-deps /src
 
 # ---------------------------------------------------------------- runtime
-# Layers: system packages, the dependencies (change with the wheelhouse), then the project.
 FROM ${BASE_IMAGE}
 ENV DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 COPY deploy/system-packages.sh /usr/local/sbin/reward-system-packages
 RUN sh /usr/local/sbin/reward-system-packages
-COPY --from=deps /opt/venv /opt/venv
-COPY --from=project /dist /dist
-RUN /opt/venv/bin/pip install --no-index --no-deps /dist/*.whl && rm -rf /dist
+COPY --from=build /opt/venv /opt/venv
 COPY deploy/healthcheck.py /usr/local/lib/reward/healthcheck.py
 ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     PYTHONUNBUFFERED=1 \

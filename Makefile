@@ -1,5 +1,6 @@
-# Entry points. `make system` (root, once per machine) and `make install` set everything up;
-# `make serve` runs the service; `make test` runs the test suite.
+# Entry points. `make serve` and `make test` set up what they need on a fresh Debian/Ubuntu
+# machine (system packages through sudo when not root, the virtualenv); `make system` and
+# `make install` do the set-up steps alone.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -7,23 +8,37 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed-stamp
+TRL_STAMP := $(VENV)/.trl-stamp
+# torch's CPU build (about 200 MB) from PyTorch's own index when it resolves; else PyPI's
+# torch==2.13.0, which on Linux x86-64 is the CUDA build (several GB with its nvidia-* wheels).
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: system install serve worker test bench lint format clean train up down compose-test loadtest
+.PHONY: system install install-trl serve worker test bench lint format clean train up down compose-test loadtest
 
 # Scaled-out settings (rq backend): REDIS_URL for `make worker` and `make up`.
 REDIS_URL ?= redis://127.0.0.1:6379/0
 
-# System packages: a C++ compiler for the code sandbox, Redis for the scaled-out backend.
+# System packages: a C++ compiler for the code sandbox, Python's venv, Redis for the
+# scaled-out backend and the tests (started when none answers on 6379).
 system:
 	bash scripts/install_system.sh
 
 $(STAMP): pyproject.toml sandbox/_native.c
+	bash scripts/install_system.sh serve
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
-	# OpenRLHF's reward client is tested against the service; its own deps (torch, ray,...) are not needed.
-	$(BIN)/pip install --quiet --no-deps openrlhf==0.11.2
+	# OpenRLHF's and veRL's reward clients are tested against the service; their own deps
+	# (torch, ray, vllm, ...) are not needed for that.
+	$(BIN)/pip install --quiet --no-deps openrlhf==0.11.2 verl==0.9.1
 	touch $(STAMP)
+
+# The trl extra (torch CPU, trl, transformers) for the GRPO loop test; never in the service.
+$(TRL_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet $$($(BIN)/python -c "import socket, sys, urllib.parse; socket.getaddrinfo(urllib.parse.urlparse(sys.argv[1]).hostname, 443)" $(TORCH_CPU_INDEX) 2>/dev/null && echo --extra-index-url $(TORCH_CPU_INDEX)) -e '.[dev,trl]'
+	touch $(TRL_STAMP)
+
+install-trl: $(TRL_STAMP)
 
 install: $(STAMP)
 
@@ -33,16 +48,19 @@ serve: $(STAMP)
 worker: $(STAMP)
 	REDIS_URL=$(REDIS_URL) $(BIN)/reward worker
 
-test: $(STAMP)
+test: $(TRL_STAMP)
+	bash scripts/install_system.sh
 	$(BIN)/pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
-# make train DOMAIN=math|countdown|code|kk|zebra|puzzle|mix MODEL=... [TEMPLATE=instruct]
-#   [SOURCES="deepscaler=FILE coder1=FILE"] [REWARD_URL=...] [DRY_RUN=1] [TRAIN_ARGS="--gpus 4"]
+# make train DOMAIN=math|countdown|code|kk|zebra|puzzle|mix [MODEL=Qwen/Qwen2.5-7B] [TEMPLATE=instruct]
+#   [SOURCES="deepscaler=FILE coder1=FILE gen:kk=8000"] [REWARD_URL=...] [DRY_RUN=1] [TRAIN_ARGS="--gpus 4"]
+# Without SOURCES the domain's public datasets are downloaded into a cache (Hugging Face Hub).
 train: $(STAMP)
-	$(BIN)/python -m trainer.launch --domain $(DOMAIN) --model $(MODEL) $(if $(TEMPLATE),--template $(TEMPLATE)) $(foreach s,$(SOURCES),--source $(s)) $(if $(REWARD_URL),--reward-url $(REWARD_URL)) $(if $(filter-out 0 false no,$(DRY_RUN)),--dry-run) $(TRAIN_ARGS)
+	@test -n "$(DOMAIN)" || { echo "usage: make train DOMAIN=math|countdown|code|kk|zebra|puzzle|mix [MODEL=...] [DRY_RUN=1]"; exit 2; }
+	$(BIN)/python -m trainer.launch --domain $(DOMAIN) $(if $(MODEL),--model $(MODEL)) $(if $(TEMPLATE),--template $(TEMPLATE)) $(foreach s,$(SOURCES),--source $(s)) $(if $(REWARD_URL),--reward-url $(REWARD_URL)) $(if $(filter-out 0 false no,$(DRY_RUN)),--dry-run) $(TRAIN_ARGS)
 
 # The docker compose cluster (redis, api, N workers); WORKERS=N, MONITORING=1 for Prometheus + Grafana.
 up:

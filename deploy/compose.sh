@@ -3,8 +3,13 @@
 #
 #   bash deploy/compose.sh up      build what is missing, start redis + api + WORKERS workers
 #   bash deploy/compose.sh down    stop and remove the stack
-#   bash deploy/compose.sh build   only build: base image, wheelhouse, app image
-#   bash deploy/compose.sh test    end to end: engine, offline build, stack with 2 workers,
+#   bash deploy/compose.sh build   only build: base image, wheelhouse, app image (offline:
+#                                  deploy/offline.Dockerfile, as deploy/compose.offline.yml says)
+#   bash deploy/compose.sh build-default
+#                                  the default Dockerfile (a public base, PyPI), built here
+#                                  without pulling: the local base is tagged with the default
+#                                  base image's name; the packages come from PyPI
+#   bash deploy/compose.sh test    end to end: engine, both image builds, stack with 2 workers,
 #                                  mixed batch with a worker container killed mid-batch, teardown
 #
 # Environment: WORKERS (default 2), MONITORING=1 (Prometheus + Grafana; their images come
@@ -19,6 +24,8 @@ WORKERS="${WORKERS:-2}"
 MONITORING="${MONITORING:-0}"
 BASE_IMAGE="${BASE_IMAGE:-reward-base:bookworm}"
 REWARD_IMAGE="${REWARD_IMAGE:-reward-service:local}"
+DEFAULT_BASE_IMAGE="${DEFAULT_BASE_IMAGE:-debian:bookworm-slim}"
+DEFAULT_IMAGE="${DEFAULT_IMAGE:-reward-service:default}"
 BUILD_DIR="deploy/.build"
 WHEELHOUSE="${WHEELHOUSE:-$BUILD_DIR/wheelhouse}"
 PROJECT="${COMPOSE_PROJECT_NAME:-reward}"
@@ -71,7 +78,7 @@ ensure_compose() {
     apt_install docker-compose
     COMPOSE=(docker-compose)
   fi
-  COMPOSE+=(-p "$PROJECT" -f docker-compose.yml)
+  COMPOSE+=(-p "$PROJECT" -f docker-compose.yml -f deploy/compose.offline.yml)
   if [ "$MONITORING" = "1" ]; then COMPOSE+=(--profile monitoring); fi
   log "compose: ${COMPOSE[*]}"
 }
@@ -138,12 +145,42 @@ build_wheelhouse() {
 
 build_image() {
   log "app image $REWARD_IMAGE: docker build (offline: base $BASE_IMAGE, wheels from $WHEELHOUSE)"
-  if ! docker build --build-arg BASE_IMAGE="$BASE_IMAGE" --build-arg WHEELHOUSE="$WHEELHOUSE" \
-      -t "$REWARD_IMAGE" . >"$BUILD_DIR/docker-build.log" 2>&1; then
+  if ! docker build -f deploy/offline.Dockerfile --build-arg BASE_IMAGE="$BASE_IMAGE" \
+      --build-arg WHEELHOUSE="$WHEELHOUSE" -t "$REWARD_IMAGE" . >"$BUILD_DIR/docker-build.log" 2>&1; then
     tail -n 30 "$BUILD_DIR/docker-build.log"
     die "docker build failed (log: $BUILD_DIR/docker-build.log)"
   fi
   log "app image $REWARD_IMAGE: built"
+}
+
+build_default() {
+  mkdir -p "$BUILD_DIR"
+  ensure_engine
+  if ! docker image inspect "$DEFAULT_BASE_IMAGE" >/dev/null 2>&1; then
+    build_base
+    # No registry here: the local debootstrap bookworm stands in for the public one.
+    log "default base $DEFAULT_BASE_IMAGE: not here; tagging $BASE_IMAGE with that name (nothing is pulled)"
+    docker tag "$BASE_IMAGE" "$DEFAULT_BASE_IMAGE"
+  else
+    log "default base $DEFAULT_BASE_IMAGE: present"
+  fi
+  # pip here may trust a proxy's CA (PIP_CERT / pip's global.cert): the build's pip needs it too.
+  local cert="${PIP_CERT:-$($(host_pip) config get global.cert 2>/dev/null || true)}"
+  rm -f "$BUILD_DIR/pip-ca.crt"
+  if [ -n "$cert" ] && [ -f "$cert" ]; then
+    cp "$cert" "$BUILD_DIR/pip-ca.crt"
+    log "default image: pip in the build trusts $cert (as pip here does)"
+  fi
+  log "default image $DEFAULT_IMAGE: docker build . (the default Dockerfile: base $DEFAULT_BASE_IMAGE, packages from PyPI)"
+  if ! docker build --pull=false --build-arg BASE_IMAGE="$DEFAULT_BASE_IMAGE" -t "$DEFAULT_IMAGE" . \
+      >"$BUILD_DIR/docker-build-default.log" 2>&1; then
+    tail -n 30 "$BUILD_DIR/docker-build-default.log"
+    die "the default docker build failed (log: $BUILD_DIR/docker-build-default.log)"
+  fi
+  docker run --rm --entrypoint python "$DEFAULT_IMAGE" -c \
+    'import reward_server.app, sandbox, services.scoring; print("default image: the service imports")' \
+    || die "the default image does not run the service"
+  log "default image $DEFAULT_IMAGE: built ($(docker image inspect --format '{{.Size}}' "$DEFAULT_IMAGE" | awk '{printf "%d MB", $1/1e6}'))"
 }
 
 build_all() {
@@ -206,6 +243,7 @@ run_test() {
     .venv/bin/pip install --quiet docker==7.2.0
   fi
   build_all
+  build_default
   ensure_compose
   trap 'log "tearing down"; stack_down' EXIT
   stack_down >/dev/null 2>&1 || true
@@ -217,6 +255,7 @@ run_test() {
 
 case "$ACTION" in
   build) build_all ;;
+  build-default) build_default ;;
   up)
     build_all
     stack_up
@@ -227,7 +266,7 @@ case "$ACTION" in
     ;;
   test) run_test ;;
   *)
-    echo "usage: bash deploy/compose.sh up|down|build|test   (WORKERS=N MONITORING=1)" >&2
+    echo "usage: bash deploy/compose.sh up|down|build|build-default|test   (WORKERS=N MONITORING=1)" >&2
     exit 2
     ;;
 esac

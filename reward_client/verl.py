@@ -1,23 +1,36 @@
-"""veRL adapter: the reward service as veRL's ``custom_reward_function``.
+"""veRL adapter: the reward service as veRL's custom reward function (pinned to veRL 0.9.x).
 
-Per sample (veRL's ``naive`` / ``prime`` reward managers)::
+Per sample (veRL 0.9's default reward loop, ``reward.reward_manager.name=naive``; also
+``dapo``, ``gdpo``, ``rate_limited``, which call the same way)::
 
-    custom_reward_function.path=/path/to/reward_client/verl.py
-    custom_reward_function.name=compute_score
+    reward.custom_reward_function.path=/path/to/reward_client/verl.py
+    reward.custom_reward_function.name=compute_score
+    +reward.custom_reward_function.reward_kwargs.url=http://reward:8000
 
-Batched (``reward_model.reward_manager=batch``; one HTTP call per rollout batch)::
+veRL then calls ``compute_score(data_source=..., solution_str=..., ground_truth=...,
+extra_info=...)`` once per sample, all samples of a batch at once from a thread pool.
+(The pre-0.9 keys ``custom_reward_function.*`` are migrated by veRL itself.)
 
-    custom_reward_function.name=compute_score_batch
+Batched (``verl/workers/reward_manager/batch.py``'s ``BatchRewardManager``; one HTTP call
+per rollout batch)::
 
-veRL passes ``data_source``, the decoded response (``solution_str``, without the prompt
-and without special tokens) and ``reward_model.ground_truth``; :func:`reward_client.labels.label_for`
-turns these into a service label. Settings come from ``custom_reward_function.reward_kwargs``
-(``url``, ``api_key``, ``mode``, ``options``, ``prompt``, ``domain_map``, ``batch_size``,
-``deadline_s``) or from ``$REWARD_URL`` / ``$REWARD_API_KEY``.
+    reward.custom_reward_function.name=compute_score_batch
+
+called as ``compute_score_batch(data_sources=..., solution_strs=..., ground_truths=...,
+extra_infos=..., **reward_kwargs)``. tests/test_verl_contract.py makes both calls as
+veRL 0.9.1 makes them.
+
+``solution_str`` is the response alone, decoded without special tokens; ``ground_truth``
+is the row's ``reward_model.ground_truth``; :func:`reward_client.labels.label_for` turns
+these into a service label. Settings come from ``reward_kwargs`` (``url``, ``api_key``,
+``mode``, ``options``, ``prompt``, ``domain_map``, ``batch_size``, ``deadline_s``; veRL lets
+them win over the call's keywords) or from ``$REWARD_URL`` / ``$REWARD_API_KEY``.
 
 The result is veRL's dict form: ``score`` is the training reward; the other keys (the
 same for every sample, as veRL's reward_extra_info needs) are ``acc`` (fraction correct in
 [0, 1]), ``correct``, ``format_ok``, ``timeout``, ``error`` (0/1) and ``verdict`` (text).
+Keys veRL adds to ``extra_info`` (``num_turns``, ``rollout_reward_scores``) are ignored; a
+``prompt`` there is used for format checks.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from reward_server.execution import EmbeddedBackend
 from reward_server.front import Backend, Front
 from reward_server.metrics import Metrics
 from reward_server.readiness import sandbox_report
+from reward_server.run_code import register_run_code
 from reward_server.settings import Settings
 from services.api import RewardRequest, RewardResponse, ScoreRequest, ScoreResponse
 from services.extraction import response_from_query
@@ -204,6 +205,8 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         app.add_api_route(
             path, reward, methods=["POST"], response_model=RewardResponse, dependencies=[Depends(require_key)]
         )
+
+    register_run_code(app, require_key, max_run_timeout_s=settings.max_item_timeout_s, concurrency=settings.code_threads)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -1,20 +1,47 @@
 #!/usr/bin/env bash
-# System packages the project needs, on Debian/Ubuntu; run as root (or with sudo).
-# Safe to run again: it installs only what is missing and starts Redis when none answers.
+# System packages the project needs, on Debian/Ubuntu, installed only when missing, through
+# sudo when not root. Safe to run again.
+#
+#   bash scripts/install_system.sh serve   what `make serve` needs: Python's venv, g++ (the
+#                                          sandbox's C++ language and its C fast path)
+#   bash scripts/install_system.sh         everything (`make system`, `make test`): also Redis,
+#                                          started on 127.0.0.1:6379 when none answers there
 set -euo pipefail
 
+PROFILE="${1:-all}"
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-packages=(g++ redis-server redis-tools linux-libc-dev)
+python_version=$(python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")' 2>/dev/null || echo "")
+packages=(g++ python3-venv)
+# Debian/Ubuntu split venv per Python version (python3.11-venv); ensurepip is what it adds.
+if [ -n "$python_version" ] && ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
+  packages+=("python${python_version}-venv")
+fi
+if [ "$PROFILE" != "serve" ]; then
+  packages+=(redis-server redis-tools linux-libc-dev)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
-  echo "installing: ${missing[*]}"
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "missing system packages: ${missing[*]} (this script knows apt-get only; install them and run again)" >&2
+    exit 1
+  fi
+  if [ -n "$SUDO" ] && ! command -v sudo >/dev/null 2>&1; then
+    echo "missing system packages: ${missing[*]}; run as root or install sudo" >&2
+    exit 1
+  fi
+  echo "installing system packages: ${missing[*]}${SUDO:+ (with sudo)}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ "$PROFILE" = "serve" ]; then
+  exit 0
 fi
 
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then

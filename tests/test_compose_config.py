@@ -135,14 +135,33 @@ def test_dashboard_queries_name_real_metrics():
     assert {panel["datasource"]["uid"] for panel in dashboard["panels"]} <= uids
 
 
-def test_dockerfile_builds_offline_from_arguments():
+def test_the_default_dockerfile_uses_a_public_base_and_pypi():
     dockerfile = (REPO / "Dockerfile").read_text()
-    assert re.search(r"^ARG BASE_IMAGE=", dockerfile, re.M)
+    assert re.search(r"^ARG BASE_IMAGE=debian:bookworm-slim$", dockerfile, re.M)
     assert re.search(r"^FROM \$\{BASE_IMAGE\}", dockerfile, re.M)
+    # Nothing made by `make up` is needed (an optional CA bundle for pip matches by glob or not at all).
+    assert "ARG WHEELHOUSE" not in dockerfile and "--no-index" not in dockerfile
+    copies = [line for line in dockerfile.splitlines() if line.startswith("COPY") and "deploy/.build" in line]
+    assert copies == ["COPY deploy/system-packages.sh deploy/.build/pip-ca.cr[t] /tmp/reward-build/"]
+    installs = re.findall(r"pip install[^\n]*", dockerfile)
+    assert installs and not any("--no-index" in line for line in installs)
+    assert 'ENTRYPOINT ["/usr/bin/tini", "--"]' in dockerfile
+    build = COMPOSE["x-reward-image"]["build"]
+    assert build["context"] == "." and "dockerfile" not in build  # the Dockerfile above
+    assert build["args"]["BASE_IMAGE"] == "${DEFAULT_BASE_IMAGE:-debian:bookworm-slim}"
+
+
+def test_the_offline_build_is_an_override():
+    dockerfile = (REPO / "deploy" / "offline.Dockerfile").read_text()
+    assert re.search(r"^ARG BASE_IMAGE=reward-base:bookworm", dockerfile, re.M)
     assert "ARG WHEELHOUSE=" in dockerfile
     installs = re.findall(r"pip (?:install|wheel)[^\n]*", dockerfile)
     assert installs and all("--no-index" in line for line in installs)
-    assert 'ENTRYPOINT ["/usr/bin/tini", "--"]' in dockerfile
+    override = yaml.safe_load((REPO / "deploy" / "compose.offline.yml").read_text())
+    for name in ("redis", "api", "worker"):
+        assert override["services"][name]["build"]["dockerfile"] == "deploy/offline.Dockerfile"
+    script = (REPO / "deploy" / "compose.sh").read_text()
+    assert "-f docker-compose.yml -f deploy/compose.offline.yml" in script
     ignore = (REPO / ".dockerignore").read_text().split()
     assert ignore[ignore.index("*")] == "*"  # a whitelist: .venv, .git, tests stay out of the context
     assert "!deploy/.build/wheelhouse" in ignore and "!deploy/healthcheck.py" in ignore

@@ -120,10 +120,107 @@ def test_dry_run_without_reward_url_names_the_local_service(tmp_path: Path) -> N
     assert label["domain"] == "kk" and label["reward"] == {"mode": "logic-rl"}  # kk.toml's reward mode
 
 
-def test_code_without_data_says_what_to_pass(tmp_path: Path) -> None:
-    result = launch("--domain", "code", "--model", "m", "--dry-run", "--out", str(tmp_path))
-    assert result.returncode == 2
-    assert "needs --source coder1=FILE" in result.stderr
+STUDY = REPO / "tests" / "fixtures" / "study"
+STUDY_SOURCES = {
+    "code": [f"coder1={STUDY / 'code-r1-12k-test.parquet'}"],
+    "math": [
+        f"deepscaler={STUDY / 'deepscaler-train.parquet'}",
+        f"countdown={STUDY / 'countdown-train.parquet'}",
+    ],
+    "puzzle": [f"kk={STUDY / 'kk-test.parquet'}", f"lpb={STUDY / 'zebra-train.parquet'}"],
+}
+STUDY_SOURCES["mix"] = [s for domain in ("code", "math", "puzzle") for s in STUDY_SOURCES[domain]]
+OFFLINE = {"HF_HUB_OFFLINE": "1", "DRY_RUN": "1", "REWARD_URL": ""}
+
+
+@pytest.mark.parametrize("domain", ["code", "math", "puzzle", "mix"])
+def test_dry_run_with_nothing_else_prints_a_command_offline(domain: str, tmp_path: Path) -> None:
+    env = {**OFFLINE, "HF_HOME": str(tmp_path / "hf"), "REWARD_DATA_CACHE": str(tmp_path / "cache")}
+    result = launch("--domain", domain, "--out", str(tmp_path / "run"), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "to download:" in result.stdout and 'SOURCES="' in result.stdout
+    args = check_command(command_of(result.stdout))
+    assert args.actor.model_name_or_path == "Qwen/Qwen2.5-7B"  # the study's model, base template
+    assert args.data.input_key == "prompt" and args.data.apply_chat_template is False
+    assert args.data.prompt_dataset == str(tmp_path / "run" / "data" / "train.jsonl")
+    assert not (tmp_path / "cache").exists()  # nothing was fetched
+
+
+def test_dry_run_names_each_public_dataset(tmp_path: Path) -> None:
+    env = {**OFFLINE, "HF_HOME": str(tmp_path / "hf"), "REWARD_DATA_CACHE": str(tmp_path / "cache")}
+    result = launch("--domain", "mix", "--out", str(tmp_path / "run"), env=env)
+    for name in ("ganler/code-r1-12k", "agentica-org/DeepScaleR-Preview-Dataset", "Jiayi-Pan/Countdown-Tasks-3to4",
+                 "K-and-K/knights-and-knaves", "Goodman-liyu/A-Data-Centric-Study"):  # fmt: skip
+        assert name in result.stdout, name
+
+
+@pytest.mark.parametrize("fmt", ["coder1", "lpb"])
+def test_offline_fetch_names_the_dataset_and_the_sources_form(fmt: str, tmp_path: Path, monkeypatch) -> None:
+    from trainer.data.hub import PUBLIC_DATASETS, DatasetUnavailable
+    from trainer.sources import plan_sources
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("REWARD_DATA_CACHE", str(tmp_path / "cache"))
+    domain = {"coder1": "code", "lpb": "zebra"}[fmt]
+    with pytest.raises(DatasetUnavailable) as raised:
+        plan_sources(load_config(domain), [], dry_run=False)
+    message = str(raised.value)
+    assert PUBLIC_DATASETS[fmt].repo_id in message and "offline" in message
+    assert f'SOURCES="{fmt}=' in message
+
+
+def test_generators_stay_a_source(tmp_path: Path) -> None:
+    result = launch(
+        "--domain", "puzzle", "--out", str(tmp_path), "--source", "gen:kk=6", "--source", "gen:zebra=6",
+        env={**OFFLINE, "HF_HOME": str(tmp_path / "hf")},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "to download" not in result.stdout
+    rows = [json.loads(line) for line in (tmp_path / "data" / "train.jsonl").read_text().splitlines()]
+    assert {r["datasource"] for r in rows} == {"kk", "zebra"}
+
+
+@pytest.mark.parametrize("domain", ["code", "math", "puzzle", "mix"])
+def test_the_studys_files_become_datasets_the_service_scores(domain: str, tmp_path: Path, client) -> None:
+    sources = [arg for s in STUDY_SOURCES[domain] for arg in ("--source", s)]
+    result = launch(
+        "--domain", domain, "--out", str(tmp_path), *sources, "--set", "data.eval_size=0", env=OFFLINE
+    )
+    assert result.returncode == 0, result.stderr
+    assert "to download" not in result.stdout
+    args = check_command(command_of(result.stdout))
+    rows = [json.loads(line) for line in Path(args.data.prompt_dataset).read_text().splitlines()]
+    manifest = json.loads((tmp_path / "data" / "manifest.json").read_text())
+    assert all(not report["skipped"] for report in manifest["counts"]["sources"].values()), manifest
+    items = [
+        {"prompt": r["prompt"], "response": gold_response(json.loads(r["label"])), "label": r["label"]}
+        for r in rows
+    ]
+    results = client.post("/v1/score", json={"items": items}).json()["results"]
+    for row, item, scored in zip(rows, items, results, strict=True):
+        label = json.loads(row["label"])
+        assert scored["verdict"] != "error", (label, scored)
+        if label["domain"] in ("math", "kk", "zebra"):
+            assert scored["score"] == 1.0, (label, item["response"], scored)
+
+
+def gold_response(label: dict) -> str:
+    """A right answer from the label where the label holds one (math, kk, zebra), else a wrong one."""
+    domain = label["domain"]
+    if domain == "math":
+        answer = f"\\boxed{{{label['answer']}}}"
+    elif domain == "kk":
+        answer = "\n".join(
+            f"({i}) {name} is a {role}" for i, (name, role) in enumerate(label["solution"].items(), 1)
+        )
+    elif domain == "zebra":
+        answer = json.dumps(label["solution"])
+    elif domain == "countdown":
+        answer = " + ".join(str(n) for n in label["numbers"])
+    else:
+        answer = "```python\nprint(0)\n```"
+    return f"reasoning</think> <answer>{answer}</answer>"
 
 
 def test_missing_extras_and_gpus_are_named() -> None:

@@ -2,12 +2,13 @@
 
 Steps: load the domain's config (trainer/configs/DOMAIN.toml); check that the training extras
 and enough GPUs are here (unless a dry run); prepare the data (converted from the files given
-with ``--source``, else generated offline where a generator exists); check the service's
+with ``--source``, else from the domain's public datasets, downloaded once into a cache; the
+generators when asked for with ``gen:KIND=N``); check the service's
 ``/readyz`` at ``REWARD_URL``, or start a local ``reward serve`` when none is given; check the
 command with OpenRLHF's own parser; run ``python -m openrlhf.cli.train_ppo_ray ...``.
 
-``--dry-run`` (or ``DRY_RUN=1``) prepares the data and prints the data paths and the exact
-command, and trains nothing. Exit codes: 0 ok, 2 bad arguments or data, 3 training extras or
+``--dry-run`` (or ``DRY_RUN=1``) prepares the data from what is already here (never
+downloads) and prints the data paths and the exact command, and trains nothing. Exit codes: 0 ok, 2 bad arguments or data, 3 training extras or
 GPUs missing, 4 reward service not ready, otherwise OpenRLHF's own.
 """
 
@@ -42,7 +43,9 @@ from trainer.config import (
 )
 from trainer.data.build import DatasetFiles, DataSpecError, SourceSpec, build_dataset, parse_ratios
 from trainer.data.generated import GeneratorsUnavailable
+from trainer.data.hub import DatasetUnavailable
 from trainer.data.io import SourceFileError
+from trainer.sources import plan_sources
 
 EXIT_USAGE, EXIT_MISSING, EXIT_SERVICE = 2, 3, 4
 REPO = Path(__file__).resolve().parent.parent
@@ -58,9 +61,8 @@ TRAIN_EXTRAS: dict[str, str] = {
     "flash_attn": "flash-attn",
 }
 REQUIRED_OPENRLHF = "0.11"
-
-GENERATOR_FOR_FORMAT = {"countdown": "countdown", "kk": "kk", "zebralogic": "zebra", "lpb": "zebra"}
-"""A file format and the generator that stands in for it when no file is given."""
+DEFAULT_MODEL = "Qwen/Qwen2.5-7B"
+"""The study's model (a base model: the R1 template, the configs' default)."""
 
 
 class LaunchError(RuntimeError):
@@ -129,50 +131,6 @@ def environment_problems(config: dict[str, Any], domain: str) -> list[str]:
 # --------------------------------------------------------------------------- data
 
 
-def plan_sources(config: dict[str, Any], given: list[SourceSpec]) -> tuple[list[SourceSpec], list[str]]:
-    """The sources of a run: the files given for the config's formats, generators for the rest.
-
-    Returns the sources and notes for the user (formats with no file and no generator).
-    """
-    data = config.get("data", {})
-    formats: list[str] = list(data.get("formats", []))
-    generate: dict[str, int] = dict(data.get("generate", {}))
-    unused = [s for s in given if s.kind not in formats and not s.kind.startswith("gen:")]
-    if unused:
-        raise DataSpecError(
-            f"--source {', '.join(s.kind for s in unused)} is not used by this domain (it takes {', '.join(formats)})"
-        )
-    sources = list(given)
-    notes = []
-    given_kinds = {s.kind for s in given}
-    covered_generators: set[str] = {s.kind[4:] for s in given if s.kind.startswith("gen:")}
-    for fmt in formats:
-        if fmt in given_kinds:
-            covered_generators.add(GENERATOR_FOR_FORMAT.get(fmt, ""))
-    for fmt in formats:
-        if fmt in given_kinds:
-            continue
-        generator = GENERATOR_FOR_FORMAT.get(fmt)
-        if generator and generator in generate:
-            if generator not in covered_generators:
-                sources.append(SourceSpec(kind=f"gen:{generator}", count=int(generate[generator])))
-                covered_generators.add(generator)
-                notes.append(
-                    f"{fmt}: no file given, generating {generate[generator]} {generator} tasks offline"
-                )
-        elif generator and generator in covered_generators:
-            continue
-        else:
-            notes.append(f"{fmt}: no file given (--source {fmt}=FILE); left out")
-    if not sources:
-        raise DataSpecError(
-            "no training data: this domain needs "
-            + " or ".join(f"--source {f}=FILE" for f in formats)
-            + " (no offline generator covers it)"
-        )
-    return sources, notes
-
-
 def prepare_data(
     config: dict[str, Any], sources: list[SourceSpec], data_dir: Path, progress: bool | None
 ) -> DatasetFiles:
@@ -215,6 +173,15 @@ def prepare_data(
         seed=options["seed"],
         progress=progress,
     )
+
+
+def planned_files(config: dict[str, Any], data_dir: Path) -> DatasetFiles:
+    """The files a real run would write (a dry run whose data is still to be downloaded)."""
+    data = config.get("data", {})
+    eval_path = data_dir / "eval.jsonl" if data.get("eval_size", 0) else None
+    stages = [data_dir / f"train.stage{i}.jsonl" for i in range(1, int(data.get("curriculum", 0)) + 1)]
+    counts: dict[str, Any] = {"train": "to be built", "eval": "to be built"}
+    return DatasetFiles(data_dir / "train.jsonl", eval_path, stages, data_dir / "manifest.json", counts)
 
 
 # --------------------------------------------------------------------------- reward service
@@ -343,7 +310,9 @@ def _truthy(value: str | None) -> bool:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m trainer.launch", description=__doc__.split("\n\n")[0])
     parser.add_argument("--domain", required=True, choices=DOMAINS)
-    parser.add_argument("--model", required=True, help="HF model name or local path (e.g. Qwen/Qwen2.5-7B)")
+    parser.add_argument(
+        "--model", default=DEFAULT_MODEL, help=f"HF model name or local path (default: {DEFAULT_MODEL})"
+    )
     parser.add_argument(
         "--template", choices=("base", "instruct"), default=None, help="default: the config's"
     )
@@ -352,7 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="FORMAT=PATH",
-        help="a local data file (deepscaler, countdown, coder1, kk, zebralogic, lpb) or gen:KIND=N; repeatable",
+        help="a local data file (deepscaler, countdown, coder1, kk, zebralogic, lpb) or gen:KIND=N; repeatable "
+        "(default: the domain's public datasets, downloaded into a cache)",
     )
     parser.add_argument("--config", default=None, help="a config file instead of trainer/configs/DOMAIN.toml")
     parser.add_argument(
@@ -397,12 +367,16 @@ def run(argv: list[str] | None = None) -> int:
                 EXIT_MISSING,
             )
 
-    sources, notes = plan_sources(config, [SourceSpec.parse(s) for s in args.source])
-    for note in notes:
+    plan = plan_sources(config, [SourceSpec.parse(s) for s in args.source], dry_run=dry_run)
+    for note in plan.notes:
         print(f"note: {note}", file=sys.stderr)
-    files = prepare_data(config, sources, out_dir / "data", args.progress)
+    if plan.pending:
+        # A dry run without the data: the command names the files a real run writes.
+        files = planned_files(config, out_dir / "data")
+    else:
+        files = prepare_data(config, plan.sources, out_dir / "data", args.progress)
     train_path = files.train
-    if args.stage is not None:
+    if args.stage is not None and not plan.pending:
         if not 1 <= args.stage <= len(files.stages):
             raise LaunchError(
                 f"--stage {args.stage}: the data has {len(files.stages)} curriculum stages (set data.curriculum)",
@@ -422,9 +396,18 @@ def run(argv: list[str] | None = None) -> int:
     if dry_run:
         print(f"# dry run: domain {args.domain}, template {template}, model {args.model}")
         print("# data")
-        for line in files.describe().splitlines():
-            print(f"#   {line}")
-        print(f"#   by domain: {json.dumps(files.counts['train_by_domain'])}")
+        for dataset in plan.pending:
+            print(
+                f'#   to download: {dataset.name} ({dataset.where}); offline, pass SOURCES="{dataset.format}=FILE"'
+            )
+        if plan.pending:
+            print(f"#   train: {files.train} (written by a real run, after the download)")
+            if files.eval:
+                print(f"#   eval:  {files.eval}")
+        else:
+            for line in files.describe().splitlines():
+                print(f"#   {line}")
+            print(f"#   by domain: {json.dumps(files.counts['train_by_domain'])}")
         if reward_url:
             print(f"# reward service: {remote_url} (REWARD_URL; /readyz is checked before training)")
         else:
@@ -483,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     except LaunchError as exc:
         print(f"make train: {exc}", file=sys.stderr)
         return exc.code
-    except (ConfigError, DataSpecError, SourceFileError, GeneratorsUnavailable) as exc:
+    except (ConfigError, DataSpecError, SourceFileError, GeneratorsUnavailable, DatasetUnavailable) as exc:
         print(f"make train: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

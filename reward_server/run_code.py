@@ -1,0 +1,197 @@
+"""``POST /run_code``: SandboxFusion's code-execution API, served on this service's sandbox.
+
+veRL's SandboxFusion reward (``reward.sandbox_fusion.url``) and other SandboxFusion clients
+post one program per test: ``code``, ``stdin``, ``language``, ``run_timeout``,
+``compile_timeout``, ``memory_limit_MB``, ``files`` (``fetch_files`` gets a
+``SandboxError`` naming it: runs hand no files back). The answer has
+SandboxFusion's shape and status values, so such a client switches by changing its URL:
+
+    {"status": "Success" | "Failed" | "SandboxError", "message": str,
+     "compile_result": null | {"status", "execution_time", "return_code", "stdout", "stderr"},
+     "run_result":     null | {...same...},
+     "executor_pod_name": null, "files": {path: base64}}
+
+with command statuses ``Finished``, ``TimeLimitExceeded`` and ``Error``, and the overall
+status decided as SandboxFusion decides it: an ``Error`` anywhere is ``SandboxError``, a
+time limit or a non-zero return code is ``Failed``, anything else ``Success``.
+
+``compile_timeout`` is accepted and the language's own compile limit applies (30 s for
+g++; a compile is cached per source, so a program's tests compile it once).
+Python and C++ run here (the sandbox's language table); other SandboxFusion languages
+get ``SandboxError`` naming the ones served. Programs run in the same sandbox as scored
+code: a fresh isolated child per run, rlimits, a wall-clock limit, capped output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from typing import Any, Literal
+
+from fastapi import Depends, FastAPI
+from pydantic import BaseModel, ConfigDict, Field
+
+import sandbox
+from sandbox import RunRequest, RunResult
+
+# SandboxFusion's Language enum: a name outside it is a 422, as there; a name inside it
+# that this sandbox does not run is a SandboxError naming what is served.
+SANDBOX_FUSION_LANGUAGES = (
+    "python", "cpp", "nodejs", "go", "go_test", "java", "php", "csharp", "bash", "typescript",
+    "sql", "rust", "cuda", "lua", "R", "perl", "D_ut", "ruby", "scala", "julia", "pytest",
+    "junit", "kotlin_script", "jest", "verilog", "python_gpu", "lean", "swift", "racket",
+)  # fmt: skip
+SERVED_LANGUAGES = ("python", "cpp")
+DEFAULT_MEMORY_MB = 1024
+"""memory_limit_MB <= 0 means "no limit" in SandboxFusion; here every run has one."""
+MAX_MEMORY_MB = 8192
+MAX_OUTPUT_BYTES = 8 << 20
+
+
+class RunCodeRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # SandboxFusion's `args` (pytest) and friends
+
+    code: str
+    language: Literal[SANDBOX_FUSION_LANGUAGES]  # type: ignore[valid-type]
+    stdin: str | None = None
+    compile_timeout: float = Field(10, gt=0)
+    run_timeout: float = Field(10, gt=0)
+    memory_limit_MB: int = -1
+    files: dict[str, str | None] = Field(default_factory=dict, description="path -> base64 content")
+    fetch_files: list[str] = Field(default_factory=list)
+
+
+class CommandRunResult(BaseModel):
+    status: Literal["Finished", "Error", "TimeLimitExceeded"]
+    execution_time: float | None = None
+    return_code: int | None = None
+    stdout: str | None = None
+    stderr: str | None = None
+
+
+class RunCodeResponse(BaseModel):
+    status: Literal["Success", "Failed", "SandboxError"]
+    message: str
+    compile_result: CommandRunResult | None = None
+    run_result: CommandRunResult | None = None
+    executor_pod_name: str | None = None
+    files: dict[str, str] = Field(default_factory=dict)
+
+
+def command_result(result: RunResult) -> dict[str, Any]:
+    """One step (compile or run) as SandboxFusion reports it."""
+    if result.status == sandbox.model.TIMEOUT:
+        status, code = "TimeLimitExceeded", None
+    elif result.status == sandbox.model.SANDBOX_ERROR:
+        status, code = "Error", None
+    else:
+        # Crashes, memory and output limits end the process with a non-zero code: for the
+        # caller these are programs that finished badly, as SandboxFusion reports them.
+        status = "Finished"
+        if result.exit_code is not None:
+            code = result.exit_code
+        elif result.signal is not None:
+            code = 128 + result.signal
+        else:
+            code = 0 if result.status == sandbox.model.OK else 1
+    return {
+        "status": status,
+        "execution_time": round(result.wall_s, 6),
+        "return_code": code,
+        "stdout": result.stdout,
+        "stderr": result.stderr,
+    }
+
+
+def overall_status(*steps: dict[str, Any] | None) -> str:
+    done = [s for s in steps if s is not None]
+    if any(s["status"] == "Error" for s in done):
+        return "SandboxError"
+    if any(s["status"] == "TimeLimitExceeded" for s in done):
+        return "Failed"
+    if any((s["return_code"] or 0) != 0 for s in done):
+        return "Failed"
+    return "Success"
+
+
+def to_response(result: RunResult, language: str) -> dict[str, Any]:
+    compiled = sandbox.get_language(language).compile_argv is not None
+    if compiled and result.compile is None:
+        # The compile step itself ended the call (compile error, compile time limit).
+        compile_step, run_step = command_result(result), None
+        if result.status == sandbox.model.COMPILE_ERROR:
+            compile_step["status"] = "Finished"
+            compile_step["return_code"] = compile_step["return_code"] or 1
+            compile_step["stderr"] = compile_step["stderr"] or (result.reason or "")
+    else:
+        compile_step = command_result(result.compile) if result.compile is not None else None
+        run_step = command_result(result)
+    status = overall_status(compile_step, run_step)
+    message = ""
+    if status == "SandboxError":
+        message = result.reason or "the sandbox could not run the program"
+    return {
+        "status": status,
+        "message": message,
+        "compile_result": compile_step,
+        "run_result": run_step,
+        "executor_pod_name": None,
+        "files": {},
+    }
+
+
+def sandbox_error(message: str) -> dict[str, Any]:
+    return {"status": "SandboxError", "message": message, "compile_result": None, "run_result": None,
+            "executor_pod_name": None, "files": {}}  # fmt: skip
+
+
+def build_run_request(request: RunCodeRequest, max_run_timeout_s: float) -> RunRequest:
+    files: dict[str, bytes] = {}
+    for path, content in request.files.items():
+        try:
+            files[path] = base64.b64decode(content or "", validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError(f"files[{path!r}] is not base64") from None
+    memory = request.memory_limit_MB if request.memory_limit_MB > 0 else DEFAULT_MEMORY_MB
+    return RunRequest(
+        source=request.code,
+        language=request.language,
+        stdin=request.stdin or "",
+        time_limit_s=min(float(request.run_timeout), max_run_timeout_s),
+        memory_mb=min(memory, MAX_MEMORY_MB),
+        max_output_bytes=MAX_OUTPUT_BYTES,
+        files=files,
+    )
+
+
+def register_run_code(app: FastAPI, require_key: Any, *, max_run_timeout_s: float, concurrency: int) -> None:
+    """Add ``POST /run_code`` to the app (behind the same API key as the scoring routes)."""
+    # Each run holds a thread while it waits on a sandbox slot: bound them, queue the rest.
+    slots = asyncio.Semaphore(concurrency)
+
+    @app.post(
+        "/run_code", response_model=RunCodeResponse, dependencies=[Depends(require_key)], tags=["sandbox"]
+    )
+    async def run_code(request: RunCodeRequest) -> dict[str, Any]:
+        """SandboxFusion-compatible: run one program (python or cpp) with stdin in the sandbox."""
+        if request.language not in SERVED_LANGUAGES:
+            return sandbox_error(
+                f"language {request.language!r} is not served here (served: {', '.join(SERVED_LANGUAGES)})"
+            )
+        if request.fetch_files:
+            # The sandbox hands back no files from a run (only a compile's artifact).
+            return sandbox_error("fetch_files is not supported here: write results to stdout")
+        try:
+            run_request = build_run_request(request, max_run_timeout_s)
+        except ValueError as exc:
+            return sandbox_error(str(exc))
+        pool = sandbox.current_pool()
+        if pool is None:
+            return sandbox_error("this process runs no sandbox (an rq API started with --no-sandbox)")
+        async with slots:
+            try:
+                result = await asyncio.to_thread(pool.run, run_request)
+            except sandbox.SandboxUnavailable as exc:
+                return sandbox_error(f"sandbox unavailable: {exc}")
+        return to_response(result, request.language)
