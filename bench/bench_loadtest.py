@@ -24,7 +24,7 @@ from typing import Any
 from rich.console import Console
 
 from loadtest.cli import main as loadtest_main
-from reward_server.launcher import start_service
+from reward_client.local import start_service
 
 console = Console()
 OPENRLHF_TIMEOUT_S = 180.0

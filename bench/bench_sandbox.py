@@ -148,7 +148,7 @@ def bench_humaneval(service_url: str | None, rounds: int = 3) -> dict[str, Any]:
     ]
     owned = None
     if service_url is None:
-        from reward_server.launcher import start_service, stop_service
+        from reward_client.local import start_service, stop_service
 
         owned = start_service(Path(tempfile.mkdtemp(prefix="bench-sandbox-")))
         service_url = owned.url
@@ -171,7 +171,7 @@ def bench_humaneval(service_url: str | None, rounds: int = 3) -> dict[str, Any]:
                 results = response.json()["results"]
     finally:
         if owned is not None:
-            from reward_server.launcher import stop_service
+            from reward_client.local import stop_service
 
             stop_service(owned)
     service_passed = sum(1 for r in results if r["score"] == 1.0)

@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from reward_server.launcher import start_service
+from reward_client.local import start_service
 
 console = Console()
 

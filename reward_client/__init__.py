@@ -1,15 +1,14 @@
 """Trainer-side clients of the reward service: the HTTP client and the veRL, TRL and OpenRLHF adapters."""
 
-from reward_client.client import (
-    AsyncRewardClient,
+from reward_client.client import AsyncRewardClient, RewardClient
+from reward_client.labels import UnmappableDataSource, label_for
+from reward_client.transport import (
     RetryPolicy,
-    RewardClient,
     RewardProtocolError,
     RewardRequestError,
     RewardServiceError,
     RewardServiceUnavailable,
 )
-from reward_client.labels import UnmappableDataSource, label_for
 
 __all__ = [
     "AsyncRewardClient",

@@ -20,17 +20,22 @@ import asyncio
 import json
 import logging
 import os
-import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from reward_client.transport import (
+    Attempts,
+    RetryPolicy,
+    RewardProtocolError,
+    judge,
+    transport_failure,
+)
 from services.api import ItemResult, RewardResponse, ScoreItem, ScoreResponse
 from services.rewards import RewardOptions
 
@@ -43,38 +48,6 @@ API_KEY_ENV = "REWARD_API_KEY"
 # Paths a user may paste with the URL (e.g. OpenRLHF's --reward.remote_url value); the
 # client wants the service's base URL and adds the route itself.
 _ROUTE_SUFFIXES = ("/v1/score", "/get_reward", "/reward")
-
-
-class RewardServiceError(Exception):
-    """Base class of every error the client raises about the service."""
-
-
-class RewardServiceUnavailable(RewardServiceError):
-    """The service did not answer (connection refused, timeouts, 5xx, 429) after the retries or the deadline."""
-
-    def __init__(self, url: str, attempts: int, elapsed_s: float, last_error: str) -> None:
-        self.url = url
-        self.attempts = attempts
-        self.elapsed_s = elapsed_s
-        self.last_error = last_error
-        super().__init__(
-            f"reward service at {url} unavailable after {attempts} attempt(s) over {elapsed_s:.1f} s: "
-            f"{last_error}. Is `reward serve` running there (set REWARD_URL to its address)?"
-        )
-
-
-class RewardRequestError(RewardServiceError):
-    """The service refused the request with a 4xx (bad input, auth, size): retrying would not help."""
-
-    def __init__(self, url: str, status_code: int, message: str) -> None:
-        self.url = url
-        self.status_code = status_code
-        self.message = message
-        super().__init__(f"reward service at {url} refused the request with HTTP {status_code}: {message}")
-
-
-class RewardProtocolError(RewardServiceError):
-    """The service answered 200 with a body that does not match the API (wrong version, wrong server)."""
 
 
 def resolve_base_url(url: str | None) -> str:
@@ -100,25 +73,6 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, set | frozenset | tuple):
         return list(value)
     raise TypeError(f"object of type {type(value).__name__} is not JSON serializable")
-
-
-def _error_message(response: httpx.Response) -> str:
-    """The server's own words: FastAPI's ``detail`` (string or list of field errors) or the raw text."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:2000] or response.reason_phrase
-    detail = body.get("detail", body) if isinstance(body, dict) else body
-    if isinstance(detail, list):
-        parts = []
-        for err in detail[:10]:
-            if isinstance(err, dict):
-                loc = ".".join(str(p) for p in err.get("loc", ()))
-                parts.append(f"{loc}: {err.get('msg', err)}" if loc else str(err.get("msg", err)))
-            else:
-                parts.append(str(err))
-        return "; ".join(parts)
-    return str(detail)[:2000]
 
 
 def _options_payload(options: RewardOptions | Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -158,58 +112,6 @@ def _merge_reward_responses(parts: Sequence[RewardResponse]) -> RewardResponse:
         scores=[s for p in parts for s in p.scores],
         extra_logs=extra,
     )
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with jitter: ``base * 2**attempt``, capped at ``max_delay_s``."""
-
-    max_retries: int = 10
-    base_delay_s: float = 0.25
-    max_delay_s: float = 10.0
-
-    def delay(self, retry_index: int, retry_after: float | None = None) -> float:
-        backoff = min(self.max_delay_s, self.base_delay_s * (2**retry_index))
-        backoff *= random.uniform(0.5, 1.0)
-        if retry_after is not None:
-            backoff = max(backoff, min(retry_after, self.max_delay_s))
-        return backoff
-
-
-class _Outcome:
-    """What one HTTP attempt came to: a parsed body, a retryable failure, or a final 4xx."""
-
-    __slots__ = ("body", "retry_reason", "retry_after")
-
-    def __init__(self, body: Any = None, retry_reason: str | None = None, retry_after: float | None = None):
-        self.body = body
-        self.retry_reason = retry_reason
-        self.retry_after = retry_after
-
-
-def _retry_after_seconds(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
-
-
-def _judge(url: str, response: httpx.Response) -> _Outcome:
-    """Classify a response: 2xx -> body; 429/5xx -> retry; other 4xx -> raise."""
-    status = response.status_code
-    if status < 300:
-        try:
-            return _Outcome(body=response.json())
-        except ValueError:
-            raise RewardProtocolError(f"{url} answered {status} with a body that is not JSON") from None
-    if status == 429 or status >= 500:
-        return _Outcome(
-            retry_reason=f"HTTP {status}: {_error_message(response)}", retry_after=_retry_after_seconds(response)
-        )
-    raise RewardRequestError(url, status, _error_message(response))
 
 
 class _ClientBase:
@@ -408,27 +310,16 @@ class RewardClient(_ClientBase):
         return [f.result() for f in futures]
 
     def _post(self, route: str, body: bytes, deadline: float) -> Any:
-        url = self._url(route)
-        started = time.monotonic()
-        attempt = 0
+        attempts = Attempts(self, self._url(route), deadline)
         while True:
-            attempt += 1
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise RewardServiceUnavailable(url, attempt - 1, time.monotonic() - started, "call deadline passed")
+            timeout = attempts.start()
             try:
-                response = self._http.post(route, content=body, timeout=min(self.request_timeout_s, remaining))
-                outcome = _judge(url, response)
+                outcome = judge(attempts.url, self._http.post(route, content=body, timeout=timeout))
             except httpx.TransportError as exc:
-                outcome = _Outcome(retry_reason=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
-            if outcome.retry_reason is None:
+                outcome = transport_failure(exc)
+            delay = attempts.finish(outcome)
+            if delay is None:
                 return outcome.body
-            delay = self.retry.delay(attempt - 1, outcome.retry_after)
-            out_of_time = time.monotonic() + delay >= deadline
-            if attempt > self.retry.max_retries or out_of_time:
-                reason = outcome.retry_reason + ("" if not out_of_time else " (call deadline reached)")
-                raise RewardServiceUnavailable(url, attempt, time.monotonic() - started, reason)
-            self._log_retry(url, attempt, outcome.retry_reason, delay)
             time.sleep(delay)
 
 
@@ -513,25 +404,14 @@ class AsyncRewardClient(_ClientBase):
         return list(await asyncio.gather(*(gated(n, body) for n, body in bodies)))
 
     async def _post(self, route: str, body: bytes, deadline: float) -> Any:
-        url = f"{self.base_url}{route}"
-        started = time.monotonic()
-        attempt = 0
+        attempts = Attempts(self, f"{self.base_url}{route}", deadline)
         while True:
-            attempt += 1
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise RewardServiceUnavailable(url, attempt - 1, time.monotonic() - started, "call deadline passed")
+            timeout = attempts.start()
             try:
-                response = await self._http.post(route, content=body, timeout=min(self.request_timeout_s, remaining))
-                outcome = _judge(url, response)
+                outcome = judge(attempts.url, await self._http.post(route, content=body, timeout=timeout))
             except httpx.TransportError as exc:
-                outcome = _Outcome(retry_reason=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
-            if outcome.retry_reason is None:
+                outcome = transport_failure(exc)
+            delay = attempts.finish(outcome)
+            if delay is None:
                 return outcome.body
-            delay = self.retry.delay(attempt - 1, outcome.retry_after)
-            out_of_time = time.monotonic() + delay >= deadline
-            if attempt > self.retry.max_retries or out_of_time:
-                reason = outcome.retry_reason + ("" if not out_of_time else " (call deadline reached)")
-                raise RewardServiceUnavailable(url, attempt, time.monotonic() - started, reason)
-            self._log_retry(url, attempt, outcome.retry_reason, delay)
             await asyncio.sleep(delay)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from contextlib import asynccontextmanager
@@ -33,9 +34,10 @@ def openrlhf_extra_logs(items: list[WorkItem], results: list[dict[str, Any]]) ->
 
     OpenRLHF averages each key over the batch, so in a multi-domain run the per-domain
     rates come as pairs: ``correct_<domain> / n_<domain>`` is that domain's accuracy and
-    ``format_ok_<domain> / n_<domain>`` its format rate.
+    ``format_ok_<domain> / n_<domain>`` its format rate. ``run_cpu_s`` is the CPU seconds a
+    code sample's programs took (0 for other domains).
     """
-    logs: dict[str, list[float]] = {key: [] for key in EXTRA_LOG_KEYS}
+    logs: dict[str, list[float]] = {key: [] for key in (*EXTRA_LOG_KEYS, "run_cpu_s")}
     for domain in DOMAINS:
         for prefix in ("n", "correct", "format_ok"):
             logs[f"{prefix}_{domain}"] = []
@@ -53,6 +55,7 @@ def openrlhf_extra_logs(items: list[WorkItem], results: list[dict[str, Any]]) ->
         }
         for key, flag in flags.items():
             logs[key].append(float(flag))
+        logs["run_cpu_s"].append(float(r["details"].get("cpu_ms", 0.0)) / 1000.0)
         domain = item.domain
         for d in DOMAINS:
             mine = d == domain
@@ -60,6 +63,36 @@ def openrlhf_extra_logs(items: list[WorkItem], results: list[dict[str, Any]]) ->
             logs[f"correct_{d}"].append(float(mine and flags["correct"]))
             logs[f"format_ok_{d}"].append(float(mine and flags["format_ok"]))
     return logs
+
+
+DISCONNECT_POLL_S = 1.0
+CLIENT_GONE_STATUS = 499
+"""What a request whose client left gets (nobody reads it; the status shows in the logs)."""
+
+
+async def scored_while_connected(request: Request, scoring: Any, metrics: Metrics) -> Any:
+    """The scoring's results, or None when the client went away first: then its items are
+    given up (cancelled), so their queued and running work stops and frees its slots."""
+    work = asyncio.ensure_future(scoring)
+
+    async def client_gone() -> None:
+        while not await request.is_disconnected():
+            await asyncio.sleep(DISCONNECT_POLL_S)
+
+    watch = asyncio.ensure_future(client_gone())
+    try:
+        await asyncio.wait({work, watch}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watch.cancel()
+    if work.done():
+        return work.result()
+    work.cancel()
+    metrics.requests_abandoned.inc()
+    try:
+        await work
+    except asyncio.CancelledError:
+        pass
+    return None
 
 
 class BodySizeLimit:
@@ -174,7 +207,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
             raise HTTPException(status_code=413, detail=f"{n} items in one request; at most {settings.max_batch_items}")
 
     @app.post("/v1/score", response_model=ScoreResponse, dependencies=[Depends(require_key)])
-    async def score(request: ScoreRequest) -> dict[str, Any]:
+    async def score(request: ScoreRequest, http: Request) -> Any:
         """Score a batch of responses: one result per item, in order."""
         check_batch_size(len(request.items))
         request_layer = request.options.model_dump(exclude_unset=True) if request.options else None
@@ -182,9 +215,10 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
             decode_item(it.response, it.label, it.prompt, base_options, (request_layer, it.options))
             for it in request.items
         ]
-        return {"results": await front.score(items)}
+        results = await scored_while_connected(http, front.score(items), metrics)
+        return {"results": results} if results is not None else Response(status_code=CLIENT_GONE_STATUS)
 
-    async def reward(request: RewardRequest) -> dict[str, Any]:
+    async def reward(request: RewardRequest, http: Request) -> Any:
         """OpenRLHF's remote reward: ``{query, prompts, labels}`` in, ``{rewards, scores, extra_logs}`` out."""
         check_batch_size(len(request.query))
         prompts = request.prompts or [None] * len(request.query)
@@ -193,7 +227,9 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
             decode_item(response_from_query(query, prompt), label, prompt, base_options, (request_layer,))
             for query, prompt, label in zip(request.query, prompts, request.labels, strict=True)
         ]
-        results = await front.score(items)
+        results = await scored_while_connected(http, front.score(items), metrics)
+        if results is None:
+            return Response(status_code=CLIENT_GONE_STATUS)
         extra_logs = openrlhf_extra_logs(items, results)
         return {
             "rewards": [r["reward"] for r in results],

@@ -27,7 +27,7 @@ from pebble import ProcessExpired, ProcessPool
 
 from reward_server.metrics import Metrics
 from reward_server.settings import Settings
-from services.core import Verdict
+from services.core import RUN_CONTROL, RunControl, Verdict
 from services.registry import warm_up
 from services.scoring import WorkItem, failure_result, score
 
@@ -49,11 +49,20 @@ def _init_verifier_process(memory_mb: int) -> None:
     warm_up()
 
 
-def _sandbox_slots() -> int:
+def _score_under(control: RunControl, item: WorkItem) -> dict[str, Any]:
+    """Score on this thread with the item's run control in effect."""
+    token = RUN_CONTROL.set(control)
+    try:
+        return score(item)
+    finally:
+        RUN_CONTROL.reset(token)
+
+
+def _sandbox_runs(state: str) -> int:
     import sandbox
 
     pool = sandbox.current_pool()
-    return pool.size if pool is not None else 0
+    return int(getattr(pool, state, 0) or 0) if pool is not None else 0
 
 
 class EmbeddedBackend:
@@ -62,9 +71,16 @@ class EmbeddedBackend:
         self.metrics = metrics
         self._pool: ProcessPool | None = None
         self._threads: concurrent.futures.ThreadPoolExecutor | None = None
-        # Items handed to the verifier pool / to the sandbox threads and not yet answered.
+        # Items handed to the verifier pool / to the sandbox threads and not yet answered,
+        # and code items given up whose thread has not yet stopped.
         self._outstanding = 0
         self._outstanding_code = 0
+        self._orphaned = 0
+        for state in ("queued", "running", "orphaned"):
+            metrics.work_held.labels(state).set_function(lambda state=state: self.held()[state])
+        for state in ("waiting", "running"):
+            metrics.sandbox_runs.labels(state).set_function(lambda state=state: _sandbox_runs(state))
+        metrics.queue_depth.set_function(lambda: self.held()["queued"] + _sandbox_runs("waiting"))
 
     def _new_pool(self) -> ProcessPool:
         context = multiprocessing.get_context("forkserver")
@@ -121,18 +137,24 @@ class EmbeddedBackend:
 
     async def _on_thread(self, item: WorkItem) -> dict[str, Any]:
         assert self._threads is not None
-        future = asyncio.get_running_loop().run_in_executor(self._threads, score, item)
+        control = RunControl()
+        future = asyncio.get_running_loop().run_in_executor(self._threads, _score_under, control, item)
         self._outstanding_code += 1
-        self._update_queue_depth()
         try:
             return await future
+        except asyncio.CancelledError:
+            # Given up: an item still queued for a thread never starts, and the program of
+            # one that runs is stopped (waiting for a slot or running), freeing its slot.
+            control.cancel.set()
+            if not future.cancel():
+                self._orphaned += 1
+                future.add_done_callback(lambda _: self._orphan_done())
+            raise
         finally:
             self._outstanding_code -= 1
-            self._update_queue_depth()
 
     async def _in_process(self, item: WorkItem, limit_s: float) -> dict[str, Any]:
         self._outstanding += 1
-        self._update_queue_depth()
         crashes = broken = 0
         try:
             while True:
@@ -172,10 +194,15 @@ class EmbeddedBackend:
                     raise
         finally:
             self._outstanding -= 1
-            self._update_queue_depth()
 
-    def _update_queue_depth(self) -> None:
-        """Items waiting for a free verifier process or sandbox slot (beyond those busy)."""
-        slots = _sandbox_slots()
-        waiting = max(0, self._outstanding - self.settings.pool_workers) + max(0, self._outstanding_code - slots)
-        self.metrics.queue_depth.set(waiting)
+    def _orphan_done(self) -> None:
+        self._orphaned -= 1
+
+    def held(self) -> dict[str, int]:
+        """Items this backend holds work for: waiting for a verifier process or a thread,
+        running (their programs may still wait for a sandbox slot), and given up but still
+        being stopped."""
+        busy = min(self._outstanding, self.settings.pool_workers)
+        threads = min(self._outstanding_code, self.settings.code_threads)
+        queued = (self._outstanding - busy) + (self._outstanding_code - threads)
+        return {"queued": queued, "running": busy + threads, "orphaned": self._orphaned}

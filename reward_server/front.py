@@ -86,5 +86,6 @@ class Front:
                 self.cache.get_or_compute(item.key, lambda: self.backend.execute(item, limit)), deadline
             )
         except TimeoutError:
+            self.metrics.items_given_up.inc()
             reason = f"not scored within the service's {deadline:g} s deadline (the service was busy)"
             return failure_result(item, Verdict.UNSCORED, reason), False

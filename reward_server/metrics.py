@@ -26,7 +26,7 @@ class Metrics:
         self.timeouts = Counter("reward_item_timeouts", "Items that hit their time limit", ["domain"], registry=r)
         self.cache_hits = Counter("reward_cache_hits", "Items answered from the result cache", registry=r)
         self.cache_misses = Counter("reward_cache_misses", "Items not in the result cache", registry=r)
-        self.queue_depth = Gauge("reward_queue_depth", "Items waiting for a free verifier process or sandbox slot (embedded), or jobs waiting in the queue (rq)", registry=r)
+        self.queue_depth = Gauge("reward_queue_depth", "Items waiting for a verifier process or a thread, plus sandbox runs waiting for a slot (embedded); jobs waiting in the queue (rq)", registry=r)
         self.in_flight = Gauge("reward_items_in_flight", "Items being scored or waiting", registry=r)
         self.pool_workers = Gauge("reward_pool_workers", "Verifier processes in the pool", registry=r)
         self.job_seconds = Histogram(
@@ -38,6 +38,21 @@ class Metrics:
             registry=r,
         )
         self.rq_workers = Gauge("reward_rq_workers", "Workers listening on the queue (rq backend)", registry=r)
+        self.requests_abandoned = Counter(
+            "reward_requests_abandoned", "Requests whose client left before the answer: their items were given up",
+            registry=r,
+        )
+        self.items_given_up = Counter(
+            "reward_items_given_up", "Items answered unscored at the queue deadline, or whose client left", registry=r
+        )
+        self.work_held = Gauge(
+            "reward_work_held", "Items the service holds work for, by state: queued (waiting for a verifier "
+            "process or a sandbox slot), running, or orphaned (given up, its work being stopped)", ["state"],
+            registry=r,
+        )
+        self.sandbox_runs = Gauge(
+            "reward_sandbox_runs", "Sandbox runs by state: waiting for a slot, or running", ["state"], registry=r
+        )
         self.worker_restarts = Counter(
             "reward_worker_restarts", "Verifier processes killed (timeout) or lost (crash)", ["reason"], registry=r
         )

@@ -262,12 +262,25 @@ class RQBackend:
             self.metrics.queue_depth.set(self._queued)
             self.metrics.rq_workers.set(self._workers)
 
+    def _count_held(self, queued_jobs: set[str]) -> None:
+        """Items this API has work out for: not yet sent or in a queued job, in a job a
+        worker runs, or given up while their job is still out (the worker skips them)."""
+        held = {"queued": len(self._pending), "running": 0, "orphaned": 0}
+        for batch in list(self._batches.values()):
+            given_up = sum(1 for f in batch.futures if f.cancelled())
+            held["orphaned"] += given_up
+            state = "queued" if batch.job_id is None or batch.job_id in queued_jobs else "running"
+            held[state] += len(batch.futures) - given_up
+        for state, count in held.items():
+            self.metrics.work_held.labels(state).set(count)
+
     def _sweep_once(self) -> None:
         # Jobs whose worker stopped beating go back on the queue (RQ retries them).
         # The sweep runs on a thread: failure callbacks get a timer, not SIGALRM.
         registry = StartedJobRegistry(queue=self.queue, death_penalty_class=TimerDeathPenalty)
         registry.cleanup()
         self._queued = self.queue.count
+        self._count_held(set(self.queue.get_job_ids()))
         # Workers alive now: a worker killed without a goodbye stays in RQ's registry until
         # someone cleans it, but its key expires with its liveness.
         clean_worker_registry(self.queue)

@@ -6,6 +6,8 @@ scoring front can all import it.
 
 from __future__ import annotations
 
+import threading
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -66,3 +68,18 @@ class Outcome:
         if self.score > 0.0:
             return Verdict.PARTIAL
         return Verdict.WRONG
+
+
+@dataclass(slots=True)
+class RunControl:
+    """How the execution backend steers one item's sandbox runs, set around a verifier
+    call (:data:`RUN_CONTROL`): ``cancel`` is set when the item is given up (its deadline
+    passed, its client left), which stops a waiting or running program; ``used_cpu_s``
+    counts the CPU its runs took so far, and orders its next run among those waiting for a
+    slot (least first, so a burst of slow programs cannot hold back fast ones)."""
+
+    cancel: threading.Event = field(default_factory=threading.Event)
+    used_cpu_s: float = 0.0
+
+
+RUN_CONTROL: ContextVar[RunControl | None] = ContextVar("run_control", default=None)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from reward_server.launcher import RunningService, start_service, stop_service
+from reward_client.local import RunningService, start_service, stop_service
 
 __all__ = ["RunningService", "start_service", "stop_service"]
 

@@ -23,9 +23,9 @@ import pytest
 
 from reward_client import RewardServiceUnavailable, UnmappableDataSource, label_for
 from reward_client.labels import domain_of_data_source
+from reward_client.local import free_port
 from reward_client.trl import make_trl_reward_func
 from reward_client.verl import compute_score, compute_score_batch
-from reward_server.launcher import free_port
 from tests.test_client import requests_counted
 from tests.test_openrlhf_contract import load_openrlhf_agent_module
 

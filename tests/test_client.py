@@ -27,7 +27,7 @@ from reward_client import (
     RewardRequestError,
     RewardServiceUnavailable,
 )
-from reward_server.launcher import RunningService, free_port, start_service, stop_service
+from reward_client.local import RunningService, free_port, start_service, stop_service
 from services.api import ItemResult, RewardResponse
 
 API_KEY = "client-test-key"

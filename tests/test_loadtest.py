@@ -23,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from loadtest.cli import is_local_url
 from loadtest.cli import main as loadtest_main
-from reward_server.launcher import REPO, start_service, stop_service
+from reward_client.local import REPO, start_service, stop_service
 
 REDIS_URL = f"redis://{os.environ.get('TEST_REDIS_HOST', '127.0.0.1')}:{os.environ.get('TEST_REDIS_PORT', '6379')}/11"  # this file's own database
 

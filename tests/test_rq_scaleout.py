@@ -14,7 +14,7 @@ import httpx
 import pytest
 import redis
 
-from reward_server.launcher import REPO, start_service, stop_service
+from reward_client.local import REPO, start_service, stop_service
 
 REDIS_HOST = os.environ.get("TEST_REDIS_HOST", "127.0.0.1")
 REDIS_PORT = os.environ.get("TEST_REDIS_PORT", "6379")  # another server lets two checkouts test at once
@@ -170,7 +170,7 @@ def start_private_redis(port: int, tmp_path: Path) -> subprocess.Popen:
 
 
 def test_redis_going_away_and_coming_back(tmp_path):
-    from reward_server.launcher import free_port
+    from reward_client.local import free_port
 
     port = free_port()
     url = f"redis://127.0.0.1:{port}/0"

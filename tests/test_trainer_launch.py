@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from reward_client.local import check_ready, start_service
 from trainer.config import DOMAINS, RunPaths, apply_overrides, load_config, openrlhf_command, openrlhf_flags
-from trainer.launch import LocalService, check_ready, missing_packages, service_base
+from trainer.launch import missing_packages, service_base
 from trainer.openrlhf_parser import CommandRejected, check_command, openrlhf_version
 
 REPO = Path(__file__).resolve().parent.parent
@@ -248,8 +249,8 @@ def test_reward_service_checks(service_url: str) -> None:
     assert not ok and "readyz" in detail
 
 
-def test_local_service_starts_with_the_reward_cli(tmp_path: Path) -> None:
-    service = LocalService.start(port=0, log_path=tmp_path / "service.log", ready_timeout=90)
+def test_the_local_service_a_run_starts_is_ready_and_stops(tmp_path: Path) -> None:
+    service = start_service(tmp_path, ready_timeout=90)
     try:
         assert check_ready(service.url) == (True, "ready")
     finally:

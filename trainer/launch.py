@@ -21,17 +21,12 @@ import os
 import re
 import shlex
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from reward_client.local import RunningService, ServiceStartError, check_ready, start_service
 from trainer.config import (
     DOMAINS,
     ConfigError,
@@ -192,100 +187,6 @@ def service_base(url: str) -> str:
     return re.sub(r"/(get_)?reward/?$", "", url.strip()).rstrip("/")
 
 
-def check_ready(base: str, timeout: float = 10.0) -> tuple[bool, str]:
-    try:
-        response = httpx.get(f"{base}/readyz", timeout=timeout)
-    except httpx.HTTPError as exc:
-        return False, f"{base}/readyz: {type(exc).__name__}: {exc}"
-    if response.status_code == 200:
-        return True, "ready"
-    return False, f"{base}/readyz answered {response.status_code}: {response.text[:400]}"
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def reward_cli() -> str:
-    """The ``reward`` console script of this environment."""
-    beside = Path(sys.executable).parent / "reward"
-    if beside.is_file():
-        return str(beside)
-    found = shutil.which("reward")
-    if found is None:
-        raise LaunchError(
-            "the `reward` command is not installed here (pip install -e .); set REWARD_URL instead",
-            EXIT_SERVICE,
-        )
-    return found
-
-
-@dataclass
-class LocalService:
-    """A ``reward serve`` subprocess for the length of a run."""
-
-    url: str
-    process: subprocess.Popen
-    log_path: Path
-
-    @classmethod
-    def start(cls, port: int, log_path: Path, ready_timeout: float) -> LocalService:
-        if port <= 0 or not _port_free(port):
-            port = _free_port()
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "REWARD_HOST": "127.0.0.1", "REWARD_PORT": str(port)}
-        # Run the service of the checkout this trainer comes from, even when the environment's
-        # editable install predates one of its packages.
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
-        with open(log_path, "ab") as log:
-            process = subprocess.Popen(
-                [reward_cli(), "serve"],
-                cwd=REPO,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        service = cls(f"http://127.0.0.1:{port}", process, log_path)
-        deadline = time.monotonic() + ready_timeout
-        detail = "not started"
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise LaunchError(
-                    f"`reward serve` exited with {process.returncode}; see {log_path}", EXIT_SERVICE
-                )
-            ok, detail = check_ready(service.url, timeout=2)
-            if ok:
-                return service
-            time.sleep(0.5)
-        service.stop()
-        raise LaunchError(
-            f"`reward serve` not ready after {ready_timeout:.0f} s ({detail}); see {log_path}", EXIT_SERVICE
-        )
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGTERM)
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=5)
-            except ProcessLookupError:
-                pass
-
-
 # --------------------------------------------------------------------------- main
 
 
@@ -425,14 +326,17 @@ def run(argv: list[str] | None = None) -> int:
     except CommandRejected as exc:
         raise LaunchError(f"OpenRLHF refuses the command: {exc}", EXIT_USAGE) from None
 
-    service: LocalService | None = None
+    service: RunningService | None = None
     if reward_url:
         ok, detail = check_ready(service_base(reward_url))
         if not ok:
             raise LaunchError(f"the reward service at REWARD_URL is not ready: {detail}", EXIT_SERVICE)
     else:
         ready_timeout = float(config.get("service", {}).get("ready_timeout_s", 180))
-        service = LocalService.start(local_port, out_dir / "reward-service.log", ready_timeout)
+        try:
+            service = start_service(out_dir / "reward-service", ready_timeout=ready_timeout, port=local_port)
+        except ServiceStartError as exc:
+            raise LaunchError(str(exc), EXIT_SERVICE) from None
         if not service.url.endswith(f":{local_port}"):
             flags["reward.remote_url"] = f"{service.url}/reward"
             command = openrlhf_command(flags)

@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     service = None
     url = args.url
     if url is None:
-        from reward_server.launcher import start_service
+        from reward_client.local import start_service
 
         service = start_service(Path(tempfile.mkdtemp(prefix="realdata-")))
         url = service.url

@@ -33,7 +33,53 @@ def write_frame(fd: int, payload: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def read_frame(fd: int, deadline: float | None) -> bytes | None:
+class Deadline:
+    """A plain wall-clock deadline (the end of a run, the wait for a candidate to close)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.at = time.monotonic() + seconds
+
+    def wait_s(self) -> float:
+        """How long to wait before looking again; <= 0 once it has passed."""
+        return self.at - time.monotonic()
+
+
+class CallClock:
+    """A call's limit in the candidate's own time, as the sandbox limits a whole run: the
+    CPU its process used, or the time it spent neither on a CPU nor waiting for one
+    (sleeping, blocked). Time it waits for a CPU that other runs hold never counts, so a
+    busy machine does not turn a right answer into a timeout."""
+
+    POLL_S = 0.05
+    """How often the candidate's usage is read while a call lasts (never for a quick call)."""
+
+    def __init__(self, pid: int, limit_s: float) -> None:
+        self.pid, self.limit_s = pid, limit_s
+        self.started = time.monotonic()
+        self.cpu0, self.wait0 = self._usage()
+
+    def _usage(self) -> tuple[float, float]:
+        try:
+            with open(f"/proc/{self.pid}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+            cpu = (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / _TICKS
+            with open(f"/proc/{self.pid}/schedstat", "rb") as fh:
+                wait = int(fh.read().split()[1]) / 1e9
+        except (OSError, ValueError, IndexError):
+            return 0.0, 0.0
+        return cpu, wait
+
+    def wait_s(self) -> float:
+        elapsed = time.monotonic() - self.started
+        if elapsed < self.limit_s:  # neither CPU nor idle time can have reached the limit yet
+            return min(self.limit_s - elapsed, 1.0)
+        cpu, wait = self._usage()
+        used = cpu - self.cpu0
+        idle = elapsed - used - (wait - self.wait0)
+        return self.POLL_S if used < self.limit_s and idle < self.limit_s else 0.0
+
+
+def read_frame(fd: int, deadline: Deadline | CallClock | None) -> bytes | None:
     """One frame, or None on EOF; raises CallTimeout past the deadline. The other side
     writes a frame in one write and waits for the answer, so one read usually brings it
     whole: header and payload come in one system call, not two."""
@@ -62,16 +108,20 @@ def read_frame(fd: int, deadline: float | None) -> bytes | None:
 _FIRST_READ = 1 << 16
 
 
-def _wait_readable(fd: int, deadline: float) -> None:
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise CallTimeout("call timed out")
-    ready, _, _ = select.select([fd], [], [], left)
-    if not ready:
-        raise CallTimeout("call timed out")
+def _wait_readable(fd: int, deadline: Deadline | CallClock) -> None:
+    while True:
+        left = deadline.wait_s()
+        if left <= 0:
+            raise CallTimeout("call timed out")
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            return
 
 
-def read_n(fd: int, n: int, deadline: float | None) -> bytes | None:
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def read_n(fd: int, n: int, deadline: Deadline | CallClock | None) -> bytes | None:
     chunks = []
     while n:
         if deadline is not None:

@@ -12,16 +12,17 @@ import builtins
 import marshal
 import os
 import signal
-import time
 from collections.abc import Callable
 from typing import Any
 
 from sandbox import isolation
 from sandbox.pyharness.candidate import serve_candidate
 from sandbox.pyharness.frames import (
+    CallClock,
     CallTimeout,
     CandidateDied,
     CandidateError,
+    Deadline,
     read_frame,
     read_n,
     write_frame,
@@ -74,7 +75,7 @@ class Candidate:
         self.pid, self._requests, self._replies = pid, req_w, rep_r
         self.death = None
         self.generation += 1
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = None if timeout is None else CallClock(pid, timeout)
         try:
             frame = read_frame(rep_r, deadline)
         except CallTimeout:
@@ -140,7 +141,7 @@ class Candidate:
         os.close(self._requests)
         self._requests = -1
         try:
-            deadline = time.monotonic() + FINISH_WAIT_S
+            deadline = Deadline(FINISH_WAIT_S)
             while read_n(self._replies, 1 << 16, deadline) is not None:
                 pass
         except (CallTimeout, OSError):
@@ -173,13 +174,13 @@ class Candidate:
                 raise ValueError("not plain data")
         except ValueError as exc:
             raise NotPlainData(f"arguments to {what} must be plain data: {exc}") from None
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = None if timeout is None else CallClock(self.pid, timeout)
         try:
             write_frame(self._requests, payload)
             frame = read_frame(self._replies, deadline)
         except CallTimeout:
             self.kill()
-            self.death = f"{what} timed out after {timeout:g}s"
+            self.death = f"{what} ran past its {timeout:g} s time limit"
             raise CallTimeout(self.death) from None
         except BrokenPipeError:
             frame = None

@@ -1,0 +1,146 @@
+"""``python -m bench.grpo_step``: one GRPO code step through the service, as OpenRLHF sends it,
+next to the study's own per-test subprocess reward on the same samples.
+
+Reports wrong rewards (against each sample's known right reward), missing rewards, the
+step's wall time next to its CPU floor (the CPU its programs took, over the cores), latency
+percentiles, the time the service takes to drain after the step, and the latency of a
+lone request right after it. Writes report.json, report.md and report.png under --out.
+
+    python -m bench.grpo_step                                  # embedded service, CodeR1-12k test split
+    python -m bench.grpo_step --backend rq --rq-workers 4      # API + 4 workers on this machine
+    python -m bench.grpo_step --url http://host:8000 --no-study
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bench.grpo_step.burst import drain_seconds, lone_request, send_step
+from bench.grpo_step.cluster import Cluster
+from bench.grpo_step.report import print_report, write_report
+from bench.grpo_step.step import Sample, build_step
+from bench.grpo_step.study import study_rewards
+from trainer.data.build import SourceSpec, load_tasks
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO.parent / "shared" / "data" / "paper-2507.17512" / "code-r1-12k" / "test.parquet"
+FIXTURE = REPO / "tests" / "data" / "realdata" / "coder1_test.jsonl"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
+def judge(step: list[Sample], rewards: list[float | None]) -> dict[str, Any]:
+    by_kind: dict[str, dict[str, int]] = {}
+    for sample, reward in zip(step, rewards, strict=True):
+        entry = by_kind.setdefault(sample.kind, {"samples": 0, "wrong_rewards": 0, "missing": 0})
+        entry["samples"] += 1
+        if reward is None:
+            entry["missing"] += 1
+        elif reward != sample.expected_reward:
+            entry["wrong_rewards"] += 1
+    return {
+        "wrong_rewards": sum(e["wrong_rewards"] for e in by_kind.values()),
+        "missing": sum(e["missing"] for e in by_kind.values()),
+        "by_kind": by_kind,
+    }
+
+
+def progress_bar(console: Console) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console)  # fmt: skip
+
+
+def run_service_step(url: str, step: list[Sample], console: Console) -> dict[str, Any]:
+    with progress_bar(console) as progress:
+        task = progress.add_task("service: 1 request per sample", total=len(step))
+        started = time.monotonic()
+        answers = asyncio.run(send_step(url, step, lambda: progress.advance(task)))
+        wall = time.monotonic() - started
+    drain = drain_seconds(url)
+    right = next(s for s in step if s.kind == "correct")
+    lone_latency, lone_reward = lone_request(url, right)
+    latencies = [a.latency_s for a in answers]
+    cpu = sum(a.extra.get("run_cpu_s", 0.0) for a in answers)
+    cores = len(os.sched_getaffinity(0))
+    return {
+        "wall_s": round(wall, 2),
+        "cpu_floor_s": round(cpu / cores, 2),
+        "wall_over_cpu_floor": round(wall / (cpu / cores), 3) if cpu else None,
+        "programs_cpu_s": round(cpu, 2),
+        "latency_s": {"p50": round(percentile(latencies, 0.5), 3), "p90": round(percentile(latencies, 0.9), 3),
+                      "p99": round(percentile(latencies, 0.99), 3), "max": round(max(latencies), 3)},
+        "retried_requests": sum(1 for a in answers if a.tries > 1),
+        "unscored": int(sum(a.extra.get("unscored", 0.0) for a in answers)),
+        "drain_s": None if drain is None else round(drain, 2),
+        "lone_request_s": round(lone_latency, 3),
+        "lone_request_reward": lone_reward,
+        **judge(step, [a.reward for a in answers]),
+    }
+
+
+def run_study_step(step: list[Sample], console: Console) -> dict[str, Any]:
+    with progress_bar(console) as progress:
+        task = progress.add_task("study: python3 per test, 8 threads", total=len(step))
+        started = time.monotonic()
+        rewards = study_rewards(step, lambda: progress.advance(task))
+        wall = time.monotonic() - started
+    return {"wall_s": round(wall, 2), **judge(step, list(rewards))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.grpo_step", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=SHARED if SHARED.exists() else FIXTURE,
+                        help="a code dataset file (veRL / CodeR1-12k form, or --format)")
+    parser.add_argument("--format", default="verl", help="its converter (verl, coder1, leetcode, mbpp)")
+    parser.add_argument("--prompts", type=int, default=128)
+    parser.add_argument("--samples", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--url", default=None, help="a running service (default: start one here)")
+    parser.add_argument("--backend", choices=("embedded", "rq"), default="embedded")
+    parser.add_argument("--rq-workers", type=int, default=2)
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="settings of the started service")
+    parser.add_argument("--no-study", dest="study", action="store_false", help="skip the study's subprocess reward")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "grpo_step")
+    args = parser.parse_args(argv)
+    console = Console()
+    figures = run(args, console)
+    print_report(console, figures)
+    write_report(figures, args.out)
+    console.print(f"report: {args.out / 'report.md'}")
+    return 0
+
+
+def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
+    tasks, _ = load_tasks(SourceSpec.parse(f"{args.format}={args.data}"), progress=False)
+    step = build_step(tasks, args.prompts, args.samples, args.seed)
+    env = dict(item.split("=", 1) for item in args.env)
+    figures: dict[str, Any] = {
+        "data": str(args.data), "samples": len(step), "prompts": args.prompts, "cores": len(os.sched_getaffinity(0)),
+        "backend": "url" if args.url else args.backend, "rq_workers": args.rq_workers if args.backend == "rq" else None,
+    }  # fmt: skip
+    if args.url:
+        figures["service"] = run_service_step(args.url, step, console)
+    else:
+        with Cluster(Path(tempfile.mkdtemp(prefix="grpo-step-")), args.backend, args.rq_workers, env) as cluster:
+            figures["service"] = run_service_step(cluster.url, step, console)
+    if args.study:
+        figures["study"] = run_study_step(step, console)
+        figures["study_over_service_wall"] = round(figures["study"]["wall_s"] / figures["service"]["wall_s"], 2)
+    return figures
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""The code verifier: run the response's program against the label's tests in the sandbox.
+
+Three test styles (see :class:`services.labels.CodeTests`):
+
+* stdin/stdout - ``inputs``/``outputs`` strings; one sandbox run per test; stdout is
+  compared here, in the trusted parent, ignoring trailing white space and blank lines,
+  numbers within ``float_tolerance`` when the label sets one. Expected outputs never
+  enter the sandbox.
+* call-based - ``fn_name`` with JSON argument lists; the solution is loaded once and the
+  function called per test (per-test time limit, reloaded after a timeout or crash);
+  return values come back as plain data and are compared here.
+* functional - ``functional`` assert code (HumanEval / LeetCode ``check(candidate)``) run
+  by a driver process in the sandbox that reaches the solution's functions and classes
+  through proxies (``check(Solution().twoSum)``: the instance lives in the solution's
+  process, its methods' return values cross back): return values are plain data, so a
+  forged ``__eq__`` gains nothing, and the
+  test passes only when the driver reports completion after every assert ran, so
+  ``exit()`` and friends fail.
+
+Binary mode stops at the first failing test; other modes run every test and report the
+fraction passed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.core import DomainLabel, Outcome
+from services.extraction import Extracted
+from services.rewards import RewardOptions
+
+
+class CodeTests(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    inputs: list[Any] | None = None
+    outputs: list[Any] | None = None
+    fn_name: str | None = None
+    functional: str | None = None
+
+
+class CodeLabel(DomainLabel):
+    domain: Literal["code"]
+    tests: CodeTests
+    language: str = "python"
+    prelude: str | None = None
+    """Code the dataset runs before the solution (LeetCode's imports and ListNode / TreeNode
+    helpers, MBPP's test imports). Whether a solution must be self-contained is the
+    dataset's call: its converter sets this, and the solution and the tests both see it."""
+    time_limit_s: float | None = Field(default=None, gt=0, le=60)
+    memory_mb: int | None = Field(default=None, gt=0, le=16384)
+    float_tolerance: float | None = Field(default=None, ge=0)
+    """stdin/stdout tests: numeric tokens may differ by this much (absolute or relative)."""
+
+
+Label = CodeLabel
+
+DEFAULT_TEST_TIME_LIMIT_S = 4.0
+"""Per test (stdin/stdout, call-based) or for the whole check (functional)."""
+DEFAULT_ITEM_TIME_BUDGET_S = 60.0
+"""All tests of one item together, unless the reward options set ``timeout_s``."""
+DEFAULT_MEMORY_MB = 1024
+MAX_OUTPUT_BYTES = 4 << 20
+
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+#.-]*)[^\n]*\n(.*?)```", re.DOTALL)
+_LANGUAGE_TAGS = {
+    "python": {"python", "py", "python3", "py3"},
+    "cpp": {"cpp", "c++", "cxx", "cc", "c"},
+}
+
+
+# --------------------------------------------------------------------------- extraction
+
+
+def extract_code(answer_region: str, language: str) -> tuple[str | None, bool]:
+    """The program in an answer region: the last fenced block tagged with the language,
+    else the last fenced block. Returns (code or None, whether a fence was found)."""
+    blocks = [(m.group(1).lower(), m.group(2)) for m in _FENCE.finditer(answer_region)]
+    if not blocks:
+        return None, False
+    wanted = _LANGUAGE_TAGS.get(language, {language})
+    tagged = [code for tag, code in blocks if tag in wanted]
+    code = tagged[-1] if tagged else blocks[-1][1]
+    return (code if code.strip() else None), True
+
+
+# --------------------------------------------------------------------------- verify
+
+
+def verify(extracted: Extracted, label: CodeLabel, options: RewardOptions) -> Outcome:
+    import sandbox
+    from services.domains.code.runs import Runner, call_based, functional, stdio
+
+    try:
+        language = sandbox.get_language(label.language).name
+    except ValueError as exc:
+        return Outcome(score=0.0, verdict="error", reason=str(exc))
+    code, fenced = extract_code(extracted.answer_region, language)
+    if code is None:
+        reason = "no code block in the answer" if not fenced else "empty code block"
+        return Outcome(score=0.0, parsed=False, reason=reason)
+
+    tests = label.tests
+    runner = Runner(
+        language=language,
+        per_test_s=float(label.time_limit_s or DEFAULT_TEST_TIME_LIMIT_S),
+        budget_cpu_s=float(options.timeout_s or DEFAULT_ITEM_TIME_BUDGET_S),
+        memory_mb=int(label.memory_mb or DEFAULT_MEMORY_MB),
+    )
+    stop_early = options.mode == "binary"
+    try:
+        if tests.functional:
+            if language != "python":
+                return Outcome(score=0.0, verdict="error", reason="functional tests need language python")
+            outcome = functional(runner, code, tests.functional, label.prelude)
+        elif tests.fn_name:
+            if language != "python":
+                return Outcome(score=0.0, verdict="error", reason="call-based tests need language python")
+            outcome = call_based(runner, code, label.prelude, tests.fn_name, tests.inputs or [], tests.outputs or [], stop_early)
+        elif tests.inputs is not None and tests.outputs is not None:
+            program = f"{label.prelude}\n{code}" if label.prelude and language == "python" else code
+            outcome = stdio(runner, program, tests.inputs, tests.outputs, stop_early, label.float_tolerance)
+        else:
+            return Outcome(score=0.0, verdict="error", reason="label has no tests (inputs/outputs, fn_name or functional)")
+    except sandbox.SandboxUnavailable as exc:
+        return Outcome(score=0.0, verdict="error", reason=f"sandbox unavailable: {exc}")
+    outcome.details.setdefault("language", language)
+    outcome.details["cpu_ms"] = round(runner.cpu_s * 1000, 2)
+    outcome.details["run_ms"] = round(runner.run_s * 1000, 2)
+    return outcome

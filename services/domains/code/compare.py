@@ -1,0 +1,69 @@
+"""Comparing what a program gave with what a test expects, in the trusted parent."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, list):
+        return "\n".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def _lines(text: str) -> list[str]:
+    return [line.rstrip() for line in text.replace("\r\n", "\n").split("\n") if line.strip()]
+
+
+def _tokens_match(got: str, expected: str, tolerance: float) -> bool:
+    if got == expected:
+        return True
+    try:
+        a, b = float(got), float(expected)
+    except ValueError:
+        return False
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return math.isclose(a, b, rel_tol=tolerance, abs_tol=tolerance)
+
+
+def outputs_match(got: str, expected: str, float_tolerance: float | None = None) -> bool:
+    """stdout against the expected text: trailing white space and blank lines ignored;
+    with a tolerance, numeric tokens may differ by that much (absolute or relative)."""
+    got_lines, expected_lines = _lines(got), _lines(expected)
+    if got_lines == expected_lines:
+        return True
+    if float_tolerance is None or len(got_lines) != len(expected_lines):
+        return False
+    for g, e in zip(got_lines, expected_lines, strict=True):
+        g_tokens, e_tokens = g.split(), e.split()
+        if len(g_tokens) != len(e_tokens):
+            return False
+        if not all(_tokens_match(a, b, float_tolerance) for a, b in zip(g_tokens, e_tokens, strict=True)):
+            return False
+    return True
+
+
+def values_match(got: Any, expected: Any, tolerance: float = 1e-9) -> bool:
+    """Plain data against JSON-decoded expected data (tuples already lists)."""
+    if isinstance(expected, bool) or isinstance(got, bool):
+        return type(got) is type(expected) and got == expected
+    if isinstance(expected, int | float) and isinstance(got, int | float):
+        if isinstance(expected, int) and isinstance(got, int):
+            return got == expected
+        if math.isnan(float(got)) or math.isnan(float(expected)):
+            return math.isnan(float(got)) and math.isnan(float(expected))
+        return math.isclose(float(got), float(expected), rel_tol=tolerance, abs_tol=tolerance)
+    if isinstance(expected, list) and isinstance(got, list):
+        return len(got) == len(expected) and all(values_match(g, e, tolerance) for g, e in zip(got, expected, strict=True))
+    if isinstance(expected, dict) and isinstance(got, dict):
+        return got.keys() == expected.keys() and all(values_match(got[k], expected[k], tolerance) for k in expected)
+    return type(got) is type(expected) and got == expected
+
+
+def call_result_matches(got: Any, expected: Any, tolerance: float = 1e-9) -> bool:
+    # TACO/APPS store a call's expected return value wrapped in a one-element list.
+    if values_match(got, expected, tolerance):
+        return True
+    return isinstance(expected, list) and len(expected) == 1 and values_match(got, expected[0], tolerance)

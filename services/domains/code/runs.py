@@ -1,0 +1,176 @@
+"""Running a solution against its tests in the sandbox, one test style each.
+
+Time is a reward decision, and only the program's own time counts:
+
+- each run has a CPU-time limit (``per_test_s``: a test, or a functional check): a
+  program that spins is stopped there; one that sleeps or blocks is stopped by the
+  sandbox's wall clock, which leaves out the time it waits for a slot or for a CPU;
+- the item's budget (``timeout_s``) is the CPU all its runs may use together, so waiting
+  between tests, for a slot or behind other items, never counts against it.
+
+Runs go through :class:`Runner`, which applies the backend's :class:`RunControl`: a run
+of an item that was given up is cancelled (waiting or running), and an item's next run
+queues for a slot by the CPU its runs used so far (least first).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.core import RUN_CONTROL, Outcome, RunControl, Verdict
+from services.domains.code.compare import call_result_matches, outputs_match
+from services.domains.code.drivers import CALL_DRIVER, FUNCTIONAL_DRIVER
+
+MAX_OUTPUT_BYTES = 4 << 20
+CALL_SLACK_S = 2.0
+"""A call-based run's limit beyond its tests' own: loading the solution, the driver."""
+
+
+@dataclass
+class Runner:
+    language: str
+    per_test_s: float
+    budget_cpu_s: float
+    memory_mb: int
+    control: RunControl = field(default_factory=lambda: RUN_CONTROL.get() or RunControl())
+    cpu_s: float = 0.0
+    run_s: float = 0.0
+
+    @property
+    def budget_left_s(self) -> float:
+        return self.budget_cpu_s - self.cpu_s
+
+    def run(self, **request: Any) -> Any:
+        import sandbox
+
+        pool = sandbox.get_default_pool()
+        result = pool.run(
+            sandbox.RunRequest(memory_mb=self.memory_mb, max_output_bytes=MAX_OUTPUT_BYTES, **request),
+            cancel=self.control.cancel,
+            priority=self.control.used_cpu_s,
+        )
+        self.cpu_s += result.cpu_s
+        self.run_s += result.wall_s
+        self.control.used_cpu_s += result.cpu_s
+        return result
+
+
+def _cancelled() -> Outcome:
+    return Outcome(score=0.0, verdict=Verdict.UNSCORED, reason="given up before its tests finished")
+
+
+def summarise(style: str, results: list[tuple[bool, str | None, str | None]], total: int) -> Outcome:
+    """results: per test run (passed, failure status, reason); tests never run count as failed."""
+    passed = sum(1 for ok, _, _ in results if ok)
+    details: dict[str, Any] = {"style": style, "tests": total, "passed": passed}
+    first_failure = next(((i, status, why) for i, (ok, status, why) in enumerate(results) if not ok), None)
+    verdict = None
+    reason = None
+    if first_failure is not None:
+        index, status, why = first_failure
+        details["first_failure"] = {"test": index, "status": status, "reason": why}
+        reason = f"test {index} {status}" + (f": {why}" if why else "")
+        if passed == 0 and status == "timeout":
+            verdict = Verdict.TIMEOUT
+        if passed == 0 and status == "sandbox_error":
+            verdict = Verdict.ERROR
+    elif len(results) < total:
+        reason = "not every test ran"
+    score = passed / total if total else 0.0
+    return Outcome(score=score, reason=reason, details=details, verdict=verdict)
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, list):
+        return "\n".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def stdio(
+    runner: Runner, code: str, inputs: list[Any], outputs: list[Any], stop_early: bool, tolerance: float | None
+) -> Outcome:
+    if len(inputs) != len(outputs) or not inputs:
+        return Outcome(score=0.0, verdict=Verdict.ERROR, reason="stdin/stdout tests need equally many inputs and outputs")
+    results: list[tuple[bool, str | None, str | None]] = []
+    for stdin, expected in zip(inputs, outputs, strict=True):
+        if runner.budget_left_s <= 0:
+            results.append((False, "timeout", "the item's CPU budget ran out"))
+            break
+        run = runner.run(
+            source=code, language=runner.language, stdin=_as_text(stdin),
+            time_limit_s=min(runner.per_test_s, runner.budget_left_s),
+        )
+        if run.status == "cancelled":
+            return _cancelled()
+        if run.status == "ok":
+            ok = outputs_match(run.stdout, _as_text(expected), tolerance)
+            results.append((ok, None if ok else "wrong_output", None if ok else "output differs"))
+        else:
+            results.append((False, run.status, run.reason))
+            if run.status == "compile_error":
+                break  # every test would fail the same way
+        if stop_early and not results[-1][0]:
+            break
+    return summarise("stdio", results, len(inputs))
+
+
+def call_based(
+    runner: Runner, code: str, prelude: str | None, fn_name: str, inputs: list[Any], outputs: list[Any], stop_early: bool
+) -> Outcome:
+    if len(inputs) != len(outputs) or not inputs:
+        return Outcome(score=0.0, verdict=Verdict.ERROR, reason="call-based tests need equally many inputs and outputs")
+    args = [a if isinstance(a, list) else [a] for a in inputs]
+    run = runner.run(
+        source=code,
+        driver=CALL_DRIVER,
+        driver_data={"fn_name": fn_name, "inputs": args, "per_test_s": runner.per_test_s, "prelude": prelude},
+        driver_restarts=True,  # the driver holds only the inputs, never the outputs
+        time_limit_s=min(runner.budget_left_s, runner.per_test_s * len(args) + CALL_SLACK_S),
+    )
+    if run.status == "cancelled":
+        return _cancelled()
+    load_error = next((r["load_error"] for r in run.records if isinstance(r, dict) and "load_error" in r), None)
+    if load_error is not None:
+        return summarise("call", [(False, "runtime_error", f"solution failed to load: {load_error}")], len(args))
+    by_test = {r["test"]: r for r in run.records if isinstance(r, dict) and isinstance(r.get("test"), int)}
+    results: list[tuple[bool, str | None, str | None]] = []
+    for index, expected in enumerate(outputs):
+        record = by_test.get(index)
+        if record is None:
+            status = run.status if run.status != "ok" else "runtime_error"
+            results.append((False, status, run.reason or "no result for this test"))
+        elif "value" in record:
+            ok = call_result_matches(record["value"], expected)
+            results.append((ok, None if ok else "wrong_output", None if ok else "return value differs"))
+        elif "timeout" in record:
+            results.append((False, "timeout", record["timeout"]))
+        else:
+            results.append((False, "runtime_error", str(record.get("error"))))
+        if stop_early and not results[-1][0]:
+            break
+    return summarise("call", results, len(args))
+
+
+def functional(runner: Runner, code: str, check: str, prelude: str | None) -> Outcome:
+    limit = min(runner.per_test_s, runner.budget_left_s)
+    run = runner.run(
+        source=code,
+        driver=FUNCTIONAL_DRIVER.format(per_call_s=limit, check=check),
+        driver_data={"prelude": prelude},
+        time_limit_s=limit,
+    )
+    if run.status == "cancelled":
+        return _cancelled()
+    records = [r for r in run.records if isinstance(r, dict)]
+    if any(r.get("completed") is True for r in records) and run.status == "ok":
+        return summarise("functional", [(True, None, None)], 1)
+    for record in records:
+        if "load_error" in record:
+            return summarise("functional", [(False, "runtime_error", f"solution failed to load: {record['load_error']}")], 1)
+        if "timeout" in record:
+            return summarise("functional", [(False, "timeout", record["timeout"])], 1)
+        if "failed" in record:
+            return summarise("functional", [(False, "wrong_output", record["failed"])], 1)
+    status = run.status if run.status != "ok" else "runtime_error"
+    return summarise("functional", [(False, status, run.reason or "the tests did not run to completion")], 1)
