@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox import settings
+
 # RunResult.status values
 OK = "ok"
 RUNTIME_ERROR = "runtime_error"
@@ -32,11 +34,11 @@ class RunRequest:
     source: str
     language: str = "python"
     stdin: str | bytes = ""
-    time_limit_s: float = 5.0
+    time_limit_s: float = settings.DEFAULT_TIME_LIMIT_S
     """Wall-clock limit of the run (the CPU-seconds rlimit is set just above it)."""
-    memory_mb: int = 512
+    memory_mb: int = settings.DEFAULT_MEMORY_MB
     """Address-space limit per process."""
-    max_output_bytes: int = 1 << 20
+    max_output_bytes: int = settings.DEFAULT_MAX_OUTPUT_BYTES
     """Cap on stdout and on stderr each; past it the run is killed (status output_limit)."""
     argv: list[str] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)
@@ -49,9 +51,9 @@ class RunRequest:
     """Let ``solution`` re-load the candidate after a call timed out or crashed. The new
     candidate is forked from the driver process, so leave it off when the driver code
     holds anything the solution must not see (assert code with expected values)."""
-    max_processes: int = 32
-    max_file_mb: int = 16
-    max_open_files: int = 64
+    max_processes: int = settings.DEFAULT_MAX_PROCESSES
+    max_file_mb: int = settings.DEFAULT_MAX_FILE_MB
+    max_open_files: int = settings.DEFAULT_MAX_OPEN_FILES
 
 
 @dataclass(kw_only=True)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import itertools
 import json
-import math
 import os
 import queue
-import signal
 import socket
 import subprocess
 import sys
@@ -19,10 +16,12 @@ from dataclasses import replace
 from typing import Any
 
 from sandbox import model
+from sandbox.constants import LAYER_NAMES, SANDBOX_PATH
 from sandbox.languages import Language, get_language
 from sandbox.model import RunRequest, RunResult
+from sandbox.outcome import classify
+from sandbox.settings import EXEC, EXEC_COLLECT, PYTHON, PYTHON_DRIVER, RunSettings
 from sandbox.wire import recv_message, send_message
-from sandbox.worker import LAYER_NAMES, SANDBOX_PATH
 
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _BOOTSTRAP = (
@@ -32,7 +31,7 @@ _BOOTSTRAP = (
     "import sys, types; root = sys.argv.pop(1); sys.path.insert(0, root); "
     "package = types.ModuleType('sandbox'); package.__path__ = [root + '/sandbox']; "
     "sys.modules['sandbox'] = package; "
-    "from sandbox.worker import main; main()"
+    "from sandbox.forkserver.main import main; main()"
 )
 _pool_counter = itertools.count()
 UID_BASE = 100_000
@@ -95,8 +94,8 @@ class _Worker:
         self.sweeper_pid: int | None = header.get("sweeper_pid")
         self.native_setup: bool = header.get("native_setup", False)
 
-    def request(self, spec: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytearray]]:
-        send_message(self.fd, spec, blobs)
+    def request(self, header: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytearray]]:
+        send_message(self.fd, header, blobs)
         return recv_message(self.fd)
 
     def stop(self) -> None:
@@ -197,32 +196,33 @@ class SandboxPool:
             files = dict(req.files)
             assert language.artifact is not None
             files[language.artifact] = compiled.files[language.artifact]
-            spec = self._spec(req, mode="exec", argv=[*language.run_argv, *req.argv], files=files)
-            result = self._dispatch(spec, req.source.encode(), req.stdin, files, None)
+            settings = self._settings(req, mode=EXEC, argv=(*language.run_argv, *req.argv), files=files)
+            result = self._dispatch(settings, req.source.encode(), req.stdin, files, None)
             result.compile = compiled
             return result
-        mode = "python_driver" if req.driver is not None else "python"
-        spec = self._spec(req, mode=mode, argv=list(req.argv), files=req.files, source_file=language.source_file)
-        return self._dispatch(spec, req.source.encode("utf-8", "surrogatepass"), req.stdin, req.files, req.driver)
+        mode = PYTHON_DRIVER if req.driver is not None else PYTHON
+        settings = self._settings(req, mode=mode, argv=tuple(req.argv), files=req.files, source_file=language.source_file)
+        return self._dispatch(settings, req.source.encode("utf-8", "surrogatepass"), req.stdin, req.files, req.driver)
 
     @staticmethod
-    def _spec(req: RunRequest, *, mode: str, argv: list[str], files: dict[str, bytes], **extra: Any) -> dict[str, Any]:
-        return {
-            "op": "run",
-            "mode": mode,
-            "argv": argv,
-            "files": list(files),
-            "collect": list(req.collect),
-            "time_limit_s": float(req.time_limit_s),
-            "memory_mb": int(req.memory_mb),
-            "max_output_bytes": int(req.max_output_bytes),
-            "max_processes": int(req.max_processes),
-            "max_file_mb": int(req.max_file_mb),
-            "max_open_files": int(req.max_open_files),
-            "driver_data": req.driver_data,
-            "restarts": bool(getattr(req, "driver_restarts", False)),
-            **extra,
-        }
+    def _settings(
+        req: RunRequest, *, mode: str, argv: tuple[str, ...], files: dict[str, bytes], source_file: str | None = None
+    ) -> RunSettings:
+        return RunSettings(
+            mode=mode,
+            argv=argv,
+            files=tuple(files),
+            collect=tuple(req.collect),
+            source_file=source_file,
+            time_limit_s=float(req.time_limit_s),
+            memory_mb=int(req.memory_mb),
+            max_output_bytes=int(req.max_output_bytes),
+            max_processes=int(req.max_processes),
+            max_file_mb=int(req.max_file_mb),
+            max_open_files=int(req.max_open_files),
+            driver_data=req.driver_data,
+            restarts=bool(req.driver_restarts),
+        )
 
     def _compile(self, language: Language, req: RunRequest) -> RunResult:
         key = hashlib.sha256(f"{language.name}\0{language.compile_argv}\0{req.source}".encode()).hexdigest()
@@ -244,8 +244,8 @@ class SandboxPool:
                 stdin=b"",
             )
             files = {language.source_file: req.source.encode()}
-            spec = self._spec(compile_req, mode="exec_collect", argv=list(language.compile_argv or ()), files=files)
-            result = self._dispatch(spec, b"", b"", files, None)
+            settings = self._settings(compile_req, mode=EXEC_COLLECT, argv=tuple(language.compile_argv or ()), files=files)
+            result = self._dispatch(settings, b"", b"", files, None)
             if result.status == model.OK and language.artifact not in result.files:
                 result = replace(result, status=model.COMPILE_ERROR, reason="the compiler left no program")
             elif result.status in (model.RUNTIME_ERROR, model.MEMORY_LIMIT):
@@ -264,7 +264,7 @@ class SandboxPool:
 
     def _dispatch(
         self,
-        spec: dict[str, Any],
+        settings: RunSettings,
         source: bytes,
         stdin: str | bytes,
         files: dict[str, bytes],
@@ -274,19 +274,20 @@ class SandboxPool:
             return RunResult(status=model.SANDBOX_ERROR, reason="the sandbox pool is closed")
         stdin_bytes = stdin.encode() if isinstance(stdin, str) else bytes(stdin)
         blobs = [source, stdin_bytes, *files.values()]
+        header: dict[str, Any] = {"op": "run", "settings": settings.to_wire()}
         if driver is not None:
-            spec["driver_blob"] = len(files)
+            header["driver_blob"] = len(files)
             blobs.append(driver.encode())
         worker = self._idle.get()
         try:
             try:
-                reply, out = worker.request(spec, blobs)
+                reply, out = worker.request(header, blobs)
             except (OSError, EOFError, ValueError) as exc:
                 worker = self._replace(worker)
                 return RunResult(status=model.SANDBOX_ERROR, reason=f"sandbox worker failed: {exc}")
         finally:
             self._idle.put(worker)
-        return _classify(spec, reply, out)
+        return classify(settings, reply, out)
 
     def _replace(self, dead: _Worker) -> _Worker:
         try:
@@ -315,82 +316,6 @@ class SandboxPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _classify(spec: dict[str, Any], reply: dict[str, Any], out: list[bytearray]) -> RunResult:
-    if "outcome" in reply:  # the worker itself failed
-        return RunResult(status=model.SANDBOX_ERROR, reason=reply.get("reason"), stderr=bytes(out[1]).decode(errors="replace"))
-    stdout, stderr, raw_records = (bytes(b) for b in out[:3])
-    records: list[Any] = []
-    files: dict[str, bytes] = {}
-    setup: dict[str, Any] | None = None
-    compile_error: str | None = None
-    for line in raw_records.splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict) and "sandbox" in record and setup is None:
-            setup = record
-        elif isinstance(record, dict) and "file" in record and spec["mode"] == "exec_collect":
-            files[str(record["file"])] = base64.b64decode(record.get("data", ""))
-        elif isinstance(record, dict) and "compile_error" in record and compile_error is None:
-            compile_error = str(record["compile_error"])
-        else:
-            records.append(record)
-    result = RunResult(
-        status=model.OK,
-        exit_code=reply.get("exit_code"),
-        signal=reply.get("signal"),
-        stdout=stdout.decode("utf-8", errors="replace"),
-        stderr=stderr.decode("utf-8", errors="replace"),
-        wall_s=float(reply.get("wall_s", 0.0)),
-        cpu_s=float(reply.get("cpu_s", 0.0)),
-        max_rss_mb=float(reply.get("max_rss_mb", 0.0)),
-        records=records,
-        files=files,
-    )
-    killed_for = reply.get("killed_for")
-    cpu_limit = math.ceil(spec["time_limit_s"]) + 1
-    sig = result.signal
-    if setup is None or setup.get("sandbox") != "ready":
-        if killed_for == "timeout":
-            result.status, result.reason = model.SANDBOX_ERROR, "the sandbox setup timed out"
-        else:
-            why = (setup or {}).get("error") or f"the child died before the program started ({reply})"
-            result.status, result.reason = model.SANDBOX_ERROR, f"sandbox setup failed: {why}"
-    elif killed_for == "timeout":
-        result.status, result.reason = model.TIMEOUT, f"wall-clock limit of {spec['time_limit_s']:g}s exceeded"
-    elif killed_for == "output_limit":
-        result.status = model.OUTPUT_LIMIT
-        result.reason = f"output exceeded {spec['max_output_bytes']} bytes"
-    elif sig == signal.SIGXCPU or (sig == signal.SIGKILL and result.cpu_s >= cpu_limit - 0.05):
-        result.status, result.reason = model.TIMEOUT, f"CPU time limit of {cpu_limit}s exceeded"
-    elif sig == signal.SIGXFSZ:
-        result.status, result.reason = model.OUTPUT_LIMIT, f"file size limit of {spec['max_file_mb']} MB exceeded"
-    elif compile_error is not None:
-        result.status, result.reason = model.COMPILE_ERROR, compile_error
-    elif result.exit_code == 0 and sig is None:
-        result.status = model.OK
-    elif _looks_like_memory_exhaustion(result.stderr):
-        result.status, result.reason = model.MEMORY_LIMIT, f"memory limit of {spec['memory_mb']} MB exceeded"
-    else:
-        result.status = model.RUNTIME_ERROR
-        if sig is not None:
-            try:
-                name = signal.Signals(sig).name
-            except ValueError:
-                name = str(sig)
-            result.reason = f"killed by signal {name}"
-        else:
-            last = result.stderr.strip().splitlines()[-1:] or [""]
-            result.reason = f"exit code {result.exit_code}" + (f": {last[0][:300]}" if last[0] else "")
-    return result
-
-
-def _looks_like_memory_exhaustion(stderr: str) -> bool:
-    tail = stderr[-4000:]
-    return "MemoryError" in tail or "std::bad_alloc" in tail or "Cannot allocate memory" in tail
 
 
 # --------------------------------------------------------------------------- process-global pool

@@ -32,9 +32,9 @@ import types
 from typing import Any
 
 from sandbox import isolation
+from sandbox.constants import LENGTH as _FRAME
+from sandbox.constants import RECORDS_FD
 
-RECORDS_FD = 3
-_FRAME = struct.Struct(">I")
 MAX_FRAME = 64 << 20
 PLAIN_TYPES = (type(None), bool, int, float, complex, str, bytes, tuple, list, dict, set, frozenset)
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

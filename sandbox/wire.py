@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 from typing import Any
 
-_LEN = struct.Struct(">I")
+from sandbox.constants import LENGTH as _LEN
+
 MAX_HEADER = 64 << 20
 
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import RunRequest, SandboxPool, SandboxUnavailable
+from sandbox import RunRequest, SandboxPool, SandboxUnavailable, native
 from sandbox import isolation as iso
-from sandbox.worker import LAYER_NAMES
+from sandbox.constants import LAYER_NAMES
 
 SECRET = "s3cr3t-service-token-5f2c"
 MARKER = "sandbox-escape-marker-7d41"
@@ -163,7 +163,7 @@ print(os.read(0, 10), os.getsid(0) == os.getpid(), os.getpgrp() == os.getpid())
 
 
 def test_native_and_python_setup_give_the_same_isolation(pool, monkeypatch):
-    assert pool.native_setup == (iso.native is not None)
+    assert pool.native_setup == (native.lib is not None)
     monkeypatch.setenv("REWARD_SANDBOX_NATIVE", "0")
     with SandboxPool(size=1) as python_setup:
         assert not python_setup.native_setup
@@ -391,7 +391,7 @@ print(out)
 
 
 def test_runs_start_warm_and_without_the_service_side_of_the_package(pool):
-    from sandbox.worker import WARM_MODULES
+    from sandbox.forkserver.server import WARM_MODULES
 
     result = run(pool, "import sys, json; print(json.dumps(sorted(sys.modules)))")
     loaded = set(json.loads(result.stdout))
