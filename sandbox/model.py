@@ -16,7 +16,9 @@ OUTPUT_LIMIT = "output_limit"
 COMPILE_ERROR = "compile_error"
 KILLED = "killed"
 SANDBOX_ERROR = "sandbox_error"
-STATUSES = (OK, RUNTIME_ERROR, TIMEOUT, MEMORY_LIMIT, OUTPUT_LIMIT, COMPILE_ERROR, KILLED, SANDBOX_ERROR)
+CANCELLED = "cancelled"
+"""The caller cancelled the run (while it waited for a slot, or while it ran)."""
+STATUSES = (OK, RUNTIME_ERROR, TIMEOUT, MEMORY_LIMIT, OUTPUT_LIMIT, COMPILE_ERROR, KILLED, SANDBOX_ERROR, CANCELLED)
 
 
 @dataclass(kw_only=True)
@@ -35,7 +37,14 @@ class RunRequest:
     language: str = "python"
     stdin: str | bytes = ""
     time_limit_s: float = settings.DEFAULT_TIME_LIMIT_S
-    """Wall-clock limit of the run (the CPU-seconds rlimit is set just above it)."""
+    """The program's time limit, the reward decision "too slow": CPU seconds, summed over
+    its processes. Past it the run is a ``timeout``. Time spent waiting for a slot, or
+    for a CPU that other runs hold, does not count."""
+    wall_limit_s: float | None = None
+    """Seconds the run may spend neither on a CPU nor waiting for one: what stops a
+    program that sleeps or blocks (status ``timeout``). None: ``time_limit_s`` plus
+    ``settings.WALL_SLACK_S`` (where the kernel does not report waits for a CPU, the
+    time limit is first multiplied by how many runs may share a CPU)."""
     memory_mb: int = settings.DEFAULT_MEMORY_MB
     """Address-space limit per process."""
     max_output_bytes: int = settings.DEFAULT_MAX_OUTPUT_BYTES
@@ -64,7 +73,10 @@ class RunResult:
     stdout: str = ""
     stderr: str = ""
     wall_s: float = 0.0
+    """From the hand-over to the outcome (waits for a CPU included)."""
     cpu_s: float = 0.0
+    queued_s: float = 0.0
+    """Time the run waited for a free slot (counted by no limit)."""
     max_rss_mb: float = 0.0
     records: list[Any] = field(default_factory=list)
     """JSON records emitted by a driver, in order."""

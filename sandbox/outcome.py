@@ -49,19 +49,26 @@ def classify(settings: RunSettings, reply: dict[str, Any], out: list[bytearray])
     killed_for = reply.get("killed_for")
     cpu_limit = settings.cpu_rlimit_s
     sig = result.signal
-    if setup is None or setup.get("sandbox") != "ready":
-        if killed_for == "timeout":
+    if killed_for == "cancelled" and (setup is None or setup.get("sandbox") != "ready"):
+        result.status, result.reason = model.CANCELLED, "cancelled before the program started"
+    elif setup is None or setup.get("sandbox") != "ready":
+        if killed_for in ("timeout", "cpu_limit"):
             result.status, result.reason = model.SANDBOX_ERROR, "the sandbox setup timed out"
         else:
             why = (setup or {}).get("error") or f"the child died before the program started ({reply})"
             result.status, result.reason = model.SANDBOX_ERROR, f"sandbox setup failed: {why}"
+    elif killed_for == "cancelled":
+        result.status, result.reason = model.CANCELLED, "cancelled while running"
+    elif killed_for == "cpu_limit":
+        result.status, result.reason = model.TIMEOUT, f"CPU time limit of {settings.time_limit_s:g}s exceeded"
     elif killed_for == "timeout":
-        result.status, result.reason = model.TIMEOUT, f"wall-clock limit of {settings.time_limit_s:g}s exceeded"
+        result.status = model.TIMEOUT
+        result.reason = f"wall-clock limit of {settings.wall_limit_s:g}s exceeded (the program slept or was blocked)"
     elif killed_for == "output_limit":
         result.status = model.OUTPUT_LIMIT
         result.reason = f"output exceeded {settings.max_output_bytes} bytes"
     elif sig == signal.SIGXCPU or (sig == signal.SIGKILL and result.cpu_s >= cpu_limit - 0.05):
-        result.status, result.reason = model.TIMEOUT, f"CPU time limit of {cpu_limit}s exceeded"
+        result.status, result.reason = model.TIMEOUT, f"CPU time limit of {settings.time_limit_s:g}s exceeded"
     elif sig == signal.SIGXFSZ:
         result.status, result.reason = model.OUTPUT_LIMIT, f"file size limit of {settings.max_file_mb} MB exceeded"
     elif compile_error is not None:

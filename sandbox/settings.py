@@ -12,6 +12,9 @@ import math
 from typing import Any, NamedTuple
 
 DEFAULT_TIME_LIMIT_S = 5.0
+"""The program's time limit: CPU seconds, summed over its processes."""
+WALL_SLACK_S = 1.0
+"""What the default wall-clock limit adds to the time limit (see :func:`default_wall_limit_s`)."""
 DEFAULT_MEMORY_MB = 512
 DEFAULT_MAX_OUTPUT_BYTES = 1 << 20
 DEFAULT_MAX_PROCESSES = 32
@@ -31,6 +34,15 @@ PROBE = "probe"
 """The fork server's layer probe: the child reports what holds inside it."""
 
 
+def default_wall_limit_s(time_limit_s: float, sharing: int = 1) -> float:
+    """The wall-clock limit of a run that sets none. It stops a program that sleeps or
+    blocks; a busy one meets its CPU limit first. The wall clock counts only the time the
+    run is neither on a CPU nor waiting for one, so runs sharing the CPUs do not use it
+    up; where the kernel does not report the waits, ``sharing`` (how many runs may share
+    a CPU) scales the time limit instead."""
+    return time_limit_s * sharing + WALL_SLACK_S
+
+
 class RunSettings(NamedTuple):
     """What a fork server and its child need to know about one run (the program itself,
     its stdin, files and driver travel beside it as blobs)."""
@@ -43,6 +55,9 @@ class RunSettings(NamedTuple):
     source_file: str | None = None
     """Where the source is written in the work dir (Python), if anywhere."""
     time_limit_s: float = DEFAULT_TIME_LIMIT_S
+    """CPU seconds, summed over the run's processes: past them the run is a timeout."""
+    wall_limit_s: float = default_wall_limit_s(DEFAULT_TIME_LIMIT_S)
+    """Seconds the run may spend neither on a CPU nor waiting for one (sleeping, blocked)."""
     memory_mb: int = DEFAULT_MEMORY_MB
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
     max_processes: int = DEFAULT_MAX_PROCESSES
@@ -50,6 +65,8 @@ class RunSettings(NamedTuple):
     max_open_files: int = DEFAULT_MAX_OPEN_FILES
     driver_data: Any = None
     restarts: bool = False
+    cpu: int | None = None
+    """The CPU a driver run and its candidate are kept on (None: anywhere)."""
 
     def to_wire(self) -> list[Any]:
         """As JSON data: the values in field order (both ends run the same code)."""

@@ -41,15 +41,12 @@ def run(slot: Slot, uid: int, workdir: str) -> None:
     os.closerange(keep, 1 << 20)
 
     mode = settings.mode
-    if slot.home_cpu is not None and mode == PYTHON_DRIVER:
-        # A driver and its candidate on one CPU: they answer each other call by call,
-        # and a call across two CPUs costs a wake-up from idle on the other one,
-        # several times the call itself. Slots are spread over the CPUs. (A plain run
-        # is left free to go where the CPU is: pinned, it would queue behind the
-        # slot's own background work, the teardown of the run before and the next
-        # child's setup.)
+    if settings.cpu is not None:
+        # A driver and its candidate on one CPU (the pool picks it, see pool.py): they
+        # answer each other call by call, and a call across two CPUs costs a wake-up
+        # from idle on the other one, several times the call itself.
         try:
-            os.sched_setaffinity(0, (slot.home_cpu,))
+            os.sched_setaffinity(0, (settings.cpu,))
         except OSError:
             pass  # a CPU taken away since (cpuset change): the run goes anywhere
     # ---- before any untrusted code: rlimits, then the slot's uid

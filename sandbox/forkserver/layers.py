@@ -74,7 +74,7 @@ def prepare(slot: Slot) -> None:
 def probe(slot: Slot, run: Callable[[RunSettings, list[bytearray]], tuple[dict[str, Any], list[bytes]]]) -> None:
     """Run the full child setup once with a probe program; keep the layers that held."""
     for _attempt in range(len(LAYER_NAMES)):
-        settings = RunSettings(mode=PROBE, time_limit_s=10, memory_mb=256, max_output_bytes=65536)
+        settings = RunSettings(mode=PROBE, time_limit_s=10, wall_limit_s=10, memory_mb=256, max_output_bytes=65536)
         reply, blobs = run(settings, [bytearray(), bytearray()])
         records = [json.loads(line) for line in blobs[2].splitlines() if line.strip()]
         failed = next((r for r in records if r.get("sandbox") == "setup_failed"), None)

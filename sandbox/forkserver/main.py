@@ -19,7 +19,6 @@ def main() -> None:
     if not options.get("native_setup", True):
         native.lib = None  # REWARD_SANDBOX_NATIVE=0: the Python setup (tests compare both)
     server = ForkServer(channel_fd, uid, options.get("layers"))
-    server.slot.home_cpu = options.get("cpu")
     layers.record_host_identity()
     try:
         server.start()

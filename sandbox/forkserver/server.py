@@ -25,10 +25,10 @@ from typing import Any
 
 from sandbox import isolation, native, pyharness
 from sandbox.constants import CHILD_ENV
-from sandbox.forkserver import handover, layers, prepare
+from sandbox.forkserver import handover, layers, prepare, usage
 from sandbox.forkserver.prepare import PreparedChild
 from sandbox.forkserver.slot import Slot
-from sandbox.forkserver.supervise import supervise
+from sandbox.forkserver.supervise import Limits, supervise
 from sandbox.forkserver.sweeper import Sweeper
 from sandbox.forkserver.zygote import Zygote
 from sandbox.settings import DEFAULT_MAX_FILE_MB, RunSettings, tmp_mb
@@ -64,6 +64,12 @@ class ForkServer:
         """The child of the run that just ended, until it is retired after the reply."""
         self._scratch = bytearray(65536)
         """Where the server reads a run's pipes; zeroed after each run."""
+        self._cpus = len(os.sched_getaffinity(0))
+        self._waits_measured = usage.cpu_wait_measured()
+        self._run_id: int | None = None
+        """The pool's id of the request being run (a cancellation names it)."""
+        self._stopping = False
+        """The pool asked the server to stop (or is gone) while a run was supervised."""
 
     # ------------------------------------------------------------------ startup
 
@@ -107,7 +113,7 @@ class ForkServer:
         ready = {
             "op": "ready", "layers": slot.layers, "layer_errors": slot.layer_errors,
             "zygote_pid": self.zygote.pid, "sweeper_pid": self.sweeper.pid,
-            "native_setup": native.lib is not None,
+            "native_setup": native.lib is not None, "cpu_waits_measured": self._waits_measured,
         }  # fmt: skip
         send_message(self.channel, ready)
         try:
@@ -139,11 +145,16 @@ class ForkServer:
                 header, blobs = recv_message(self.channel)
             except EOFError:
                 return
-            if header.get("op") == "stop":
+            op = header.get("op")
+            if op == "stop":
                 return
+            if op != "run":
+                continue  # a cancellation that came after its run had ended
+            self._run_id = header.get("id")
             try:
                 settings = RunSettings.from_wire(header["settings"])
-                reply, out_blobs = self.run(settings, blobs, header.get("driver_blob"))
+                control = (self.channel, self._control)
+                reply, out_blobs = self.run(settings, blobs, header.get("driver_blob"), control)
             except Exception as exc:  # never let one request take the server down
                 reply = {"outcome": "sandbox_error", "reason": f"{type(exc).__name__}: {exc}"}
                 out_blobs = [bytearray(), bytearray(traceback.format_exc().encode()), bytearray()]
@@ -152,6 +163,8 @@ class ForkServer:
             finally:
                 for blob in out_blobs:
                     blob[:] = bytes(len(blob))
+            if self._stopping:
+                return
             # Off the caller's path: the run is retired (killed, swept), the next children's
             # descriptors are made and the zygote is asked for them; the next request is
             # handed out only once nothing of this run can run any more, see _clear_for().
@@ -182,8 +195,27 @@ class ForkServer:
 
     # ------------------------------------------------------------------ one run
 
+    def _control(self) -> tuple[bool, bool]:
+        """The pool wrote while a run is supervised: whether to cancel the run, and
+        whether to go on listening. A cancellation names its run; a stop (the pool is
+        closing) or the pool's end of the channel closing ends the run and the server."""
+        try:
+            header, _ = recv_message(self.channel)
+        except (EOFError, OSError, ValueError):
+            self._stopping = True
+            return True, False
+        op = header.get("op")
+        if op == "stop":
+            self._stopping = True
+            return True, False
+        return op == "cancel" and header.get("id") == self._run_id, True
+
     def run(
-        self, settings: RunSettings, blobs: list[bytearray], driver_blob: int | None = None
+        self,
+        settings: RunSettings,
+        blobs: list[bytearray],
+        driver_blob: int | None = None,
+        control: tuple[int, Any] | None = None,
     ) -> tuple[dict[str, Any], list[bytearray]]:
         """Hand the request to the oldest prepared child (forking one now if none of its
         key is ready) and supervise it until its outcome is known."""
@@ -212,7 +244,9 @@ class ForkServer:
             child.pidfd = os.pidfd_open(child.pid)
         try:
             handover.send(child, settings, blobs, driver_blob)
-            return supervise(child, started, settings, self._scratch, zygote.reap)
+            private_proc = self.slot.layers["pid_ns"] and self.slot.layers["private_proc"]
+            limits = Limits(settings, started, child.pid, private_proc, self._cpus, self._waits_measured)
+            return supervise(child, settings, limits, self._scratch, zygote.reap, control)
         finally:
             child.release_pipes()
             self._ended = child  # retired after the reply

@@ -30,8 +30,6 @@ class Slot:
         self.filter_inherited = False
         """True in the zygote (and so in its children) once it has installed the filter."""
         self.own_pid_ns_fd: int | None = None
-        self.home_cpu: int | None = None
-        """The CPU this slot's driver runs are kept on (see child.run); None: anywhere."""
         self.sweeper_uid: int | None = None
         """The real uid of the slot's sweeper, when it has one: runs of that uid get one
         more process in RLIMIT_NPROC, which leaves them the same number."""
