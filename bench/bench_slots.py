@@ -78,6 +78,7 @@ def run_burst(slots: int, kinds: list[str], programs: dict[str, tuple[str, str]]
     cpus = len(os.sched_getaffinity(0))
     task = progress.add_task(f"{slots} slots", total=len(kinds))
     with SandboxPool(size=slots) as pool:
+        pool.wait_started()
         memory = _slot_memory_mb(pool)
 
         def one(kind: str) -> tuple[str, Any]:

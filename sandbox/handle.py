@@ -109,6 +109,10 @@ class ForkServerHandle:
                 self._run_id = None  # one message is enough
 
     def stop(self) -> None:
+        if not hasattr(self, "process"):  # never started
+            if hasattr(self, "_socket"):
+                self._socket.close()
+            return
         with self._send_lock:
             try:
                 send_message(self.fd, {"op": "stop"})

@@ -64,16 +64,16 @@ class SandboxPool:
         self.sharing = -(-self.size // len(cpus))
         """How many runs may share a CPU when every slot is busy."""
         self._cpus = CpuPicker(cpus) if os.environ.get("REWARD_SANDBOX_PIN", "1") != "0" else None
+        # One slot per CPU is started now; the rest start in the background and take
+        # runs as they come up (a service is ready as soon as with one slot per CPU).
+        # Every fork server is launched from this thread: its parent-death signal is tied
+        # to the thread that started it.
+        eager = min(self.size, len(cpus))
+        self.start_errors: dict[int, str] = {}
+        """Slots started in the background that failed to start, and why."""
+        self._starter: threading.Thread | None = None
         try:
-            self._workers = [ForkServerHandle(slot, self._uid_base + 2 * slot, layers) for slot in range(self.size)]
-            for worker in self._workers:  # all at once: each takes a fraction of a second to start
-                worker.start()
-            for worker in self._workers:
-                error = worker.wait_ready()
-                if error is not None:
-                    raise SandboxUnavailable(f"sandbox worker {worker.slot} failed to start: {error}")
-            for worker in self._workers:
-                self._slots.add(worker)
+            self._take_ready(self._launch(range(eager)), raise_errors=True)
         except BaseException:
             self.close()
             raise
@@ -86,6 +86,52 @@ class SandboxPool:
             detail = "; ".join(f"{name}: {errors.get(name, 'unavailable')}" for name in missing)
             self.close()
             raise SandboxUnavailable(f"strict sandbox refused to start, layers unavailable: {detail}")
+        if self.size > eager:
+            try:
+                more = self._launch(range(eager, self.size))
+            except BaseException:
+                self.close()
+                raise
+            self._starter = threading.Thread(target=self._take_ready, args=(more,), name="sandbox-start", daemon=True)
+            self._starter.start()
+
+    def _launch(self, slots: range) -> list[ForkServerHandle]:
+        """Start these slots' fork servers all at once (each takes a fraction of a second)."""
+        starting = [ForkServerHandle(slot, self._uid_base + 2 * slot, self._enabled) for slot in slots]
+        try:
+            for worker in starting:
+                worker.start()
+        except BaseException:
+            for worker in starting:
+                worker.stop()
+            raise
+        return starting
+
+    def _take_ready(self, starting: list[ForkServerHandle], raise_errors: bool = False) -> None:
+        """Each fork server takes runs once it reports ready; one that failed is stopped."""
+        errors: dict[int, str] = {}
+        for worker in starting:
+            error = worker.wait_ready()
+            with self._lock:
+                ready = error is None and not self._closed
+                if ready:
+                    self._workers.append(worker)
+                    self._slots.add(worker)
+            if not ready:
+                worker.stop()
+                if error is not None:
+                    errors[worker.slot] = error
+        self.start_errors.update(errors)
+        if errors and raise_errors:
+            slot, error = next(iter(errors.items()))
+            raise SandboxUnavailable(f"sandbox worker {slot} failed to start: {error}")
+
+    def wait_started(self, timeout: float | None = None) -> bool:
+        """Wait until every slot is up (or failed to start); whether that happened in time."""
+        if self._starter is not None:
+            self._starter.join(timeout)
+            return not self._starter.is_alive()
+        return True
 
     # ------------------------------------------------------------------ reporting
 
@@ -297,8 +343,12 @@ class SandboxPool:
             if self._closed:
                 return
             self._closed = True
-            workers = list(self._workers)
         self._slots.close()
+        starter = getattr(self, "_starter", None)
+        if starter is not None:
+            starter.join(30)  # the slots it starts see the pool closed and stop
+        with self._lock:
+            workers = list(self._workers)
         for worker in workers:
             try:
                 worker.stop()

@@ -86,6 +86,7 @@ def test_correct_cpu_bound_programs_sharing_the_cpus_are_not_timeouts():
     cpus = len(os.sched_getaffinity(0))
     runs = 3 * cpus  # three runs per CPU, all at once
     with SandboxPool(size=runs) as pool:
+        assert pool.wait_started(120) and not pool.start_errors
         request = RunRequest(source=SPIN_FOR.format(cpu=1.0), time_limit_s=1.5)
         started = [Background(pool, request) for _ in range(runs)]
         results = [b.join() for b in started]
@@ -175,6 +176,7 @@ def test_concurrent_driver_runs_are_kept_on_different_cpus():
     source = "import os\ndef cpus():\n    return sorted(os.sched_getaffinity(0))\n"
     driver = driver.replace("emit({", "emit({'candidate': solution.call('cpus'), ")
     with SandboxPool(size=4) as pool:  # more slots than CPUs
+        assert pool.wait_started(120)
         held = [Background(pool, RunRequest(source=source, driver=driver, time_limit_s=1, wall_limit_s=60)) for _ in range(2)]
         wait_until(lambda: pool.running == 2, "both driver runs hold a slot at once")
         results = [run.join() for run in held]
