@@ -90,7 +90,8 @@ class ForkServerHandle:
             if cancel is not None and cancel.is_set():
                 return None
             self._run_id = run_id
-            send_message(self.fd, dict(header, id=run_id), blobs)
+            header["id"] = run_id
+            send_message(self.fd, header, blobs)
         try:
             return recv_message(self.fd)
         finally:

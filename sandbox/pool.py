@@ -22,6 +22,7 @@ from sandbox.sizing import CpuPicker, default_slots, usable_cpus
 from sandbox.slots import Slots, Ticket
 
 _pool_counter = itertools.count()
+_CPU_FIELD = RunSettings._fields.index("cpu")
 UID_BASE = 100_000
 UIDS_PER_POOL = 256
 """Each slot takes two uids (its runs alternate between them), so a pool has at most 128 slots."""
@@ -305,9 +306,12 @@ class SandboxPool:
             if self._closed:
                 return RunResult(status=model.SANDBOX_ERROR, reason="the sandbox pool is closed", queued_s=queued_s)
             return RunResult(status=model.CANCELLED, reason="cancelled while waiting for a slot", queued_s=queued_s)
-        cpu = self._cpus.take() if self._cpus is not None and settings.mode == PYTHON_DRIVER else None
+        wire = settings.to_wire()
+        cpu = None
+        if self._cpus is not None and settings.mode == PYTHON_DRIVER:
+            cpu = wire[_CPU_FIELD] = self._cpus.take()
         try:
-            header["settings"] = settings._replace(cpu=cpu).to_wire()
+            header["settings"] = wire
             try:
                 answer = worker.request(run_id, header, blobs, cancel)
             except (OSError, EOFError, ValueError) as exc:

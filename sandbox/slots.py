@@ -38,7 +38,8 @@ class Ticket(Generic[W]):
         """Called (once, on the watcher's thread) when ``cancel`` is set while the request runs."""
         self.state = WAITING
         self.worker: W | None = None
-        self.granted = threading.Event()
+        self.granted: threading.Event | None = None
+        """Made only when the request has to wait."""
 
     def __lt__(self, other: Ticket[W]) -> bool:
         return (self.priority, self.seq) < (other.priority, other.seq)
@@ -85,13 +86,14 @@ class Slots(Generic[W]):
                 ticket.state = RUNNING
                 self._running += 1
             else:
+                ticket.granted = threading.Event()
                 heapq.heappush(self._queue, ticket)
                 self._waiting += 1
             if ticket.cancel is not None:
                 self._watched.add(ticket)
                 self._start_watcher()
                 self._watch.notify()
-        if ticket.state == WAITING:
+        if ticket.granted is not None:
             ticket.granted.wait()
         return ticket.worker
 
@@ -108,7 +110,7 @@ class Slots(Generic[W]):
                 ticket.worker = worker
                 ticket.state = RUNNING
                 self._running += 1
-                ticket.granted.set()
+                ticket.granted.set()  # type: ignore[union-attr]
                 return
             self._idle.append(worker)
 
@@ -125,7 +127,7 @@ class Slots(Generic[W]):
             for ticket in self._queue:
                 if ticket.state == WAITING:
                     ticket.state = DONE
-                    ticket.granted.set()
+                    ticket.granted.set()  # type: ignore[union-attr]
             self._queue.clear()
             self._waiting = 0
             self._watch.notify()
@@ -151,7 +153,7 @@ class Slots(Generic[W]):
                     if ticket.state == WAITING:  # leaves the queue (skipped when popped)
                         ticket.state = DONE
                         self._waiting -= 1
-                        ticket.granted.set()
+                        ticket.granted.set()  # type: ignore[union-attr]
                     elif ticket.state == RUNNING:
                         running.append(ticket)
             for ticket in running:

@@ -14,6 +14,7 @@ from typing import Any
 from sandbox import isolation, native, pyharness
 from sandbox.constants import CHILD_ENV, CONTROL_FD, RECORDS_FD
 from sandbox.forkserver import handover, layers
+from sandbox.forkserver.descriptors import received_fds
 from sandbox.forkserver.slot import LayerFailure, Slot, layer_step
 from sandbox.settings import EXEC, EXEC_COLLECT, PROBE, PYTHON, PYTHON_DRIVER, RunSettings
 
@@ -88,6 +89,32 @@ def run(slot: Slot, uid: int, workdir: str) -> None:
     elif mode == EXEC_COLLECT:
         pyharness.run_and_collect(list(settings.argv), CHILD_ENV, list(settings.collect))
     os._exit(125)
+
+
+WARM_CALLS = 16
+"""Calls that make CPython 3.11 quicken a function (it does after 8)."""
+
+
+def warm_up() -> None:
+    """In the fork server, once: the code every child runs once per run and the server
+    never does is run here until the interpreter has quickened it. A child running code
+    that is not quickened yet writes to the code object (its warm-up counter and, on
+    quickening, the bytecode), and so copies its pages; quickened and specialised code it
+    only reads."""
+    wire = RunSettings(mode=PYTHON).to_wire()
+    header = json.dumps({"settings": wire, "nonce": "00" * 16, "blob_sizes": [1]}, separators=(",", ":"))
+    left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        for _ in range(WARM_CALLS):
+            settings = RunSettings.from_wire(json.loads(header)["settings"])
+            rlimit_values(settings, 0)
+            received_fds([])
+            bytes.fromhex("00" * 16)
+            socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, left.fileno()).detach()
+            isolation.reseed_random()  # reseeds the server's generator: every child reseeds its own
+    finally:
+        left.close()
+        right.close()
 
 
 def rlimit_values(settings: RunSettings, extra_processes: int = 0) -> tuple[int, int, int, int, int, int]:

@@ -26,6 +26,7 @@ from typing import Any
 from sandbox import isolation, native, pyharness
 from sandbox.constants import CHILD_ENV
 from sandbox.forkserver import handover, layers, prepare, usage
+from sandbox.forkserver.child import warm_up as warm_up_child_path
 from sandbox.forkserver.prepare import PreparedChild
 from sandbox.forkserver.slot import Slot
 from sandbox.forkserver.supervise import Limits, supervise
@@ -91,6 +92,7 @@ class ForkServer:
 
         layers.prepare(self.slot)
         layers.probe(self.slot, self.run)
+        warm_up_child_path()
         # Everything loaded so far is left alone by the cyclic GC from now on: a collection
         # in the server or in a child would otherwise write to every object's header and
         # copy-on-write fault the whole heap after each fork.
