@@ -194,3 +194,17 @@ def test_closing_the_pool_wakes_waiting_runs():
     pool.close()
     assert waiter.join().status == "sandbox_error"
     assert blocker.join().status == "cancelled"
+
+
+def test_default_slots_are_several_per_cpu_and_bounded_by_memory(monkeypatch):
+    from sandbox.sizing import available_memory_mb, default_slots
+
+    cpus = len(os.sched_getaffinity(0))
+    monkeypatch.delenv("REWARD_SANDBOX_SLOTS_PER_CPU", raising=False)
+    monkeypatch.setenv("REWARD_SANDBOX_SLOT_MEMORY_MB", "1")
+    assert default_slots() == min(128, 4 * cpus)
+    monkeypatch.setenv("REWARD_SANDBOX_SLOTS_PER_CPU", "3")
+    assert default_slots() == min(128, 3 * cpus)
+    # No more slots than the available memory holds at this much per slot (one per CPU at least).
+    monkeypatch.setenv("REWARD_SANDBOX_SLOT_MEMORY_MB", str(available_memory_mb() // 2 + 1))
+    assert default_slots() == cpus
