@@ -106,6 +106,10 @@ def supervise(
                 now = time.monotonic()
                 if now >= limits.next:
                     killed_for = limits.check(now)
+                    if killed_for is not None and select.select([pidfd], [], [], 0)[0]:
+                        # Exited meanwhile: its pid may have been reaped and reused
+                        # before the usage was read, so the reading does not count.
+                        killed_for = None
                     if killed_for is not None:
                         signal.pidfd_send_signal(pidfd, signal.SIGKILL)
                 wait_ms = max(0, int((limits.next - now) * 1000) + 1) if killed_for is None else 1000
