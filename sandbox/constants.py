@@ -1,11 +1,11 @@
-"""Numbers and names shared by the pool, the fork server and the harness in the child.
+"""Numbers and names shared by the pool, the fork server and the child.
 
-Imported by the fork server (which every run copies), so it holds only plain values.
+Imported by the fork server (which every run copies), so it holds only plain values. The
+frame length prefix and the records descriptor, which the harness uses too, are in
+:mod:`sandbox.wire`.
 """
 
 from __future__ import annotations
-
-import struct
 
 LAYER_NAMES = (
     "pid_ns",
@@ -26,11 +26,5 @@ SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 CHILD_ENV = {"PATH": SANDBOX_PATH, "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 """The whole environment of a run (and of the fork server, which is started with a scrubbed one)."""
 
-RECORDS_FD = 3
-"""A run's records pipe (JSON lines: the ready record, a driver's ``emit``, collected files)."""
 CONTROL_FD = 4
 """A prepared child's end of its control socket; the driver memfd takes the number after."""
-
-LENGTH = struct.Struct(">I")
-"""The length prefix of every framed message: pool <-> fork server, the hand-over to a
-child, driver <-> candidate."""

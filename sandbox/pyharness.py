@@ -32,8 +32,8 @@ import types
 from typing import Any
 
 from sandbox import isolation
-from sandbox.constants import LENGTH as _FRAME
-from sandbox.constants import RECORDS_FD
+from sandbox.wire import FRAME_LENGTH as _FRAME
+from sandbox.wire import RECORDS_FD
 
 MAX_FRAME = 64 << 20
 PLAIN_TYPES = (type(None), bool, int, float, complex, str, bytes, tuple, list, dict, set, frozenset)

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 from typing import Any
 
-from sandbox.constants import LENGTH as _LEN
-
+FRAME_LENGTH = struct.Struct(">I")
+"""The length prefix of every frame: pool <-> fork server here, driver <-> candidate in the harness."""
+RECORDS_FD = 3
+"""The descriptor a run writes its JSON records to (the harness) and the server reads."""
 MAX_HEADER = 64 << 20
 
 
@@ -42,7 +45,7 @@ def send_message(fd: int, header: dict[str, Any], blobs: list[bytes] | None = No
     blobs = blobs or []
     header = dict(header, blob_sizes=[len(b) for b in blobs])
     raw = json.dumps(header, separators=(",", ":")).encode()
-    _writev_all(fd, [_LEN.pack(len(raw)) + raw, *blobs])
+    _writev_all(fd, [FRAME_LENGTH.pack(len(raw)) + raw, *blobs])
 
 
 def _writev_all(fd: int, parts: list[Any]) -> None:
@@ -60,7 +63,7 @@ def _writev_all(fd: int, parts: list[Any]) -> None:
 
 
 def recv_message(fd: int) -> tuple[dict[str, Any], list[bytearray]]:
-    (size,) = _LEN.unpack(_read_exact(fd, _LEN.size))
+    (size,) = FRAME_LENGTH.unpack(_read_exact(fd, FRAME_LENGTH.size))
     if size > MAX_HEADER:
         raise ValueError(f"message header of {size} bytes is too large")
     header = json.loads(_read_exact(fd, size))

@@ -12,11 +12,12 @@ import socket
 from typing import Any
 
 from sandbox import isolation, native, pyharness
-from sandbox.constants import CHILD_ENV, CONTROL_FD, RECORDS_FD
+from sandbox.constants import CHILD_ENV, CONTROL_FD
 from sandbox.forkserver import handover, layers
 from sandbox.forkserver.descriptors import received_fds
 from sandbox.forkserver.slot import LayerFailure, Slot, layer_step
 from sandbox.settings import EXEC, EXEC_COLLECT, PROBE, PYTHON, PYTHON_DRIVER, RunSettings
+from sandbox.wire import RECORDS_FD
 
 
 def run(slot: Slot, uid: int, workdir: str) -> None:

@@ -16,9 +16,9 @@ import socket
 import struct
 from typing import TYPE_CHECKING, Any
 
-from sandbox.constants import LENGTH
 from sandbox.forkserver.descriptors import memfd, received_fds, rights
 from sandbox.settings import RunSettings
+from sandbox.wire import FRAME_LENGTH as LENGTH
 
 if TYPE_CHECKING:
     from sandbox.forkserver.prepare import PreparedChild

@@ -18,10 +18,11 @@ import socket
 import traceback
 
 from sandbox import isolation, native
-from sandbox.constants import CONTROL_FD, RECORDS_FD
+from sandbox.constants import CONTROL_FD
 from sandbox.forkserver import child as child_run
 from sandbox.forkserver.layers import PRIVATE_TMPFS_DIRS
 from sandbox.forkserver.slot import LayerFailure, Slot, layer_step
+from sandbox.wire import RECORDS_FD
 
 Mount = tuple[str | None, str, str | None, int, str | None]
 
