@@ -8,6 +8,7 @@ Knows nothing about rewards or HTTP. Typical use::
 
 import atexit
 
+from sandbox.constants import LAYER_NAMES
 from sandbox.languages import LANGUAGES, Language, get_language, register_language
 from sandbox.model import STATUSES, RunRequest, RunResult
 from sandbox.pool import (
@@ -18,7 +19,6 @@ from sandbox.pool import (
     get_default_pool,
     start_default_pool,
 )
-from sandbox.worker import LAYER_NAMES
 
 atexit.register(close_default_pool)
 

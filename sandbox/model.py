@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox import settings
+
 # RunResult.status values
 OK = "ok"
 RUNTIME_ERROR = "runtime_error"
@@ -14,7 +16,9 @@ OUTPUT_LIMIT = "output_limit"
 COMPILE_ERROR = "compile_error"
 KILLED = "killed"
 SANDBOX_ERROR = "sandbox_error"
-STATUSES = (OK, RUNTIME_ERROR, TIMEOUT, MEMORY_LIMIT, OUTPUT_LIMIT, COMPILE_ERROR, KILLED, SANDBOX_ERROR)
+CANCELLED = "cancelled"
+"""The caller cancelled the run (while it waited for a slot, or while it ran)."""
+STATUSES = (OK, RUNTIME_ERROR, TIMEOUT, MEMORY_LIMIT, OUTPUT_LIMIT, COMPILE_ERROR, KILLED, SANDBOX_ERROR, CANCELLED)
 
 
 @dataclass(kw_only=True)
@@ -32,11 +36,18 @@ class RunRequest:
     source: str
     language: str = "python"
     stdin: str | bytes = ""
-    time_limit_s: float = 5.0
-    """Wall-clock limit of the run (the CPU-seconds rlimit is set just above it)."""
-    memory_mb: int = 512
+    time_limit_s: float = settings.DEFAULT_TIME_LIMIT_S
+    """The program's time limit, the reward decision "too slow": CPU seconds, summed over
+    its processes. Past it the run is a ``timeout``. Time spent waiting for a slot, or
+    for a CPU that other runs hold, does not count."""
+    wall_limit_s: float | None = None
+    """Seconds the run may spend neither on a CPU nor waiting for one: what stops a
+    program that sleeps or blocks (status ``timeout``). None: ``time_limit_s`` plus
+    ``settings.WALL_SLACK_S`` (where the kernel does not report waits for a CPU, the
+    time limit is first multiplied by how many runs may share a CPU)."""
+    memory_mb: int = settings.DEFAULT_MEMORY_MB
     """Address-space limit per process."""
-    max_output_bytes: int = 1 << 20
+    max_output_bytes: int = settings.DEFAULT_MAX_OUTPUT_BYTES
     """Cap on stdout and on stderr each; past it the run is killed (status output_limit)."""
     argv: list[str] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)
@@ -49,9 +60,9 @@ class RunRequest:
     """Let ``solution`` re-load the candidate after a call timed out or crashed. The new
     candidate is forked from the driver process, so leave it off when the driver code
     holds anything the solution must not see (assert code with expected values)."""
-    max_processes: int = 32
-    max_file_mb: int = 16
-    max_open_files: int = 64
+    max_processes: int = settings.DEFAULT_MAX_PROCESSES
+    max_file_mb: int = settings.DEFAULT_MAX_FILE_MB
+    max_open_files: int = settings.DEFAULT_MAX_OPEN_FILES
 
 
 @dataclass(kw_only=True)
@@ -62,7 +73,10 @@ class RunResult:
     stdout: str = ""
     stderr: str = ""
     wall_s: float = 0.0
+    """From the hand-over to the outcome (waits for a CPU included)."""
     cpu_s: float = 0.0
+    queued_s: float = 0.0
+    """Time the run waited for a free slot (counted by no limit)."""
     max_rss_mb: float = 0.0
     records: list[Any] = field(default_factory=list)
     """JSON records emitted by a driver, in order."""

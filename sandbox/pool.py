@@ -2,51 +2,30 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import itertools
-import json
-import math
 import os
-import queue
-import signal
-import socket
-import subprocess
-import sys
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import replace
 from typing import Any
 
 from sandbox import model
+from sandbox.constants import LAYER_NAMES
+from sandbox.handle import ForkServerHandle
 from sandbox.languages import Language, get_language
 from sandbox.model import RunRequest, RunResult
-from sandbox.wire import recv_message, send_message
-from sandbox.worker import LAYER_NAMES, SANDBOX_PATH
+from sandbox.outcome import classify
+from sandbox.settings import EXEC, EXEC_COLLECT, PYTHON, PYTHON_DRIVER, RunSettings, default_wall_limit_s
+from sandbox.sizing import CpuPicker, default_slots, usable_cpus
+from sandbox.slots import Slots, Ticket
 
-_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_BOOTSTRAP = (
-    # The package's __init__ (the pool, subprocess, threading, ...) is not loaded: a bare
-    # package module stands in, so the fork server, which every run copies, holds only
-    # what runs need.
-    "import sys, types; root = sys.argv.pop(1); sys.path.insert(0, root); "
-    "package = types.ModuleType('sandbox'); package.__path__ = [root + '/sandbox']; "
-    "sys.modules['sandbox'] = package; "
-    "from sandbox.worker import main; main()"
-)
 _pool_counter = itertools.count()
+_CPU_FIELD = RunSettings._fields.index("cpu")
 UID_BASE = 100_000
 UIDS_PER_POOL = 256
 """Each slot takes two uids (its runs alternate between them), so a pool has at most 128 slots."""
-
-
-def _home_cpu(slot: int) -> int | None:
-    """The CPU a slot's runs are kept on (slots spread over the CPUs this process may use),
-    or None when pinning is off (``REWARD_SANDBOX_PIN=0``)."""
-    if os.environ.get("REWARD_SANDBOX_PIN", "1") == "0":
-        return None
-    cpus = sorted(os.sched_getaffinity(0))
-    return cpus[slot % len(cpus)]
 
 
 class SandboxUnavailable(RuntimeError):
@@ -62,88 +41,98 @@ def _slot_uid_base() -> int:
     return UID_BASE + ((os.getpid() % (1 << 18)) << 13) + (next(_pool_counter) % 32) * UIDS_PER_POOL
 
 
-class _Worker:
-    def __init__(self, slot: int, uid: int, enabled_layers: dict[str, bool] | None) -> None:
-        self.slot = slot
-        self.uid = uid
-        parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._socket = parent_end
-        self.fd = parent_end.fileno()
-        options = {
-            "layers": enabled_layers,
-            "native_setup": os.environ.get("REWARD_SANDBOX_NATIVE", "1") != "0",
-            "cpu": _home_cpu(slot),
-        }
-        args = [sys.executable, "-I", "-c", _BOOTSTRAP, _REPO_ROOT, str(child_end.fileno()), str(uid), json.dumps(options)]
-        self.process = subprocess.Popen(
-            args,
-            pass_fds=[child_end.fileno()],
-            env={"PATH": SANDBOX_PATH, "LANG": "C.UTF-8"},  # none of the service's environment
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            start_new_session=True,
-            cwd="/",
-        )
-        child_end.close()
-        header, _ = recv_message(self.fd)
-        if header.get("op") != "ready":
-            self.stop()
-            raise SandboxUnavailable(f"sandbox worker {slot} failed to start: {header.get('error')}")
-        self.layers: dict[str, bool] = header["layers"]
-        self.layer_errors: dict[str, str] = header.get("layer_errors", {})
-        self.zygote_pid: int | None = header.get("zygote_pid")
-        self.sweeper_pid: int | None = header.get("sweeper_pid")
-        self.native_setup: bool = header.get("native_setup", False)
-
-    def request(self, spec: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytearray]]:
-        send_message(self.fd, spec, blobs)
-        return recv_message(self.fd)
-
-    def stop(self) -> None:
-        try:
-            send_message(self.fd, {"op": "stop"})
-        except OSError:
-            pass
-        try:
-            self.process.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._socket.close()
-
-
 class SandboxPool:
-    """Fork-server workers sized to the cores; :meth:`run` is blocking and thread-safe
-    (callers queue when every slot is busy)."""
+    """Fork servers, one per slot (by default several per CPU, see sandbox/sizing.py).
+    :meth:`run` is blocking and thread-safe: callers wait for a free slot, in order of
+    priority, and may cancel."""
 
     def __init__(self, size: int | None = None, strict: bool = False, layers: dict[str, bool] | None = None) -> None:
-        self.size = max(1, size or os.cpu_count() or 1)
+        self.size = max(1, size or default_slots())
         if self.size > UIDS_PER_POOL // 2:
             raise ValueError(f"a sandbox pool has at most {UIDS_PER_POOL // 2} slots, not {self.size}")
         self.owner_pid = os.getpid()
         self.strict = strict
         self._enabled = layers
         self._uid_base = _slot_uid_base()
-        self._idle: queue.Queue[_Worker] = queue.Queue()
-        self._workers: list[_Worker] = []
+        self._slots: Slots[ForkServerHandle] = Slots()
+        self._workers: list[ForkServerHandle] = []
         self._lock = threading.Lock()
         self._closed = False
         self._compiled: OrderedDict[str, RunResult] = OrderedDict()
         self._compile_locks: dict[str, threading.Lock] = {}
+        self._run_ids = itertools.count(1)
+        cpus = usable_cpus()
+        self.sharing = -(-self.size // len(cpus))
+        """How many runs may share a CPU when every slot is busy."""
+        self._cpus = CpuPicker(cpus) if os.environ.get("REWARD_SANDBOX_PIN", "1") != "0" else None
+        # One slot per CPU is started now; the rest start in the background and take
+        # runs as they come up (a service is ready as soon as with one slot per CPU).
+        # Every fork server is launched from this thread: its parent-death signal is tied
+        # to the thread that started it.
+        eager = min(self.size, len(cpus))
+        self.start_errors: dict[int, str] = {}
+        """Slots started in the background that failed to start, and why."""
+        self._starter: threading.Thread | None = None
         try:
-            for slot in range(self.size):
-                worker = _Worker(slot, self._uid_base + 2 * slot, layers)
-                self._workers.append(worker)
-                self._idle.put(worker)
+            self._take_ready(self._launch(range(eager)), raise_errors=True)
         except BaseException:
             self.close()
             raise
+        self.cpu_waits_measured = all(w.cpu_waits_measured for w in self._workers)
+        """Whether the kernel reports the runs' waits for a CPU (their wall clock then
+        leaves them out); without, the default wall-clock limit scales with ``sharing``."""
         missing = [name for name, held in self.layers.items() if not held]
         if strict and missing:
             errors = self.layer_errors
             detail = "; ".join(f"{name}: {errors.get(name, 'unavailable')}" for name in missing)
             self.close()
             raise SandboxUnavailable(f"strict sandbox refused to start, layers unavailable: {detail}")
+        if self.size > eager:
+            try:
+                more = self._launch(range(eager, self.size))
+            except BaseException:
+                self.close()
+                raise
+            self._starter = threading.Thread(target=self._take_ready, args=(more,), name="sandbox-start", daemon=True)
+            self._starter.start()
+
+    def _launch(self, slots: range) -> list[ForkServerHandle]:
+        """Start these slots' fork servers all at once (each takes a fraction of a second)."""
+        starting = [ForkServerHandle(slot, self._uid_base + 2 * slot, self._enabled) for slot in slots]
+        try:
+            for worker in starting:
+                worker.start()
+        except BaseException:
+            for worker in starting:
+                worker.stop()
+            raise
+        return starting
+
+    def _take_ready(self, starting: list[ForkServerHandle], raise_errors: bool = False) -> None:
+        """Each fork server takes runs once it reports ready; one that failed is stopped."""
+        errors: dict[int, str] = {}
+        for worker in starting:
+            error = worker.wait_ready()
+            with self._lock:
+                ready = error is None and not self._closed
+                if ready:
+                    self._workers.append(worker)
+                    self._slots.add(worker)
+            if not ready:
+                worker.stop()
+                if error is not None:
+                    errors[worker.slot] = error
+        self.start_errors.update(errors)
+        if errors and raise_errors:
+            slot, error = next(iter(errors.items()))
+            raise SandboxUnavailable(f"sandbox worker {slot} failed to start: {error}")
+
+    def wait_started(self, timeout: float | None = None) -> bool:
+        """Wait until every slot is up (or failed to start); whether that happened in time."""
+        if self._starter is not None:
+            self._starter.join(timeout)
+            return not self._starter.is_alive()
+        return True
 
     # ------------------------------------------------------------------ reporting
 
@@ -181,9 +170,25 @@ class SandboxPool:
         """Each fork server's sweeper (kills whatever is left of an ended run)."""
         return [w.sweeper_pid for w in self._workers if w.sweeper_pid is not None]
 
+    @property
+    def waiting(self) -> int:
+        """Runs waiting for a free slot now."""
+        return self._slots.waiting
+
+    @property
+    def running(self) -> int:
+        """Runs holding a slot now (sent to a fork server, or about to be)."""
+        return self._slots.running
+
     # ------------------------------------------------------------------ running
 
-    def run(self, req: RunRequest) -> RunResult:
+    def run(self, req: RunRequest, *, cancel: threading.Event | None = None, priority: float = 0.0) -> RunResult:
+        """Run ``req`` in a fresh child of a free slot and wait for the outcome.
+
+        ``priority``: waiting runs take free slots lowest first, in arrival order among
+        equals. ``cancel``: set while the run waits, it returns at once with status
+        ``cancelled`` and never runs; set while it runs, the run is killed, its slot freed
+        and the status is ``cancelled``. The wait for a slot never counts toward a limit."""
         try:
             language = get_language(req.language)
         except ValueError as exc:
@@ -191,40 +196,49 @@ class SandboxPool:
         if req.driver is not None and not language.in_process:
             return RunResult(status=model.SANDBOX_ERROR, reason=f"a driver needs Python, not {language.name}")
         if language.compile_argv is not None:
-            compiled = self._compile(language, req)
+            compiled = self._compile(language, req, cancel, priority)
             if compiled.status != model.OK:
                 return compiled
             files = dict(req.files)
-            assert language.artifact is not None
+            assert language.artifact is not None and language.run_argv is not None
             files[language.artifact] = compiled.files[language.artifact]
-            spec = self._spec(req, mode="exec", argv=[*language.run_argv, *req.argv], files=files)
-            result = self._dispatch(spec, req.source.encode(), req.stdin, files, None)
+            settings = self._settings(req, mode=EXEC, argv=(*language.run_argv, *req.argv), files=files)
+            result = self._dispatch(settings, req.source.encode(), req.stdin, files, None, cancel, priority)
             result.compile = compiled
             return result
-        mode = "python_driver" if req.driver is not None else "python"
-        spec = self._spec(req, mode=mode, argv=list(req.argv), files=req.files, source_file=language.source_file)
-        return self._dispatch(spec, req.source.encode("utf-8", "surrogatepass"), req.stdin, req.files, req.driver)
+        mode = PYTHON_DRIVER if req.driver is not None else PYTHON
+        settings = self._settings(req, mode=mode, argv=tuple(req.argv), files=req.files, source_file=language.source_file)
+        source = req.source.encode("utf-8", "surrogatepass")
+        return self._dispatch(settings, source, req.stdin, req.files, req.driver, cancel, priority)
 
-    @staticmethod
-    def _spec(req: RunRequest, *, mode: str, argv: list[str], files: dict[str, bytes], **extra: Any) -> dict[str, Any]:
-        return {
-            "op": "run",
-            "mode": mode,
-            "argv": argv,
-            "files": list(files),
-            "collect": list(req.collect),
-            "time_limit_s": float(req.time_limit_s),
-            "memory_mb": int(req.memory_mb),
-            "max_output_bytes": int(req.max_output_bytes),
-            "max_processes": int(req.max_processes),
-            "max_file_mb": int(req.max_file_mb),
-            "max_open_files": int(req.max_open_files),
-            "driver_data": req.driver_data,
-            "restarts": bool(getattr(req, "driver_restarts", False)),
-            **extra,
-        }
+    def _settings(
+        self, req: RunRequest, *, mode: str, argv: tuple[str, ...], files: dict[str, bytes], source_file: str | None = None
+    ) -> RunSettings:
+        time_limit = float(req.time_limit_s)
+        if req.wall_limit_s is not None:
+            wall_limit = float(req.wall_limit_s)
+        else:
+            wall_limit = default_wall_limit_s(time_limit, 1 if self.cpu_waits_measured else self.sharing)
+        return RunSettings(
+            mode=mode,
+            argv=argv,
+            files=tuple(files),
+            collect=tuple(req.collect),
+            source_file=source_file,
+            time_limit_s=time_limit,
+            wall_limit_s=wall_limit,
+            memory_mb=int(req.memory_mb),
+            max_output_bytes=int(req.max_output_bytes),
+            max_processes=int(req.max_processes),
+            max_file_mb=int(req.max_file_mb),
+            max_open_files=int(req.max_open_files),
+            driver_data=req.driver_data,
+            restarts=bool(req.driver_restarts),
+        )
 
-    def _compile(self, language: Language, req: RunRequest) -> RunResult:
+    def _compile(
+        self, language: Language, req: RunRequest, cancel: threading.Event | None, priority: float
+    ) -> RunResult:
         key = hashlib.sha256(f"{language.name}\0{language.compile_argv}\0{req.source}".encode()).hexdigest()
         with self._lock:
             lock = self._compile_locks.setdefault(key, threading.Lock())
@@ -237,6 +251,7 @@ class SandboxPool:
             compile_req = replace(
                 req,
                 time_limit_s=language.compile_time_limit_s,
+                wall_limit_s=None,
                 memory_mb=max(req.memory_mb, language.compile_memory_mb),
                 collect=[language.artifact] if language.artifact else [],
                 max_processes=max(req.max_processes, 16),
@@ -244,8 +259,10 @@ class SandboxPool:
                 stdin=b"",
             )
             files = {language.source_file: req.source.encode()}
-            spec = self._spec(compile_req, mode="exec_collect", argv=list(language.compile_argv or ()), files=files)
-            result = self._dispatch(spec, b"", b"", files, None)
+            settings = self._settings(compile_req, mode=EXEC_COLLECT, argv=tuple(language.compile_argv or ()), files=files)
+            result = self._dispatch(settings, b"", b"", files, None, cancel, priority)
+            if result.status == model.CANCELLED:
+                return result  # not cached: the next test of this source compiles it
             if result.status == model.OK and language.artifact not in result.files:
                 result = replace(result, status=model.COMPILE_ERROR, reason="the compiler left no program")
             elif result.status in (model.RUNTIME_ERROR, model.MEMORY_LIMIT):
@@ -264,36 +281,63 @@ class SandboxPool:
 
     def _dispatch(
         self,
-        spec: dict[str, Any],
+        settings: RunSettings,
         source: bytes,
         stdin: str | bytes,
         files: dict[str, bytes],
         driver: str | None,
+        cancel: threading.Event | None,
+        priority: float,
     ) -> RunResult:
         if self._closed:
             return RunResult(status=model.SANDBOX_ERROR, reason="the sandbox pool is closed")
         stdin_bytes = stdin.encode() if isinstance(stdin, str) else bytes(stdin)
         blobs = [source, stdin_bytes, *files.values()]
+        header: dict[str, Any] = {"op": "run"}
         if driver is not None:
-            spec["driver_blob"] = len(files)
+            header["driver_blob"] = len(files)
             blobs.append(driver.encode())
-        worker = self._idle.get()
+        run_id = next(self._run_ids)
+        ticket: Ticket[ForkServerHandle] = Ticket(priority, cancel, lambda: ticket.worker.cancel(run_id))  # type: ignore[union-attr]
+        queued = time.monotonic()
+        worker = self._slots.acquire(ticket)
+        queued_s = time.monotonic() - queued
+        if worker is None:
+            if self._closed:
+                return RunResult(status=model.SANDBOX_ERROR, reason="the sandbox pool is closed", queued_s=queued_s)
+            return RunResult(status=model.CANCELLED, reason="cancelled while waiting for a slot", queued_s=queued_s)
+        wire = settings.to_wire()
+        cpu = None
+        if self._cpus is not None and settings.mode == PYTHON_DRIVER:
+            cpu = wire[_CPU_FIELD] = self._cpus.take()
         try:
+            header["settings"] = wire
             try:
-                reply, out = worker.request(spec, blobs)
+                answer = worker.request(run_id, header, blobs, cancel)
             except (OSError, EOFError, ValueError) as exc:
                 worker = self._replace(worker)
-                return RunResult(status=model.SANDBOX_ERROR, reason=f"sandbox worker failed: {exc}")
+                return RunResult(status=model.SANDBOX_ERROR, reason=f"sandbox worker failed: {exc}", queued_s=queued_s)
         finally:
-            self._idle.put(worker)
-        return _classify(spec, reply, out)
+            self._slots.done(ticket)
+            if cpu is not None:
+                self._cpus.give_back(cpu)  # type: ignore[union-attr]
+            self._slots.release(worker)
+        if answer is None:
+            return RunResult(status=model.CANCELLED, reason="cancelled before it started", queued_s=queued_s)
+        result = classify(settings, *answer)
+        result.queued_s = queued_s
+        return result
 
-    def _replace(self, dead: _Worker) -> _Worker:
+    def _replace(self, dead: ForkServerHandle) -> ForkServerHandle:
         try:
             dead.stop()
         except Exception:  # noqa: BLE001
             pass
-        fresh = _Worker(dead.slot, dead.uid, self._enabled)
+        fresh = ForkServerHandle(dead.slot, dead.uid, self._enabled)
+        fresh.start()
+        error = fresh.wait_ready()
+        if error is not None:
+            raise SandboxUnavailable(f"sandbox worker {dead.slot} failed to restart: {error}")
         with self._lock:
             self._workers[self._workers.index(dead)] = fresh
         return fresh
@@ -303,6 +347,11 @@ class SandboxPool:
             if self._closed:
                 return
             self._closed = True
+        self._slots.close()
+        starter = getattr(self, "_starter", None)
+        if starter is not None:
+            starter.join(30)  # the slots it starts see the pool closed and stop
+        with self._lock:
             workers = list(self._workers)
         for worker in workers:
             try:
@@ -315,82 +364,6 @@ class SandboxPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _classify(spec: dict[str, Any], reply: dict[str, Any], out: list[bytearray]) -> RunResult:
-    if "outcome" in reply:  # the worker itself failed
-        return RunResult(status=model.SANDBOX_ERROR, reason=reply.get("reason"), stderr=bytes(out[1]).decode(errors="replace"))
-    stdout, stderr, raw_records = (bytes(b) for b in out[:3])
-    records: list[Any] = []
-    files: dict[str, bytes] = {}
-    setup: dict[str, Any] | None = None
-    compile_error: str | None = None
-    for line in raw_records.splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict) and "sandbox" in record and setup is None:
-            setup = record
-        elif isinstance(record, dict) and "file" in record and spec["mode"] == "exec_collect":
-            files[str(record["file"])] = base64.b64decode(record.get("data", ""))
-        elif isinstance(record, dict) and "compile_error" in record and compile_error is None:
-            compile_error = str(record["compile_error"])
-        else:
-            records.append(record)
-    result = RunResult(
-        status=model.OK,
-        exit_code=reply.get("exit_code"),
-        signal=reply.get("signal"),
-        stdout=stdout.decode("utf-8", errors="replace"),
-        stderr=stderr.decode("utf-8", errors="replace"),
-        wall_s=float(reply.get("wall_s", 0.0)),
-        cpu_s=float(reply.get("cpu_s", 0.0)),
-        max_rss_mb=float(reply.get("max_rss_mb", 0.0)),
-        records=records,
-        files=files,
-    )
-    killed_for = reply.get("killed_for")
-    cpu_limit = math.ceil(spec["time_limit_s"]) + 1
-    sig = result.signal
-    if setup is None or setup.get("sandbox") != "ready":
-        if killed_for == "timeout":
-            result.status, result.reason = model.SANDBOX_ERROR, "the sandbox setup timed out"
-        else:
-            why = (setup or {}).get("error") or f"the child died before the program started ({reply})"
-            result.status, result.reason = model.SANDBOX_ERROR, f"sandbox setup failed: {why}"
-    elif killed_for == "timeout":
-        result.status, result.reason = model.TIMEOUT, f"wall-clock limit of {spec['time_limit_s']:g}s exceeded"
-    elif killed_for == "output_limit":
-        result.status = model.OUTPUT_LIMIT
-        result.reason = f"output exceeded {spec['max_output_bytes']} bytes"
-    elif sig == signal.SIGXCPU or (sig == signal.SIGKILL and result.cpu_s >= cpu_limit - 0.05):
-        result.status, result.reason = model.TIMEOUT, f"CPU time limit of {cpu_limit}s exceeded"
-    elif sig == signal.SIGXFSZ:
-        result.status, result.reason = model.OUTPUT_LIMIT, f"file size limit of {spec['max_file_mb']} MB exceeded"
-    elif compile_error is not None:
-        result.status, result.reason = model.COMPILE_ERROR, compile_error
-    elif result.exit_code == 0 and sig is None:
-        result.status = model.OK
-    elif _looks_like_memory_exhaustion(result.stderr):
-        result.status, result.reason = model.MEMORY_LIMIT, f"memory limit of {spec['memory_mb']} MB exceeded"
-    else:
-        result.status = model.RUNTIME_ERROR
-        if sig is not None:
-            try:
-                name = signal.Signals(sig).name
-            except ValueError:
-                name = str(sig)
-            result.reason = f"killed by signal {name}"
-        else:
-            last = result.stderr.strip().splitlines()[-1:] or [""]
-            result.reason = f"exit code {result.exit_code}" + (f": {last[0][:300]}" if last[0] else "")
-    return result
-
-
-def _looks_like_memory_exhaustion(stderr: str) -> bool:
-    tail = stderr[-4000:]
-    return "MemoryError" in tail or "std::bad_alloc" in tail or "Cannot allocate memory" in tail
 
 
 # --------------------------------------------------------------------------- process-global pool

@@ -1,0 +1,28 @@
+"""The fork server's entry point, as the pool starts it:
+``python -I -c BOOTSTRAP REPO_ROOT CHANNEL_FD UID OPTIONS_JSON``."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from sandbox import native
+from sandbox.forkserver import layers
+from sandbox.forkserver.server import ForkServer
+from sandbox.wire import send_message
+
+
+def main() -> None:
+    channel_fd = int(sys.argv[1])
+    uid = int(sys.argv[2])
+    options = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
+    if not options.get("native_setup", True):
+        native.lib = None  # REWARD_SANDBOX_NATIVE=0: the Python setup (tests compare both)
+    server = ForkServer(channel_fd, uid, options.get("layers"))
+    layers.record_host_identity()
+    try:
+        server.start()
+    except Exception as exc:
+        send_message(channel_fd, {"op": "failed", "error": f"{type(exc).__name__}: {exc}"})
+        raise SystemExit(1) from None
+    server.serve()
