@@ -13,7 +13,7 @@ TRL_STAMP := $(VENV)/.trl-stamp
 # torch==2.13.0, which on Linux x86-64 is the CUDA build (several GB with its nvidia-* wheels).
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: system install install-trl serve worker test bench lint format clean train up down compose-test loadtest
+.PHONY: system install install-trl serve worker test bench realdata grpo-step lint format clean train up down compose-test loadtest
 
 # Scaled-out settings (rq backend): REDIS_URL for `make worker` and `make up`.
 REDIS_URL ?= redis://127.0.0.1:6379/0
@@ -54,6 +54,16 @@ test: $(TRL_STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The study's released data, LeetCodeDataset and MBPP converted and scored whole:
+# make realdata DATA=/path/to/data (default: ../shared/data when it exists) [REALDATA_ARGS="--limit 50"]
+realdata: $(STAMP)
+	$(BIN)/python -m bench.realdata $(DATA) $(REALDATA_ARGS)
+
+# One GRPO code step (128 prompts x 8 samples) as OpenRLHF sends it, next to the study's own reward:
+# make grpo-step [GRPO_ARGS="--backend rq --rq-workers 4"]
+grpo-step: $(STAMP)
+	$(BIN)/python -m bench.grpo_step $(GRPO_ARGS)
 
 # make train DOMAIN=math|countdown|code|kk|zebra|puzzle|mix [MODEL=Qwen/Qwen2.5-7B] [TEMPLATE=instruct]
 #   [SOURCES="deepscaler=FILE coder1=FILE gen:kk=8000"] [REWARD_URL=...] [DRY_RUN=1] [TRAIN_ARGS="--gpus 4"]

@@ -132,12 +132,12 @@ class EmbeddedBackend:
     async def execute(self, item: WorkItem, limit_s: float) -> dict[str, Any]:
         assert self._pool is not None and self._threads is not None
         if item.sandbox:
-            return await self._on_thread(item)
+            return await self._on_thread(item, limit_s)
         return await self._in_process(item, limit_s)
 
-    async def _on_thread(self, item: WorkItem) -> dict[str, Any]:
+    async def _on_thread(self, item: WorkItem, limit_s: float) -> dict[str, Any]:
         assert self._threads is not None
-        control = RunControl()
+        control = RunControl(budget_s=limit_s)
         future = asyncio.get_running_loop().run_in_executor(self._threads, _score_under, control, item)
         self._outstanding_code += 1
         try:

@@ -80,6 +80,9 @@ class RunControl:
 
     cancel: threading.Event = field(default_factory=threading.Event)
     used_cpu_s: float = 0.0
+    budget_s: float | None = None
+    """The item's own time limit as the backend resolved it (its options, capped, or the
+    server's default); a code item's runs may use this much CPU together."""
 
 
 RUN_CONTROL: ContextVar[RunControl | None] = ContextVar("run_control", default=None)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.domains.code import extract_code, outputs_match, values_match
+from services.domains.code import extract_code
+from services.domains.code.compare import outputs_match, values_match
 from services.scoring import score_item
 
 

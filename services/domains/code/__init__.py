@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.core import DomainLabel, Outcome
+from services.core import RUN_CONTROL, DomainLabel, Outcome, RunControl
 from services.extraction import Extracted
 from services.rewards import RewardOptions
 
@@ -104,11 +104,13 @@ def verify(extracted: Extracted, label: CodeLabel, options: RewardOptions) -> Ou
         return Outcome(score=0.0, parsed=False, reason=reason)
 
     tests = label.tests
+    control = RUN_CONTROL.get() or RunControl()
     runner = Runner(
         language=language,
         per_test_s=float(label.time_limit_s or DEFAULT_TEST_TIME_LIMIT_S),
-        budget_cpu_s=float(options.timeout_s or DEFAULT_ITEM_TIME_BUDGET_S),
+        budget_cpu_s=float(control.budget_s or options.timeout_s or DEFAULT_ITEM_TIME_BUDGET_S),
         memory_mb=int(label.memory_mb or DEFAULT_MEMORY_MB),
+        control=control,
     )
     stop_early = options.mode == "binary"
     try:
