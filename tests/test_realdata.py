@@ -47,7 +47,7 @@ def test_real_rows_convert_and_right_answers_score_one(client, fmt, name, rows):
     misses = [
         (c.source, c.form, c.item["response"][-200:], r["verdict"], r["score"], r["details"].get("reason"))
         for c, r in zip(cases, results, strict=True)
-        if not c.holds(r["score"])
+        if c.expect != "report" and not c.holds(r["score"])
     ]
     assert misses == []
     assert not any(r["verdict"] in ("timeout", "error", "unscored") for r in results)

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -70,6 +71,8 @@ def run_service_step(url: str, step: list[Sample], console: Console) -> dict[str
         answers = asyncio.run(send_step(url, step, lambda: progress.advance(task)))
         wall = time.monotonic() - started
     drain = drain_seconds(url)
+    wrong = [(s, a) for s, a in zip(step, answers, strict=True) if a.reward is not None and a.reward != s.expected_reward]
+    rechecked = recheck_alone(url, [s for s, _ in wrong[:20]])
     right = next(s for s in step if s.kind == "correct")
     lone_latency, lone_reward = lone_request(url, right)
     latencies = [a.latency_s for a in answers]
@@ -88,7 +91,25 @@ def run_service_step(url: str, step: list[Sample], console: Console) -> dict[str
         "lone_request_s": round(lone_latency, 3),
         "lone_request_reward": lone_reward,
         **judge(step, [a.reward for a in answers]),
+        "wrong_reward_samples": [
+            {"kind": s.kind, "style": s.style, "reward": a.reward, "expected": s.expected_reward,
+             "flags": {k: v for k, v in a.extra.items() if v and not k.startswith(("n_", "correct_", "format_ok_"))},
+             "alone": alone}
+            for (s, a), alone in zip(wrong, rechecked + [None] * len(wrong), strict=False)
+        ],
     }
+
+
+def recheck_alone(url: str, samples: list[Sample]) -> list[dict[str, Any]]:
+    """Samples whose reward was wrong in the step, scored again one at a time (the
+    verdict and reason say whether the step's load or the sample itself was the cause)."""
+    found = []
+    for sample in samples:
+        item = {"response": sample.response, "label": sample.label, "prompt": f"[alone] {sample.prompt}"}
+        result = httpx.post(f"{url}/v1/score", json={"items": [item]}, timeout=300).json()["results"][0]
+        found.append({"reward": result["reward"], "verdict": result["verdict"],
+                      "reason": str(result["details"].get("reason"))[:300]})
+    return found
 
 
 def run_study_step(step: list[Sample], console: Console) -> dict[str, Any]:
