@@ -26,6 +26,9 @@ from bench.grpo_step.step import Sample
 
 THREADS = 8
 TEST_TIMEOUT_S = 10.0
+SYSTEM_PYTHON = "/usr/bin/python3"
+"""The interpreter the programs run with when they run as another user (a virtualenv under
+root's home is not theirs to read)."""
 _FENCE = re.compile(r"```(?:python|py)?[^\n]*\n(.*?)```", re.DOTALL)
 
 
@@ -66,7 +69,8 @@ def _kill_leftovers() -> None:
 
 def _run(path: str, stdin: str | None) -> subprocess.CompletedProcess[str] | None:
     """The program on ``stdin``, or None past the time limit; what it forked goes with it."""
-    process = subprocess.Popen([sys.executable, path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    python = SYSTEM_PYTHON if os.getuid() == 0 and os.path.exists(SYSTEM_PYTHON) else sys.executable
+    process = subprocess.Popen([python, path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, errors="replace", preexec_fn=_limits,
                                start_new_session=True)  # fmt: skip
     try:
