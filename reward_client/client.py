@@ -115,16 +115,30 @@ def _merge_reward_responses(parts: Sequence[RewardResponse]) -> RewardResponse:
 
 
 class _ClientBase:
+    """What both clients share; they differ only in their HTTP client and how they wait.
+
+    Args:
+        url: base URL of the service (``http://host:8000``); default ``$REWARD_URL``, else
+            ``http://127.0.0.1:8000``. A pasted route (``/reward``, ``/v1/score``) is dropped.
+        api_key: bearer key; default ``$REWARD_API_KEY``.
+        batch_size: items per HTTP request.
+        concurrency: requests of one call in flight at once.
+        deadline_s: default time budget of one call, all batches and retries included.
+        request_timeout_s: time limit of one HTTP attempt (capped by what is left of the deadline).
+        retry / max_retries: the backoff policy, or just its number of retries.
+    """
+
     def __init__(
         self,
-        url: str | None,
-        api_key: str | None,
-        batch_size: int,
-        concurrency: int,
-        deadline_s: float,
-        request_timeout_s: float,
-        retry: RetryPolicy | None,
-        max_retries: int | None,
+        url: str | None = None,
+        *,
+        api_key: str | None = None,
+        batch_size: int = 256,
+        concurrency: int = 4,
+        deadline_s: float = 300.0,
+        request_timeout_s: float = 180.0,
+        retry: RetryPolicy | None = None,
+        max_retries: int | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -146,6 +160,10 @@ class _ClientBase:
             policy = RetryPolicy(max_retries, policy.base_delay_s, policy.max_delay_s)
         self.retry = policy
         self._limits = httpx.Limits(max_connections=max(concurrency * 2, 16), max_keepalive_connections=max(concurrency, 8))
+        self._http = self._open_http()
+
+    def _open_http(self) -> Any:
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r}, batch_size={self.batch_size})"
@@ -217,35 +235,13 @@ class _ClientBase:
 
 
 class RewardClient(_ClientBase):
-    """Synchronous client; thread-safe, one connection pool per instance. Use as a context manager or call close().
+    """Synchronous client; thread-safe, one connection pool per instance. Use as a context
+    manager or call close(). Arguments: see :class:`_ClientBase`."""
 
-    Args:
-        url: base URL of the service (``http://host:8000``); default ``$REWARD_URL``, else
-            ``http://127.0.0.1:8000``. A pasted route (``/reward``, ``/v1/score``) is dropped.
-        api_key: bearer key; default ``$REWARD_API_KEY``.
-        batch_size: items per HTTP request.
-        concurrency: requests of one call in flight at once.
-        deadline_s: default time budget of one call, all batches and retries included.
-        request_timeout_s: time limit of one HTTP attempt (capped by what is left of the deadline).
-        retry / max_retries: the backoff policy, or just its number of retries.
-    """
-
-    def __init__(
-        self,
-        url: str | None = None,
-        *,
-        api_key: str | None = None,
-        batch_size: int = 256,
-        concurrency: int = 4,
-        deadline_s: float = 300.0,
-        request_timeout_s: float = 180.0,
-        retry: RetryPolicy | None = None,
-        max_retries: int | None = None,
-    ) -> None:
-        super().__init__(url, api_key, batch_size, concurrency, deadline_s, request_timeout_s, retry, max_retries)
-        self._http = httpx.Client(base_url=self.base_url, headers=self._headers, limits=self._limits)
+    def _open_http(self) -> httpx.Client:
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        return httpx.Client(base_url=self.base_url, headers=self._headers, limits=self._limits)
 
     def close(self) -> None:
         self._http.close()
@@ -326,20 +322,8 @@ class RewardClient(_ClientBase):
 class AsyncRewardClient(_ClientBase):
     """The asyncio twin of :class:`RewardClient` (same arguments); ``async with`` it or ``await aclose()``."""
 
-    def __init__(
-        self,
-        url: str | None = None,
-        *,
-        api_key: str | None = None,
-        batch_size: int = 256,
-        concurrency: int = 4,
-        deadline_s: float = 300.0,
-        request_timeout_s: float = 180.0,
-        retry: RetryPolicy | None = None,
-        max_retries: int | None = None,
-    ) -> None:
-        super().__init__(url, api_key, batch_size, concurrency, deadline_s, request_timeout_s, retry, max_retries)
-        self._http = httpx.AsyncClient(base_url=self.base_url, headers=self._headers, limits=self._limits)
+    def _open_http(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.base_url, headers=self._headers, limits=self._limits)
 
     async def aclose(self) -> None:
         await self._http.aclose()
