@@ -14,14 +14,19 @@ import json
 import os
 import socket
 import struct
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sandbox.forkserver.descriptors import memfd, received_fds, rights
 from sandbox.settings import RunSettings
 from sandbox.wire import FRAME_LENGTH as LENGTH
 
-if TYPE_CHECKING:
-    from sandbox.forkserver.prepare import PreparedChild
+
+class PreparedChild(Protocol):
+    """What a hand-over needs of a prepared child (:class:`.prepare.PreparedChild`)."""
+
+    nonce: bytes
+    control: socket.socket
+
 
 _HEAD = struct.Struct(">BI")
 """The first bytes a prepared child reads: flags, and the size of the inline payload."""
