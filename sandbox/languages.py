@@ -8,7 +8,6 @@ source in-process, which is what makes a run cost about a fork).
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 
 
@@ -23,15 +22,10 @@ class Language:
     """The file the compile step leaves behind, carried into each run."""
     compile_time_limit_s: float = 30.0
     compile_memory_mb: int = 2048
-    executable: str | None = None
-    """A program that must be on PATH for the language to be available."""
 
     @property
     def in_process(self) -> bool:
         return self.run_argv is None
-
-    def available(self) -> bool:
-        return self.executable is None or shutil.which(self.executable) is not None
 
 
 LANGUAGES: dict[str, Language] = {}
@@ -49,7 +43,6 @@ register_language(
         compile_argv=("g++", "-O2", "-std=c++17", "-pipe", "-o", "solution", "solution.cpp"),
         artifact="solution",
         run_argv=("./solution",),
-        executable="g++",
     )
 )
 LANGUAGE_ALIASES = {"py": "python", "python3": "python", "c++": "cpp", "cxx": "cpp", "cc": "cpp"}

@@ -14,11 +14,10 @@ TIMEOUT = "timeout"
 MEMORY_LIMIT = "memory_limit"
 OUTPUT_LIMIT = "output_limit"
 COMPILE_ERROR = "compile_error"
-KILLED = "killed"
 SANDBOX_ERROR = "sandbox_error"
 CANCELLED = "cancelled"
 """The caller cancelled the run (while it waited for a slot, or while it ran)."""
-STATUSES = (OK, RUNTIME_ERROR, TIMEOUT, MEMORY_LIMIT, OUTPUT_LIMIT, COMPILE_ERROR, KILLED, SANDBOX_ERROR, CANCELLED)
+STATUSES = (OK, RUNTIME_ERROR, TIMEOUT, MEMORY_LIMIT, OUTPUT_LIMIT, COMPILE_ERROR, SANDBOX_ERROR, CANCELLED)
 
 
 @dataclass(kw_only=True)
