@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import time
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reward_server.execution import EmbeddedBackend
 from reward_server.front import Backend, Front
 from reward_server.metrics import Metrics
+from reward_server.middleware import BodySizeLimit, RequestMetrics
 from reward_server.readiness import sandbox_report
 from reward_server.run_code import register_run_code
 from reward_server.settings import Settings
@@ -95,53 +94,6 @@ async def scored_while_connected(request: Request, scoring: Any, metrics: Metric
     return None
 
 
-class BodySizeLimit:
-    """Answer 413 for bodies over ``limit`` bytes, by Content-Length or while streaming."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                await self._reject(send)
-                return
-        received = 0
-        too_large = False
-
-        async def limited_receive() -> Message:
-            nonlocal received, too_large
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    too_large = True
-                    raise _BodyTooLarge
-            return message
-
-        try:
-            await self.app(scope, limited_receive, send)
-        except _BodyTooLarge:
-            await self._reject(send)
-
-    async def _reject(self, send: Send) -> None:
-        body = f'{{"detail":"request body larger than {self.limit} bytes"}}'.encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
-
-class _BodyTooLarge(Exception):
-    pass
 
 
 def create_app(settings: Settings | None = None, backend: Backend | None = None) -> FastAPI:
@@ -176,6 +128,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     app.state.backend = backend
     app.state.front = front
     app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
+    app.add_middleware(RequestMetrics, metrics=metrics)
 
     expected_key = settings.api_key.get_secret_value() if settings.api_key else None
 
@@ -188,19 +141,6 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
             raise HTTPException(
                 status_code=401, detail="missing or wrong API key", headers={"WWW-Authenticate": "Bearer"}
             )
-
-    @app.middleware("http")
-    async def count_requests(request: Request, call_next):
-        started = time.perf_counter()
-        route = request.url.path
-        try:
-            response = await call_next(request)
-        except Exception:
-            metrics.requests.labels(route, "500").inc()
-            raise
-        metrics.requests.labels(route, str(response.status_code)).inc()
-        metrics.request_seconds.labels(route).observe(time.perf_counter() - started)
-        return response
 
     def check_batch_size(n: int) -> None:
         if n > settings.max_batch_items:

@@ -74,12 +74,13 @@ class Outcome:
 class RunControl:
     """How the execution backend steers one item's sandbox runs, set around a verifier
     call (:data:`RUN_CONTROL`): ``cancel`` is set when the item is given up (its deadline
-    passed, its client left), which stops a waiting or running program; ``used_cpu_s``
-    counts the CPU its runs took so far, and orders its next run among those waiting for a
-    slot (least first, so a burst of slow programs cannot hold back fast ones)."""
+    passed, its client left), which stops a waiting or running program; ``used_s`` counts
+    the time its runs held a slot so far, and orders its next run among those waiting for
+    a slot (least first, so a burst of slow programs, spinning or sleeping, cannot hold
+    back fast ones)."""
 
     cancel: threading.Event = field(default_factory=threading.Event)
-    used_cpu_s: float = 0.0
+    used_s: float = 0.0
     budget_s: float | None = None
     """The item's own time limit as the backend resolved it (its options, capped, or the
     server's default); a code item's runs may use this much CPU together."""

@@ -10,7 +10,7 @@ Time is a reward decision, and only the program's own time counts:
 
 Runs go through :class:`Runner`, which applies the backend's :class:`RunControl`: a run
 of an item that was given up is cancelled (waiting or running), and an item's next run
-queues for a slot by the CPU its runs used so far (least first).
+queues for a slot by the time its runs held slots so far (least first).
 """
 
 from __future__ import annotations
@@ -48,11 +48,11 @@ class Runner:
         result = pool.run(
             sandbox.RunRequest(memory_mb=self.memory_mb, max_output_bytes=MAX_OUTPUT_BYTES, **request),
             cancel=self.control.cancel,
-            priority=self.control.used_cpu_s,
+            priority=self.control.used_s,
         )
         self.cpu_s += result.cpu_s
         self.run_s += result.wall_s
-        self.control.used_cpu_s += result.cpu_s
+        self.control.used_s += result.wall_s
         return result
 
 
