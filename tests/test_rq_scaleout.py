@@ -218,3 +218,32 @@ def test_redis_going_away_and_coming_back(tmp_path):
         stop_service(api)
         server.kill()
         server.wait()
+
+
+def test_a_worker_cuts_short_and_skips_the_items_a_request_gave_up(tmp_path):
+    client = redis_or_fail()
+    client.flushdb()
+    api = start_service(tmp_path, {"REWARD_BACKEND": "rq", "REDIS_URL": REDIS_URL, "REWARD_QUEUE_DEADLINE_S": "4",
+                                   "REWARD_RQ_BATCH_SIZE": "1", "REWARD_CACHE_SIZE": "0"}, ["--no-sandbox"])
+    worker = start_worker(tmp_path, "worker")
+    try:
+        wait_for_workers(api.url, 1)
+
+        def code(program: str, time_limit_s: float = 4.0) -> dict:
+            return {"response": f"```python\n{program}\n```",
+                    "label": {"domain": "code", "time_limit_s": time_limit_s,
+                              "tests": {"inputs": ["7\n"], "outputs": ["7\n"]}}}  # fmt: skip
+
+        spin, echo = code("while True:\n    pass", time_limit_s=30.0), code("print(input())")
+        results = httpx.post(f"{api.url}/v1/score", json={"items": [spin, echo]}, timeout=60).json()["results"]
+        # One job at a time on the worker: the spinner's held it past the deadline, the echo's
+        # waited behind it. Both are unscored, not wrong.
+        assert [r["verdict"] for r in results] == ["unscored", "unscored"], results
+        # The worker stopped the spinner at the deadline (not after its 30 s) and skipped the
+        # echo, so a new item is scored within the same 4 s deadline.
+        fresh = httpx.post(f"{api.url}/v1/score", json={"items": [code("print(input().strip())")]}, timeout=60)
+        assert fresh.json()["results"][0]["verdict"] == "correct", fresh.json()
+    finally:
+        kill_group(worker)
+        stop_service(api)
+        client.flushdb()
