@@ -32,9 +32,10 @@ def test_extract_prefers_the_last_block_tagged_with_the_language():
     assert extract_code("no fence here", "python") == (None, False)
 
 
-def test_output_comparison_ignores_trailing_space_and_blank_lines_only():
+def test_output_comparison_folds_white_space_and_ignores_blank_lines():
     assert outputs_match("1 2  \n\n3\n\n", "1 2\n3")
-    assert not outputs_match("1  2\n3", "1 2\n3")
+    assert outputs_match("1  2\n3", "1 2\n3") and outputs_match("0\n", "          0\n")  # white space folded, as TACO's checker does
+    assert not outputs_match("12\n3", "1 2\n3") and not outputs_match("1\n2 3", "1 2\n3")
     assert not outputs_match("0.3333", "0.333333")
     assert outputs_match("0.3333", "0.333333", float_tolerance=1e-3)
     assert not outputs_match("0.4", "0.333333", float_tolerance=1e-3)

@@ -537,3 +537,9 @@ def add(a, b):
 """
     result, completed = drive(pool, attack)
     assert completed, result
+
+
+def test_a_runs_stdio_looks_like_a_real_interpreters(pool):
+    # Fast-I/O templates read sys.stdin.mode and name; a real python3 has them.
+    result = run(pool, "import sys\nprint(sys.stdin.mode, sys.stdout.mode, sys.stdin.name, sys.stderr.name)")
+    assert result.stdout == "r w <stdin> <stderr>\n", result

@@ -35,15 +35,25 @@ _prepared: dict[str, Any] = {}
 
 
 def _new_stdio() -> tuple[io.TextIOWrapper, io.TextIOWrapper, io.TextIOWrapper]:
-    stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8", errors="replace")
-    out = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8", errors="replace")
+    """A run's stdin, stdout and stderr, as a real interpreter's look to the program (its
+    ``name`` and ``mode`` too: fast-I/O templates read ``sys.stdin.mode``)."""
+    stdin = io.TextIOWrapper(io.BufferedReader(_raw(0, "r", "<stdin>")), encoding="utf-8", errors="replace")
+    out = io.TextIOWrapper(io.BufferedWriter(_raw(1, "w", "<stdout>")), encoding="utf-8", errors="replace")
     # Text goes on to the byte buffer at once (which writes when full, 8 KiB), so at the
     # end the trailer joins the last output in one write: the server wakes once for both.
     out._CHUNK_SIZE = 1
     err = io.TextIOWrapper(
-        io.BufferedWriter(io.FileIO(2, "w", closefd=False)), encoding="utf-8", errors="backslashreplace", line_buffering=True
+        io.BufferedWriter(_raw(2, "w", "<stderr>")), encoding="utf-8", errors="backslashreplace", line_buffering=True
     )
+    for stream, mode in ((stdin, "r"), (out, "w"), (err, "w")):
+        stream.mode = mode  # type: ignore[misc]
     return stdin, out, err
+
+
+def _raw(fd: int, mode: str, name: str) -> io.FileIO:
+    raw = io.FileIO(fd, mode, closefd=False)
+    raw.name = name  # type: ignore[misc]
+    return raw
 
 
 def program_path(workdir: str) -> list[str]:

@@ -62,7 +62,8 @@ _BOX_COMMANDS = ("\\boxed", "\\fbox")
 _MAX_COMPARED = 8
 # Only the tail of a long answer region is handed to the parser.
 _TAIL_CHARS = 4000
-_DELIMITED = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
+_DELIMITED = re.compile(r"\$\$(.+?)\$\$|(?<!\\)\$(.+?)(?<!\\)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
+"""Delimited math; an escaped ``\\$`` (a currency sign in the answer) is not a delimiter."""
 _FINAL_PHRASE = re.compile(
     r"(?:final\s+answer|the\s+answer|answer)\s*(?:is|:|=)\s*(?:\\[:,;!]\s*)?(?:[:=]\s*)?", re.IGNORECASE
 )
@@ -72,9 +73,15 @@ _STYLE_COMMAND = re.compile(r"\\(?:text|textbf|mathrm|mathbf|operatorname|mbox)\
 _WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}")
 _PROSE_WORDS = 3
 """A plain answer with this many words outside LaTeX commands is prose, not an expression."""
-_LATEX_SIGNS = re.compile(r"[\\^_{}=+*/()\[\]|<>-]")
-"""A plain answer with one of these is read as LaTeX first (``3\\sqrt{13}``, ``6 - 5i``); one
-without (``1 000``, ``2,74 $``) is read as text first, as math-verify reads numbers."""
+_LATEX_SIGNS = re.compile(r"[\\^_{}=+*/()\[\]|<>:-]|, |(?<![A-Za-z])[A-Za-z](?![A-Za-z])")
+"""A plain answer with one of these (an operator, a list ``3, 5, 7``, a ratio ``3 : 5``, a
+one-letter variable ``2k``) and no word is read as LaTeX first (``3\\sqrt{13}``,
+``6 - 5i``); one with a word (``2 apples``, ``1,000.99m²`` in a sentence) or none of them
+(``1 000``, ``2,74``) is read as text first, as math-verify reads numbers."""
+_WORD_OF_TWO = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")
+_COMMAND_ARGUMENT = re.compile(r"\\[A-Za-z]+\*?\s*\{[^{}]*\}")
+"""A LaTeX command with its first argument (``\\text{Evelyn}``, ``\\begin{pmatrix}``): no
+word of the answer's prose."""
 
 # The backend enforces time limits by killing the worker; the library's reminder of that
 # would otherwise be logged on every call.
@@ -179,7 +186,7 @@ def _read_text(text: str) -> list[Any]:
     if not bare or _is_prose(bare):
         return _parse(text)
     readings = (lambda: _parse(f"${bare}$", latex_only=True), lambda: _parse(text))
-    if not _LATEX_SIGNS.search(bare):
+    if _WORD_OF_TWO.search(_COMMAND_ARGUMENT.sub(" ", bare)) or not _LATEX_SIGNS.search(bare):
         readings = readings[::-1]
     for read in readings:
         parsed = read()

@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from trainer.data.formats.common import SkipRow, text_field
 from trainer.data.tasks import Task
+
+_WRAPPED = re.compile(r"\A\s*(?:\\\[(?P<a>.*)\\\]|\\\((?P<b>.*)\\\)|\$\$(?P<c>.*)\$\$|\$(?P<d>.*)\$)\s*\Z", re.DOTALL)
+_DELIMITERS = ("\\[", "\\]", "\\(", "\\)", "$")
+
+
+def bare_answer(answer: str) -> str:
+    """A gold answer without the display-math delimiters some datasets wrap it in
+    (``\\[ k = 86 \\]``): a model writes the answer itself, boxed or not."""
+    match = _WRAPPED.match(answer)
+    if match is None:
+        return answer.strip()
+    inner = next(g for g in match.groups() if g is not None)
+    if any(d in inner.replace("\\$", "") for d in _DELIMITERS) or not inner.strip():
+        return answer.strip()  # several delimited pieces, not one wrapped answer
+    return inner.strip()
 
 
 def convert_deepscaler(row: dict[str, Any]) -> Task:
@@ -18,11 +34,11 @@ def convert_deepscaler(row: dict[str, Any]) -> Task:
     return Task(
         domain="math",
         question=question,
-        label={"domain": "math", "answer": answer.strip()},
+        label={"domain": "math", "answer": bare_answer(answer)},
         source="deepscaler",
         answer_style="math",
         difficulty=float(row.get("difficulty") or 0.0),
-        reference=answer.strip(),
+        reference=bare_answer(answer),
     )
 
 

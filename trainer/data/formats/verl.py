@@ -25,7 +25,7 @@ from typing import Any
 
 from trainer.data.formats.code import convert_coder1
 from trainer.data.formats.common import SkipRow, json_field
-from trainer.data.formats.math import convert_countdown
+from trainer.data.formats.math import bare_answer, convert_countdown
 from trainer.data.formats.puzzles import convert_kk
 from trainer.data.tasks import Task
 
@@ -90,7 +90,7 @@ def detect_domain(row: dict[str, Any], truth: Any) -> str:
 
 
 def _math(row: dict[str, Any], truth: Any) -> Task:
-    answer = str(truth).strip()
+    answer = bare_answer(str(truth))
     if not answer:
         raise SkipRow("empty math answer")
     return Task(
