@@ -110,7 +110,7 @@ def plot(table: dict[str, Any], path: Path) -> None:
         for j in range(len(columns)):
             if np.isfinite(grid[i, j]):
                 ax.text(j, i, f"{grid[i, j]:+.1f}", ha="center", va="center", fontsize=7)
-    fig.colorbar(image, ax=ax, label=f"accuracy change against {table['baseline']}, points")
+    fig.colorbar(image, ax=ax, label="change, points")
     ax.set_title(f"Change against {table['baseline']}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -128,7 +128,7 @@ def write(table: dict[str, Any], out: Path) -> dict[str, Path]:
 
 def print_table(console: Console, table: dict[str, Any]) -> None:
     rich_table = Table(title=f"accuracy %, change against {table['baseline']}")
-    rich_table.add_column("checkpoint")
+    rich_table.add_column("checkpoint", no_wrap=True)
     for column in table["columns"]:
         rich_table.add_column(column, justify="right")
     for name, row in table["rows"].items():

@@ -101,9 +101,14 @@ def answers_by_task(tasks: list[Task]) -> list[tuple[Task, list[str], list[str]]
     return out
 
 
-def build(tasks_by_benchmark: dict[str, list[Task]], k: int, seed: int = 0) -> Built:
-    """Rows (one per problem, ``responses`` holding k samples) with a known share right."""
+def build(
+    tasks_by_benchmark: dict[str, list[Task]], k: int, seed: int = 0, shares: dict[str, float] | None = None
+) -> Built:
+    """Rows (one per problem, ``responses`` holding k samples) with a known share right: the
+    number right cycles through 0..k over the problems, or, for a benchmark given a share,
+    each sample is right with that probability (drawn from the seeded generator)."""
     rng = random.Random(seed)
+    shares = shares or {}
     built = Built()
     for name, tasks in tasks_by_benchmark.items():
         kept = 0
@@ -113,9 +118,11 @@ def build(tasks_by_benchmark: dict[str, list[Task]], k: int, seed: int = 0) -> B
                 continue
             prompt = prompt_text(task)
             opened = prompt.rstrip().endswith("<think>")
-            n_right = kept % (k + 1)
-            flags = [j < n_right for j in range(k)]
-            rng.shuffle(flags)
+            if name in shares:
+                flags = [rng.random() < shares[name] for _ in range(k)]
+            else:
+                flags = [j < kept % (k + 1) for j in range(k)]
+                rng.shuffle(flags)
             responses = []
             for j, is_right in enumerate(flags):
                 pool = right if is_right else wrong
@@ -155,12 +162,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--file", action="append", default=[], metavar="NAME=PATH")
     parser.add_argument("-k", type=int, default=4, help="samples per problem")
     parser.add_argument("--limit", type=int, default=None, help="problems per benchmark")
+    parser.add_argument("--share", action="append", default=[], metavar="NAME=FRACTION",
+                        help="samples right with this probability (default: 0..k right, cycling over problems)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     try:
         names = parse_names(args.benchmarks)
         files = parse_files(args.file)
-    except BenchmarkError as exc:
+        shares = {name: float(value) for name, _, value in (s.partition("=") for s in args.share)}
+    except (BenchmarkError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if "zebralogic" in names and "zebralogic" not in files:
@@ -171,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     tasks = {}
     for name in names:
         tasks[name] = load_benchmark(name, args.data_dir, files.get(name), args.limit).tasks
-    built = build(tasks, args.k, args.seed)
+    built = build(tasks, args.k, args.seed, shares)
     write_jsonl(args.out, built.rows)
     for name in names:
         print(f"{BENCHMARKS[name].title:>10}: {len(built.right[name])} problems x {args.k}, "
