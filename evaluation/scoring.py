@@ -96,11 +96,20 @@ def default_mode() -> str:
     return Settings().default_mode
 
 
-def start_sandbox() -> None:
-    """The sandbox's fork servers, started before the scoring threads (as ``reward serve`` does)."""
+def start_sandbox() -> bool:
+    """The sandbox's fork servers, started before the scoring threads (as ``reward serve``
+    does); True when this call started them."""
     import sandbox
 
+    started = sandbox.current_pool() is None
     sandbox.get_default_pool()
+    return started
+
+
+def stop_sandbox() -> None:
+    import sandbox
+
+    sandbox.close_default_pool()
 
 
 def _score_in_process(
@@ -119,8 +128,7 @@ def _score_in_process(
     settings = Settings(**overrides)
     base = RewardOptions(mode=mode or settings.default_mode)
     items = [decode_item(s.response, with_mode(s.label, mode), s.prompt, base) for s in samples]
-    if any(item.sandbox for item in items):
-        start_sandbox()
+    started_sandbox = any(item.sandbox for item in items) and start_sandbox()
 
     async def run() -> list[dict[str, Any]]:
         metrics = Metrics()
@@ -141,4 +149,8 @@ def _score_in_process(
             await backend.stop()
         return [r for r in results if r is not None]
 
-    return asyncio.run(run()) if items else []
+    try:
+        return asyncio.run(run()) if items else []
+    finally:
+        if started_sandbox:  # a library caller gets its process back as it was
+            stop_sandbox()
