@@ -5,6 +5,7 @@ verifiers and prompt templates that gave its training rewards.
 - :mod:`evaluation.generations` generations files: rows in, samples out, rows written;
 - :mod:`evaluation.scoring`     samples scored in-process (embedded pool and sandbox) or by a service;
 - :mod:`evaluation.metrics`     accuracy (avg@k), unbiased pass@k, rewards, format rate, averages;
+- :mod:`evaluation.evaluate`    problems in, report out;
 - :mod:`evaluation.report`      eval.json, eval.md, eval.png and the terminal table;
 - :mod:`evaluation.sampling`    completions from an OpenAI-compatible server (vLLM);
 - :mod:`evaluation.compare`     several checkpoints' reports as one table with deltas;
