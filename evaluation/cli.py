@@ -169,7 +169,7 @@ def _evaluate(args: argparse.Namespace, console: Console) -> int:
         inputs = list(args.generations)
     problems = read_generations(inputs, template=args.template)
     name = args.name or args.model or _model_of(inputs) or args.out.resolve().name
-    from reward_client.client import RewardServiceError
+    from reward_client import RewardServiceError
 
     try:
         report, records = evaluate(problems, name=name, url=args.url, mode=args.mode, workers=args.workers,

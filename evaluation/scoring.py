@@ -73,7 +73,7 @@ def score_samples(
 def _score_remote(
     samples: list[Sample], url: str, mode: RewardMode | None, api_key: str | None, advance: Callable[[int], None]
 ) -> list[dict[str, Any]]:
-    from reward_client.client import RewardClient
+    from reward_client import RewardClient
 
     options = {"mode": mode} if mode else None
     results: list[dict[str, Any]] = []
