@@ -84,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
         loadtest = sub.add_parser("loadtest", help="drive a deployment with OpenRLHF-like and batch traffic; report")
         loadtest_cli.add_arguments(loadtest)
         loadtest.set_defaults(func=loadtest_cli.run)
+
+    from evaluation import cli as eval_cli
+
+    evaluate = sub.add_parser("eval", help="score a checkpoint on the study's benchmarks; compare checkpoints")
+    eval_cli.add_arguments(evaluate)
+    evaluate.set_defaults(func=eval_cli.run)
     return parser
 
 

