@@ -8,6 +8,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -23,6 +24,9 @@ from sandbox.slots import Slots, Ticket
 
 _pool_counter = itertools.count()
 _CPU_FIELD = RunSettings._fields.index("cpu")
+_WORKER_FAILED = "sandbox worker failed"
+WORKER_FAILURE_TRIES = 2
+"""Times a run is sent when the fork server under it dies (it is replaced in between)."""
 UID_BASE = 100_000
 UIDS_PER_POOL = 256
 """Each slot takes two uids (its runs alternate between them), so a pool has at most 128 slots."""
@@ -67,8 +71,10 @@ class SandboxPool:
         self._cpus = CpuPicker(cpus) if os.environ.get("REWARD_SANDBOX_PIN", "1") != "0" else None
         # One slot per CPU is started now; the rest start in the background and take
         # runs as they come up (a service is ready as soon as with one slot per CPU).
-        # Every fork server is launched from this thread: its parent-death signal is tied
-        # to the thread that started it.
+        # Every fork server, replacements included, is launched from one thread the pool
+        # owns: its parent-death signal follows the thread that started it, and a caller's
+        # thread may end long before the pool does.
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawner")
         eager = min(self.size, len(cpus))
         self.start_errors: dict[int, str] = {}
         """Slots started in the background that failed to start, and why."""
@@ -98,6 +104,9 @@ class SandboxPool:
 
     def _launch(self, slots: range) -> list[ForkServerHandle]:
         """Start these slots' fork servers all at once (each takes a fraction of a second)."""
+        return self._spawner.submit(self._launch_here, slots).result()
+
+    def _launch_here(self, slots: range) -> list[ForkServerHandle]:
         starting = [ForkServerHandle(slot, self._uid_base + 2 * slot, self._enabled) for slot in slots]
         try:
             for worker in starting:
@@ -297,6 +306,21 @@ class SandboxPool:
         if driver is not None:
             header["driver_blob"] = len(files)
             blobs.append(driver.encode())
+        queued_s = 0.0
+        for _ in range(WORKER_FAILURE_TRIES):
+            result = self._dispatch_once(settings, header, blobs, cancel, priority)
+            queued_s += result.queued_s
+            result.queued_s = queued_s
+            if result.status != model.SANDBOX_ERROR or not result.reason or not result.reason.startswith(_WORKER_FAILED):
+                return result
+            # The slot's fork server died under the run (it was replaced): the run never
+            # finished, so it runs again, elsewhere if another slot is free first.
+        return result
+
+    def _dispatch_once(
+        self, settings: RunSettings, header: dict[str, Any], blobs: list[bytes], cancel: threading.Event | None,
+        priority: float,
+    ) -> RunResult:
         run_id = next(self._run_ids)
         ticket: Ticket[ForkServerHandle] = Ticket(priority, cancel, lambda: ticket.worker.cancel(run_id))  # type: ignore[union-attr]
         queued = time.monotonic()
@@ -316,7 +340,7 @@ class SandboxPool:
                 answer = worker.request(run_id, header, blobs, cancel)
             except (OSError, EOFError, ValueError) as exc:
                 worker = self._replace(worker)
-                return RunResult(status=model.SANDBOX_ERROR, reason=f"sandbox worker failed: {exc}", queued_s=queued_s)
+                return RunResult(status=model.SANDBOX_ERROR, reason=f"{_WORKER_FAILED}: {exc}", queued_s=queued_s)
         finally:
             self._slots.done(ticket)
             if cpu is not None:
@@ -334,7 +358,7 @@ class SandboxPool:
         except Exception:  # noqa: BLE001
             pass
         fresh = ForkServerHandle(dead.slot, dead.uid, self._enabled)
-        fresh.start()
+        self._spawner.submit(fresh.start).result()
         error = fresh.wait_ready()
         if error is not None:
             raise SandboxUnavailable(f"sandbox worker {dead.slot} failed to restart: {error}")
@@ -358,6 +382,7 @@ class SandboxPool:
                 worker.stop()
             except Exception:  # noqa: BLE001
                 pass
+        self._spawner.shutdown(wait=False)
 
     def __enter__(self) -> SandboxPool:
         return self

@@ -11,6 +11,7 @@ order and counters (never on how long something took).
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 
@@ -208,3 +209,29 @@ def test_default_slots_are_several_per_cpu_and_bounded_by_memory(monkeypatch):
     # No more slots than the available memory holds at this much per slot (one per CPU at least).
     monkeypatch.setenv("REWARD_SANDBOX_SLOT_MEMORY_MB", str(available_memory_mb() // 2 + 1))
     assert default_slots() == cpus
+
+
+def test_a_pool_made_on_a_thread_outlives_the_thread():
+    # Fork servers die with the thread that started them (their parent-death signal):
+    # the pool starts them from a thread of its own, not the caller's.
+    made: list[SandboxPool] = []
+    thread = threading.Thread(target=lambda: made.append(SandboxPool(size=2)))
+    thread.start()
+    thread.join()
+    pool = made[0]
+    try:
+        assert pool.wait_started(60)
+        time.sleep(0.5)  # a parent-death signal would have been delivered by now
+        results = [pool.run(RunRequest(source="print(7)")) for _ in range(4)]
+        assert [r.stdout for r in results] == ["7\n"] * 4, results
+    finally:
+        pool.close()
+
+
+def test_a_run_whose_fork_server_dies_runs_again_on_a_fresh_one():
+    with SandboxPool(size=1) as pool:
+        assert pool.run(RunRequest(source="print(1)")).ok
+        os.kill(pool.worker_pids()[0], signal.SIGKILL)
+        result = pool.run(RunRequest(source="print(2)"))
+        assert result.ok and result.stdout == "2\n", result
+        assert pool.run(RunRequest(source="print(3)")).stdout == "3\n"

@@ -44,6 +44,20 @@ class Deadline:
         return self.at - time.monotonic()
 
 
+def process_usage(pid: int) -> tuple[float, float]:
+    """CPU seconds of a process (its threads and reaped children) and the seconds it waited
+    for a CPU; zeros once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / _TICKS
+        with open(f"/proc/{pid}/schedstat", "rb") as fh:
+            wait = int(fh.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0, 0.0
+    return cpu, wait
+
+
 class CallClock:
     """A call's limit in the candidate's own time, as the sandbox limits a whole run: the
     CPU its process used, or the time it spent neither on a CPU nor waiting for one
@@ -56,24 +70,13 @@ class CallClock:
     def __init__(self, pid: int, limit_s: float) -> None:
         self.pid, self.limit_s = pid, limit_s
         self.started = time.monotonic()
-        self.cpu0, self.wait0 = self._usage()
-
-    def _usage(self) -> tuple[float, float]:
-        try:
-            with open(f"/proc/{self.pid}/stat", "rb") as fh:
-                fields = fh.read().rsplit(b")", 1)[1].split()
-            cpu = (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / _TICKS
-            with open(f"/proc/{self.pid}/schedstat", "rb") as fh:
-                wait = int(fh.read().split()[1]) / 1e9
-        except (OSError, ValueError, IndexError):
-            return 0.0, 0.0
-        return cpu, wait
+        self.cpu0, self.wait0 = process_usage(pid)
 
     def wait_s(self) -> float:
         elapsed = time.monotonic() - self.started
         if elapsed < self.limit_s:  # neither CPU nor idle time can have reached the limit yet
             return min(self.limit_s - elapsed, 1.0)
-        cpu, wait = self._usage()
+        cpu, wait = process_usage(self.pid)
         used = cpu - self.cpu0
         idle = elapsed - used - (wait - self.wait0)
         return self.POLL_S if used < self.limit_s and idle < self.limit_s else 0.0

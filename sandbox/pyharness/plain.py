@@ -155,6 +155,9 @@ TRAILER = struct.Struct(">16sidd")
 peak RSS (MB). The server answers as soon as it has this and end of file on every pipe,
 without waiting for the process's teardown; the process is reaped before the next run."""
 _trailer: dict[str, bytes] = {}
+UNREAPED_CPU_S: list[float] = []
+"""CPU of processes of the run that end without being reaped by this one (a driver's
+candidate, killed at the end without waiting), added to the trailer's CPU."""
 FINISH_WAIT_S = 1.0
 """How long a driver waits at the end for the candidate to close its pipes."""
 
@@ -179,7 +182,7 @@ def finish(exit_code: int) -> None:
         try:
             me = resource.getrusage(resource.RUSAGE_SELF)
             kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-            cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+            cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime + sum(UNREAPED_CPU_S)
             trailer = TRAILER.pack(nonce, exit_code, cpu, max(me.ru_maxrss, kids.ru_maxrss) / 1024.0)
             try:
                 # The run's last output and the trailer in one write. (Text a program kept

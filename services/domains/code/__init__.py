@@ -59,7 +59,7 @@ class CodeLabel(DomainLabel):
 Label = CodeLabel
 
 DEFAULT_TEST_TIME_LIMIT_S = 4.0
-"""Per test (stdin/stdout, call-based) or for the whole check (functional)."""
+"""CPU seconds per test (stdin/stdout, call-based); a functional check gets twice that."""
 DEFAULT_ITEM_TIME_BUDGET_S = 60.0
 """All tests of one item together, unless the reward options set ``timeout_s``."""
 DEFAULT_MEMORY_MB = 1024
