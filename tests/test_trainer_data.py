@@ -598,3 +598,18 @@ def test_bad_sources_are_clear(tmp_path: Path) -> None:
     (tmp_path / "bad.jsonl").write_text('{"a": 1}\nnot json\n')
     with pytest.raises(SourceFileError, match="bad.jsonl:2"):
         list(read_rows(tmp_path / "bad.jsonl"))
+
+
+def test_the_studys_prompt_is_kept_or_retemplated(tmp_path: Path) -> None:
+    source = Path(__file__).parent / "data" / "realdata" / "deepscaler_test.jsonl"
+    spec = SourceSpec.parse(f"verl={source}")
+    kept = build_dataset([spec], tmp_path / "kept", keep_prompt=True, dedup=False)
+    templated = build_dataset([spec], tmp_path / "templated", dedup=False)
+    study = [json.loads(line) for line in source.read_text().splitlines()]
+    study_prompts = {row["prompt"][0]["content"] for row in study}
+    kept_rows = [json.loads(line) for line in kept.train.read_text().splitlines()]
+    templated_rows = [json.loads(line) for line in templated.train.read_text().splitlines()]
+    assert {row["prompt"] for row in kept_rows} == study_prompts  # the study's exact prompt
+    assert not {row["prompt"] for row in templated_rows} & study_prompts  # re-templated
+    assert all(row["prompt"].endswith("Assistant: <think>") for row in templated_rows)
+    assert {r["label"] for r in kept_rows} == {r["label"] for r in templated_rows}

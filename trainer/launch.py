@@ -144,6 +144,7 @@ def prepare_data(
         "eval_size": data.get("eval_size", 0),
         "curriculum": int(data.get("curriculum", 0)),
         "reward": reward,
+        "keep_prompt": bool(data.get("keep_prompt", False)),
         "seed": int(data.get("seed", 0)),
     }
     manifest = data_dir / "manifest.json"
@@ -165,6 +166,7 @@ def prepare_data(
         eval_size=options["eval_size"],
         curriculum=options["curriculum"],
         reward=reward,
+        keep_prompt=options["keep_prompt"],
         seed=options["seed"],
         progress=progress,
     )

@@ -33,6 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--curriculum", type=int, default=0, help="write this many stages, easiest first")
     parser.add_argument("--reward-mode", default=None, help="reward mode written into every label")
+    parser.add_argument(
+        "--keep-prompt",
+        action="store_true",
+        help="keep each source's own prompt where it has one (the study's veRL files) instead of re-templating",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
     args = parser.parse_args(argv)
@@ -46,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             eval_size=args.eval_size,
             curriculum=args.curriculum,
             reward={"mode": args.reward_mode} if args.reward_mode else None,
+            keep_prompt=args.keep_prompt,
             seed=args.seed,
             progress=args.progress,
         )

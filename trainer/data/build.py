@@ -249,6 +249,7 @@ def build_dataset(
     eval_size: int | float = 0,
     curriculum: int = 0,
     reward: dict[str, Any] | None = None,
+    keep_prompt: bool = False,
     seed: int = 0,
     progress: bool | None = None,
 ) -> DatasetFiles:
@@ -283,13 +284,13 @@ def build_dataset(
         train = [task for stage in stages for task in stage]
         for number, stage in enumerate(stages, start=1):
             path = out_dir / f"train.stage{number}.jsonl"
-            write_jsonl(path, (t.to_row(reward) for t in stage))
+            write_jsonl(path, (t.to_row(reward, keep_prompt) for t in stage))
             stage_paths.append(path)
-    write_jsonl(train_path, (t.to_row(reward) for t in train))
+    write_jsonl(train_path, (t.to_row(reward, keep_prompt) for t in train))
     eval_path = None
     if heldout:
         eval_path = out_dir / "eval.jsonl"
-        write_jsonl(eval_path, (t.to_row(reward) for t in heldout))
+        write_jsonl(eval_path, (t.to_row(reward, keep_prompt) for t in heldout))
 
     counts = {
         "train": len(train),
@@ -314,6 +315,7 @@ def build_dataset(
                     "eval_size": eval_size,
                     "curriculum": curriculum,
                     "reward": reward,
+                    "keep_prompt": keep_prompt,
                     "seed": seed,
                 },
             },
