@@ -57,10 +57,12 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
     labels, shares, colours = [], [], []
     for file in report["files"]:
+        short = "/".join(Path(file["file"]).with_suffix("").parts[-2:])
         for form in file["forms"]:
-            labels.append(f"{form['source']}: {form['form']}")
+            labels.append(f"{short}: {form['source'].split('/')[-1]}: {form['form']}")
             shares.append(100.0 * form["hold"] / form["cases"] if form["cases"] else 0.0)
-            colours.append("#4c9a2a" if form["hold"] == form["cases"] else "#c0392b")
+            held = form["hold"] == form["cases"]
+            colours.append("#4c9a2a" if held else "#999999" if form["expect"] == "report" else "#c0392b")
     height = max(4.0, 0.22 * len(labels) + 1.5)
     fig, ax = plt.subplots(figsize=(10, height))
     ax.barh(range(len(labels)), shares, color=colours)
@@ -68,7 +70,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
     ax.invert_yaxis()
     ax.set_xlim(min(90.0, min(shares, default=100.0) - 1), 100.5)
     ax.set_xlabel("cases that hold, %")
-    ax.set_title("Real data: each answer form and alteration (green: all hold)")
+    ax.set_title("Real data: each answer form and alteration\n(green: all hold; red: some do not; grey: the dataset's own answers, reported)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
