@@ -76,7 +76,9 @@ def run_service_step(url: str, step: list[Sample], console: Console) -> dict[str
     right = next(s for s in step if s.kind == "correct")
     lone_latency, lone_reward = lone_request(url, right)
     latencies = [a.latency_s for a in answers]
-    cpu = sum(a.extra.get("run_cpu_s", 0.0) for a in answers)
+    # The CPU the step's programs took: an answer from the cache (identical samples of a
+    # group) reports the CPU of the run it shares, which is counted once.
+    cpu = sum(a.extra.get("run_cpu_s", 0.0) for a in answers if not a.extra.get("cached"))
     cores = len(os.sched_getaffinity(0))
     return {
         "wall_s": round(wall, 2),
@@ -86,6 +88,7 @@ def run_service_step(url: str, step: list[Sample], console: Console) -> dict[str
         "latency_s": {"p50": round(percentile(latencies, 0.5), 3), "p90": round(percentile(latencies, 0.9), 3),
                       "p99": round(percentile(latencies, 0.99), 3), "max": round(max(latencies), 3)},
         "retried_requests": sum(1 for a in answers if a.tries > 1),
+        "answered_from_cache": sum(1 for a in answers if a.extra.get("cached")),
         "unscored": int(sum(a.extra.get("unscored", 0.0) for a in answers)),
         "drain_s": None if drain is None else round(drain, 2),
         "lone_request_s": round(lone_latency, 3),
