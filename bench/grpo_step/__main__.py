@@ -89,6 +89,7 @@ def run_service_step(url: str, step: list[Sample], console: Console) -> dict[str
                       "p99": round(percentile(latencies, 0.99), 3), "max": round(max(latencies), 3)},
         "retried_requests": sum(1 for a in answers if a.tries > 1),
         "answered_from_cache": sum(1 for a in answers if a.extra.get("cached")),
+        "latencies_s": [round(v, 3) for v in latencies],
         "unscored": int(sum(a.extra.get("unscored", 0.0) for a in answers)),
         "drain_s": None if drain is None else round(drain, 2),
         "lone_request_s": round(lone_latency, 3),

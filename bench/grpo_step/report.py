@@ -52,4 +52,38 @@ def write_report(figures: dict[str, Any], out: Path) -> None:
     lines += ["", "| kind | samples | wrong rewards (service) | missing |", "|---|---:|---:|---:|"]
     for kind, entry in figures["service"]["by_kind"].items():
         lines.append(f"| {kind} | {entry['samples']} | {entry['wrong_rewards']} | {entry['missing']} |")
+    lines += ["", "![step](report.png)"]
     (out / "report.md").write_text("\n".join(lines) + "\n")
+    plot(figures, out / "report.png")
+
+
+def plot(figures: dict[str, Any], path: Path) -> None:
+    """The step's wall time next to its CPU floor and the study's reward; latency CDF."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    service, study = figures["service"], figures.get("study")
+    fig, (bars, cdf) = plt.subplots(1, 2, figsize=(11, 4))
+    names = ["CPU floor", "this service"] + (["study's reward"] if study else [])
+    values = [service["cpu_floor_s"], service["wall_s"]] + ([study["wall_s"]] if study else [])
+    colours = ["#999999", "#4c9a2a"] + (["#c0392b"] if study else [])
+    bars.bar(names, values, color=colours)
+    for x, (value, who) in enumerate(zip(values, [None, service, study], strict=False)):
+        wrong = f"\n{who['wrong_rewards']} wrong" if who else ""
+        bars.text(x, value, f"{value:.0f} s{wrong}", ha="center", va="bottom")
+    bars.set_ylim(0, max([*values, 180]) * 1.25)
+    bars.axhline(180, color="black", linestyle=":", linewidth=1)
+    bars.text(len(values) - 0.5, 182, "OpenRLHF's 180 s timeout", ha="right", va="bottom", fontsize=8)
+    bars.set_ylabel("seconds for the step")
+    bars.set_title(f"{figures['samples']} samples, {figures['cores']} cores, {figures['backend']}")
+    latencies = sorted(service.get("latencies_s") or [])
+    if latencies:
+        cdf.plot(latencies, [(i + 1) / len(latencies) for i in range(len(latencies))], color="#4c9a2a")
+    cdf.set_xlabel("request latency, s")
+    cdf.set_ylabel("share of requests answered")
+    cdf.set_title("this service: latency of the step's requests")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
