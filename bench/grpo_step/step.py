@@ -15,7 +15,8 @@ hostile       5 %   fork bomb, memory bomb, ``os._exit(0)``, forged ``__eq__``  
 ===========  =====  =========================================================  =========
 
 Rewards are binary: 1 for a fully right program, else 0, so a wrong reward is any
-sample whose reward is not its kind's.
+sample whose reward is not its kind's. No two samples are the same text (each program
+carries its own comment), so the service's cache answers none of them.
 """
 
 from __future__ import annotations
@@ -134,6 +135,10 @@ def build_step(tasks: list[Task], prompts: int, samples: int, seed: int = 0) -> 
         task = chosen[index // samples]
         answer = answer_of(task, kind, rng)
         assert answer is not None
+        # Every sample of a group is a generation of its own: no two are the same text, so
+        # the service's cache answers none of them (as in a real step).
+        answer = answer.replace("```python\n", f"```python\n# sample {index}\n", 1)
+        answer = answer if answer.startswith("```") else f"{answer} (sample {index})"
         prompt = prompt_text(task)
         label = {**task.label, "reward": {"mode": "binary"}}
         style = "functional" if task.label["tests"].get("functional") else "stdio"
