@@ -59,7 +59,8 @@ class CodeLabel(DomainLabel):
 Label = CodeLabel
 
 DEFAULT_TEST_TIME_LIMIT_S = 4.0
-"""CPU seconds per test (stdin/stdout, call-based); a functional check gets twice that."""
+"""CPU seconds per test (stdin/stdout, call-based) or per functional check (its asserts in
+one run); a dataset whose solutions need more sets ``time_limit_s`` in its labels."""
 DEFAULT_ITEM_TIME_BUDGET_S = 60.0
 """All tests of one item together, unless the reward options set ``timeout_s``."""
 DEFAULT_MEMORY_MB = 1024

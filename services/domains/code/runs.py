@@ -25,9 +25,7 @@ from services.domains.code.drivers import CALL_DRIVER, FUNCTIONAL_DRIVER
 MAX_OUTPUT_BYTES = 4 << 20
 CALL_SLACK_S = 2.0
 """A call-based run's limit beyond its tests' own: loading the solution, the driver."""
-CHECK_TESTS = 2
-"""A functional check runs several asserts in one run: it gets this many tests' time
-(MBPP's slowest reference solution takes 5.2 CPU seconds for its three asserts)."""
+
 
 
 @dataclass
@@ -156,7 +154,7 @@ def call_based(
 
 
 def functional(runner: Runner, code: str, check: str, prelude: str | None) -> Outcome:
-    limit = min(runner.per_test_s * CHECK_TESTS, runner.budget_left_s)
+    limit = min(runner.per_test_s, runner.budget_left_s)
     run = runner.run(
         source=code,
         driver=FUNCTIONAL_DRIVER.format(per_call_s=limit, check=check),

@@ -19,6 +19,9 @@ from trainer.data.formats.common import SkipRow, ground_truth, json_field, quest
 from trainer.data.tasks import Task
 
 LEETCODE_SOURCE = "LeetCodeDataset"
+MBPP_TIME_LIMIT_S = 10.0
+"""MBPP's own harness gives a problem's program and asserts 10 s; its slowest reference
+solution needs 5.2 CPU seconds, more than the service's default for a check."""
 
 
 @cache
@@ -155,7 +158,7 @@ def convert_mbpp(row: dict[str, Any]) -> Task:
     return Task(
         domain="code",
         question=question,
-        label={"domain": "code", "tests": {"functional": check}},
+        label={"domain": "code", "tests": {"functional": check}, "time_limit_s": MBPP_TIME_LIMIT_S},
         source="mbpp",
         answer_style="code",
         difficulty=float(len(tests)),
