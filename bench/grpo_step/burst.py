@@ -32,14 +32,20 @@ class Answer:
     extra: dict[str, float] = field(default_factory=dict)
 
 
-async def send_one(base_url: str, sample: Sample) -> Answer:
+def new_connections_client() -> httpx.AsyncClient:
+    """One client whose every request opens a connection of its own, as OpenRLHF's do (a
+    client per request would cost the sender more than the service: each builds an SSL
+    context)."""
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
+    return httpx.AsyncClient(timeout=CLIENT_TIMEOUT_S, limits=limits)
+
+
+async def send_one(client: httpx.AsyncClient, base_url: str, sample: Sample) -> Answer:
     started = time.monotonic()
     body = {"query": [sample.query], "prompts": [sample.prompt], "labels": [sample.label]}
     for attempt in range(1, TRIES + 1):
         try:
-            # A client of its own: a new connection for every request, as OpenRLHF makes.
-            async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT_S) as client:
-                reply = await client.post(f"{base_url}/reward", json=body)
+            reply = await client.post(f"{base_url}/reward", json=body, headers={"connection": "close"})
             if reply.status_code == 200:
                 data = reply.json()
                 extra = {k: v[0] for k, v in data["extra_logs"].items()}
@@ -52,13 +58,15 @@ async def send_one(base_url: str, sample: Sample) -> Answer:
 
 
 async def send_step(base_url: str, step: list[Sample], on_answer: Any = None) -> list[Answer]:
-    async def one(sample: Sample) -> Answer:
-        answer = await send_one(base_url, sample)
-        if on_answer is not None:
-            on_answer()
-        return answer
+    async with new_connections_client() as client:
 
-    return list(await asyncio.gather(*(one(s) for s in step)))
+        async def one(sample: Sample) -> Answer:
+            answer = await send_one(client, base_url, sample)
+            if on_answer is not None:
+                on_answer()
+            return answer
+
+        return list(await asyncio.gather(*(one(s) for s in step)))
 
 
 def held_work(base_url: str) -> float:
@@ -86,5 +94,10 @@ def lone_request(base_url: str, sample: Sample) -> tuple[float, float | None]:
     """A right sample sent alone (its prompt made unique, so no cache answers it): latency and reward."""
     fresh = Sample(sample.kind, f"[{uuid.uuid4().hex}] {sample.prompt}", sample.response, sample.label,
                    sample.expected_reward, sample.style)  # fmt: skip
-    answer = asyncio.run(send_one(base_url, fresh))
+
+    async def alone() -> Answer:
+        async with new_connections_client() as client:
+            return await send_one(client, base_url, fresh)
+
+    answer = asyncio.run(alone())
     return answer.latency_s, answer.reward
