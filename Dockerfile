@@ -35,6 +35,7 @@ COPY reward_server /src/reward_server
 COPY reward_client /src/reward_client
 COPY trainer /src/trainer
 COPY loadtest /src/loadtest
+COPY evaluation /src/evaluation
 RUN /opt/venv/bin/pip install --no-deps /src
 
 # ---------------------------------------------------------------- runtime

@@ -85,11 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
         loadtest_cli.add_arguments(loadtest)
         loadtest.set_defaults(func=loadtest_cli.run)
 
-    from evaluation import cli as eval_cli
-
-    evaluate = sub.add_parser("eval", help="score a checkpoint on the study's benchmarks; compare checkpoints")
-    eval_cli.add_arguments(evaluate)
-    evaluate.set_defaults(func=eval_cli.run)
+    try:
+        from evaluation import cli as eval_cli
+    except ImportError:  # like the load tester, the evaluation is a separate package of this repository
+        eval_cli = None
+    if eval_cli is not None:
+        evaluate = sub.add_parser("eval", help="score a checkpoint on the study's benchmarks; compare checkpoints")
+        eval_cli.add_arguments(evaluate)
+        evaluate.set_defaults(func=eval_cli.run)
     return parser
 
 

@@ -171,3 +171,17 @@ def test_compose_script_parses():
     for script in ("deploy/compose.sh", "deploy/system-packages.sh"):
         result = subprocess.run(["bash", "-n", str(REPO / script)], capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
+
+
+def test_the_image_holds_every_package_the_project_installs():
+    """Each package pyproject.toml installs reaches the build context and the default build's
+    copies; one left out breaks the `reward` command in the container (its CLI names them all)."""
+    import tomllib
+
+    include = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = sorted(pattern.rstrip("*") for pattern in include)
+    ignore = (REPO / ".dockerignore").read_text().split()
+    dockerfile = (REPO / "Dockerfile").read_text()
+    for package in packages:
+        assert f"!{package}" in ignore, package
+        assert f"COPY {package} /src/{package}" in dockerfile, package
