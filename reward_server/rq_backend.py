@@ -284,7 +284,8 @@ class RQBackend:
         # Workers alive now: a worker killed without a goodbye stays in RQ's registry until
         # someone cleans it, but its key expires with its liveness.
         clean_worker_registry(self.queue)
-        self._workers = Worker.count(queue=self.queue)
+        # Worker processes (each runs several job loops, every loop a registered RQ worker).
+        self._workers = len({(w.hostname, w.pid) for w in Worker.all(queue=self.queue)})
         keys = sorted(self.sync_redis.scan_iter(f"{SANDBOX_REPORT_PREFIX}*", count=1000))
         reports = self.sync_redis.mget(keys) if keys else []
         self._worker_sandboxes = {

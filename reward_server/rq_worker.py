@@ -26,6 +26,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, SimpleWorker, get_current_job
 from rq.job import Job
 from rq.serializers import JSONSerializer
+from rq.timeouts import TimerDeathPenalty
 
 from reward_server.cache import UNCACHED_VERDICTS
 from reward_server.execution import EmbeddedBackend
@@ -166,30 +167,67 @@ class RewardWorker(SimpleWorker):
         self.set_state(WorkerStatus.IDLE)
 
 
-def run_worker(settings: Settings, burst: bool = False) -> int:
+class ThreadWorker(RewardWorker):
+    """A job loop on a thread of a worker process: signals go to the process's main loop,
+    which stops the others, and a job's time limit is a timer, not SIGALRM (which only the
+    main thread may use)."""
+
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self) -> None:
+        pass
+
+
+def _worker_loop(settings: Settings, burst: bool, worker_class: type[RewardWorker], stopping: threading.Event,
+                 workers: list[RewardWorker]) -> None:  # fmt: skip
     """Take jobs until stopped; when Redis goes away, wait for it and carry on."""
+    delay = 0.5
+    while not stopping.is_set():
+        connection = Redis.from_url(settings.redis_url)
+        try:
+            connection.ping()
+            queue = Queue(QUEUE_NAME, connection=connection, serializer=JSONSerializer)
+            worker = worker_class(
+                [queue], connection=connection, serializer=JSONSerializer, worker_ttl=30, maintenance_interval=10
+            )
+            workers.append(worker)
+            log.info("reward worker %s on %s, queue %r", worker.name, settings.redis_url, QUEUE_NAME)
+            delay = 0.5
+            worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
+            return
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            log.warning("Redis at %s unreachable (%s); trying again in %.1f s", settings.redis_url, exc, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def run_worker(settings: Settings, burst: bool = False) -> int:
+    """Take jobs until stopped: ``REWARD_RQ_WORKER_JOBS`` job loops share this process's
+    pools, so that a micro-batch waiting on one slow program does not keep the process
+    from the next jobs (the sandbox and the verifier processes serve all of them)."""
     global _runtime
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     _runtime = _WorkerRuntime(settings)
     threading.Thread(target=_report_sandbox_layers, args=(settings,), name="sandbox-report", daemon=True).start()
     RewardWorker.liveness_s = max(2, int(settings.rq_liveness_s))
-    delay = 0.5
+    stopping = threading.Event()
+    workers: list[RewardWorker] = []
+    loops = [
+        threading.Thread(target=_worker_loop, args=(settings, burst, ThreadWorker, stopping, workers),
+                         name=f"job-loop-{i}", daemon=True)  # fmt: skip
+        for i in range(1, settings.rq_worker_jobs)
+    ]
+    for loop in loops:
+        loop.start()
     try:
-        while True:
-            connection = Redis.from_url(settings.redis_url)
-            try:
-                connection.ping()
-                queue = Queue(QUEUE_NAME, connection=connection, serializer=JSONSerializer)
-                worker = RewardWorker(
-                    [queue], connection=connection, serializer=JSONSerializer, worker_ttl=30, maintenance_interval=10
-                )
-                log.info("reward worker %s on %s, queue %r", worker.name, settings.redis_url, QUEUE_NAME)
-                delay = 0.5
-                worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
-                return 0
-            except (RedisConnectionError, RedisTimeoutError) as exc:
-                log.warning("Redis at %s unreachable (%s); trying again in %.1f s", settings.redis_url, exc, delay)
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        _worker_loop(settings, burst, RewardWorker, stopping, workers)
+        return 0
     finally:
+        # The main loop was stopped (a signal, or an empty queue in burst mode): the others
+        # finish the job they hold, then stop.
+        stopping.set()
+        for worker in list(workers):
+            worker._stop_requested = True
+        for loop in loops:
+            loop.join(timeout=settings.max_item_timeout_s)
         _runtime.close()

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     rq_max_retries: int = Field(default=3, ge=0, description="times a job is retried after its worker died")
     rq_sweep_interval_s: float = Field(default=2.0, gt=0, description="how often abandoned and lost jobs are swept")
     rq_liveness_s: float = Field(default=6.0, ge=2, description="a worker silent this long has abandoned its job")
+    rq_worker_jobs: int = Field(
+        default=4, ge=1, description="jobs a worker process runs at once (they share its verifier and sandbox pools)"
+    )
     redis_cache_ttl_s: float = Field(default=3600.0, ge=0, description="result cache lifetime in Redis (0: off)")
 
     cache_size: int = Field(default=200_000, ge=0, description="in-process result cache entries (0: off)")

@@ -31,9 +31,9 @@ def redis_or_fail() -> redis.Redis:
     return client
 
 
-def start_worker(log_dir: Path, name: str) -> subprocess.Popen:
+def start_worker(log_dir: Path, name: str, **settings: str) -> subprocess.Popen:
     env = {**os.environ, "REDIS_URL": REDIS_URL, "REWARD_POOL_WORKERS": "1", "REWARD_SANDBOX_WORKERS": "1",
-           "REWARD_RQ_LIVENESS_S": "3"}
+           "REWARD_RQ_LIVENESS_S": "3", **settings}
     log = open(log_dir / f"{name}.log", "wb")
     return subprocess.Popen(
         [sys.executable, "-m", "reward_server.cli", "worker"],
@@ -225,7 +225,7 @@ def test_a_worker_cuts_short_and_skips_the_items_a_request_gave_up(tmp_path):
     client.flushdb()
     api = start_service(tmp_path, {"REWARD_BACKEND": "rq", "REDIS_URL": REDIS_URL, "REWARD_QUEUE_DEADLINE_S": "4",
                                    "REWARD_RQ_BATCH_SIZE": "1", "REWARD_CACHE_SIZE": "0"}, ["--no-sandbox"])
-    worker = start_worker(tmp_path, "worker")
+    worker = start_worker(tmp_path, "worker", REWARD_RQ_WORKER_JOBS="1")  # one job at a time: the echo waits
     try:
         wait_for_workers(api.url, 1)
 
@@ -243,6 +243,42 @@ def test_a_worker_cuts_short_and_skips_the_items_a_request_gave_up(tmp_path):
         # echo, so a new item is scored within the same 4 s deadline.
         fresh = httpx.post(f"{api.url}/v1/score", json={"items": [code("print(input().strip())")]}, timeout=60)
         assert fresh.json()["results"][0]["verdict"] == "correct", fresh.json()
+    finally:
+        kill_group(worker)
+        stop_service(api)
+        client.flushdb()
+
+
+def test_a_worker_runs_several_jobs_at_once_so_a_slow_one_holds_back_no_other(tmp_path):
+    client = redis_or_fail()
+    client.flushdb()
+    api = start_service(tmp_path, {"REWARD_BACKEND": "rq", "REDIS_URL": REDIS_URL, "REWARD_QUEUE_DEADLINE_S": "20",
+                                   "REWARD_RQ_BATCH_SIZE": "1", "REWARD_CACHE_SIZE": "0"}, ["--no-sandbox"])
+    worker = start_worker(tmp_path, "worker", REWARD_RQ_WORKER_JOBS="2", REWARD_SANDBOX_WORKERS="2")
+    try:
+        wait_for_workers(api.url, 1)
+        sleepy = {"response": "```python\nimport time\ntime.sleep(3)\nprint(input())\n```",
+                  "label": {"domain": "code", "tests": {"inputs": [f"{i}\n" for i in range(4)],
+                                                        "outputs": [f"{i}\n" for i in range(4)]}}}
+        quick = {"response": "\\boxed{2}", "label": {"domain": "math", "answer": "2"}}
+        finished: list[str] = []
+
+        def send(name: str, item: dict) -> None:
+            reply = httpx.post(f"{api.url}/v1/score", json={"items": [item]}, timeout=120).json()["results"][0]
+            assert reply["verdict"] == "correct", reply
+            finished.append(name)
+
+        slow = threading.Thread(target=send, args=("slow", sleepy))
+        slow.start()
+        deadline = time.monotonic() + 30
+        while redis.Redis.from_url(REDIS_URL).zcard("rq:wip:reward") < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        send("quick", quick)  # its job runs beside the slow one's, on the same worker process
+        slow.join(timeout=120)
+        assert finished == ["quick", "slow"]
+        # The worker process counts once, though two job loops are registered with RQ.
+        assert httpx.get(f"{api.url}/readyz", timeout=10).json()["backend"]["workers"] == 1
     finally:
         kill_group(worker)
         stop_service(api)
