@@ -28,7 +28,7 @@ from typing import Any
 
 import redis
 import redis.asyncio as aioredis
-from rq import Callback, Queue, Retry, Worker
+from rq import Callback, Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import StartedJobRegistry
@@ -38,6 +38,7 @@ from rq.worker_registration import clean_worker_registry
 
 from reward_server.metrics import Metrics
 from reward_server.rq_worker import (
+    ALIVE_PREFIX,
     CACHE_PREFIX,
     QUEUE_NAME,
     REPLY_PREFIX,
@@ -281,11 +282,11 @@ class RQBackend:
         registry.cleanup()
         self._queued = self.queue.count
         self._count_held(set(self.queue.get_job_ids()))
-        # Workers alive now: a worker killed without a goodbye stays in RQ's registry until
-        # someone cleans it, but its key expires with its liveness.
+        # A worker killed without a goodbye stays in RQ's registry until someone cleans it.
         clean_worker_registry(self.queue)
-        # Worker processes (each runs several job loops, every loop a registered RQ worker).
-        self._workers = len({(w.hostname, w.pid) for w in Worker.all(queue=self.queue)})
+        # Worker processes alive now (each runs several job loops, every loop registered with
+        # RQ): the keys they renew, which expire with their liveness.
+        self._workers = sum(1 for _ in self.sync_redis.scan_iter(f"{ALIVE_PREFIX}*", count=1000))
         keys = sorted(self.sync_redis.scan_iter(f"{SANDBOX_REPORT_PREFIX}*", count=1000))
         reports = self.sync_redis.mget(keys) if keys else []
         self._worker_sandboxes = {

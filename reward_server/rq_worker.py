@@ -43,11 +43,35 @@ REPLY_PREFIX = "reward:reply:"
 CACHE_PREFIX = "reward:cache:"
 SANDBOX_REPORT_PREFIX = "reward:sandbox:"
 SANDBOX_REPORT_TTL_S = 60
+# One key per live worker process, renewed while it lives: its RQ registrations (one per job
+# loop) outlast a killed process by a minute and more when their loops were idle.
+ALIVE_PREFIX = "reward:worker:"
+
+
+def _process_key(prefix: str) -> str:
+    return f"{prefix}{socket.gethostname()}:{os.getpid()}"
+
+
+def _beat_alive(settings: Settings, stopping: threading.Event) -> None:
+    """Keep this process's liveness key until it stops; a killed one's expires with its liveness."""
+    key, ttl_ms = _process_key(ALIVE_PREFIX), int(max(settings.rq_liveness_s, 2) * 1000)
+    connection = Redis.from_url(settings.redis_url, socket_timeout=5)
+    while True:
+        try:
+            connection.set(key, "1", px=ttl_ms)
+        except (RedisConnectionError, RedisTimeoutError):
+            pass
+        if stopping.wait(ttl_ms / 3000):
+            break
+    try:
+        connection.delete(key)
+    except (RedisConnectionError, RedisTimeoutError):
+        pass
 
 
 def _report_sandbox_layers(settings: Settings) -> None:
     """Publish this worker's sandbox layers in Redis, for the API's /readyz, until exit."""
-    key = f"{SANDBOX_REPORT_PREFIX}{socket.gethostname()}:{os.getpid()}"
+    key = _process_key(SANDBOX_REPORT_PREFIX)
     connection = Redis.from_url(settings.redis_url, socket_timeout=5)
     while True:
         report = sandbox_report()
@@ -211,6 +235,8 @@ def run_worker(settings: Settings, burst: bool = False) -> int:
     threading.Thread(target=_report_sandbox_layers, args=(settings,), name="sandbox-report", daemon=True).start()
     RewardWorker.liveness_s = max(2, int(settings.rq_liveness_s))
     stopping = threading.Event()
+    alive = threading.Thread(target=_beat_alive, args=(settings, stopping), name="alive", daemon=True)
+    alive.start()
     workers: list[RewardWorker] = []
     loops = [
         threading.Thread(target=_worker_loop, args=(settings, burst, ThreadWorker, stopping, workers),
@@ -230,4 +256,5 @@ def run_worker(settings: Settings, burst: bool = False) -> int:
             worker._stop_requested = True
         for loop in loops:
             loop.join(timeout=settings.max_item_timeout_s)
+        alive.join(timeout=10)
         _runtime.close()
