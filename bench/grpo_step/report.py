@@ -75,7 +75,7 @@ def plot(figures: dict[str, Any], path: Path) -> None:
         bars.text(x, value, f"{value:.0f} s{wrong}", ha="center", va="bottom")
     bars.set_ylim(0, max([*values, 180]) * 1.25)
     bars.axhline(180, color="black", linestyle=":", linewidth=1)
-    bars.text(len(values) - 0.5, 182, "OpenRLHF's 180 s timeout", ha="right", va="bottom", fontsize=8)
+    bars.text(-0.45, 182, "OpenRLHF's 180 s timeout", ha="left", va="bottom", fontsize=8)
     bars.set_ylabel("seconds for the step")
     bars.set_title(f"{figures['samples']} samples, {figures['cores']} cores, {figures['backend']}")
     latencies = sorted(service.get("latencies_s") or [])
