@@ -31,6 +31,7 @@ from evaluation.benchmarks import BENCHMARKS, BenchmarkError, default_data_dir, 
 from evaluation.generations import TEMPLATES, GenerationsError, read_generations
 from services.rewards import RewardMode
 
+HELP = "score a checkpoint on the study's benchmarks; compare checkpoints"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = ("Score a checkpoint's generations on the study's benchmarks (sampling them from an "

@@ -27,7 +27,7 @@ from loadtest.runner import LoadConfig, LoadTester
 from loadtest.traffic import CODE_KINDS, DEFAULT_CODE_MIX, DEFAULT_DOMAIN_MIX, DOMAINS, Corpus, parse_mix
 
 LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
-
+HELP = "drive a deployment with OpenRLHF-like and batch traffic; report"
 
 def is_local_url(url: str) -> bool:
     """True for loopback hosts (127.0.0.0/8, ::1, localhost) and 0.0.0.0; no DNS lookup."""

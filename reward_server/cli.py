@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from importlib.metadata import entry_points
+
+COMMANDS_GROUP = "reward.commands"
 
 
 def _start_sandbox_first(args: argparse.Namespace) -> None:
@@ -76,23 +79,16 @@ def build_parser() -> argparse.ArgumentParser:
     gen_cli.add_arguments(gen)
     gen.set_defaults(func=gen_cli.run)
 
-    try:
-        from loadtest import cli as loadtest_cli
-    except ImportError:  # the load tester is a separate package of this repository
-        loadtest_cli = None
-    if loadtest_cli is not None:
-        loadtest = sub.add_parser("loadtest", help="drive a deployment with OpenRLHF-like and batch traffic; report")
-        loadtest_cli.add_arguments(loadtest)
-        loadtest.set_defaults(func=loadtest_cli.run)
-
-    try:
-        from evaluation import cli as eval_cli
-    except ImportError:  # like the load tester, the evaluation is a separate package of this repository
-        eval_cli = None
-    if eval_cli is not None:
-        evaluate = sub.add_parser("eval", help="score a checkpoint on the study's benchmarks; compare checkpoints")
-        eval_cli.add_arguments(evaluate)
-        evaluate.set_defaults(func=eval_cli.run)
+    # The repository's other packages (the load tester, the evaluation) add their commands
+    # through this entry-point group, so the service imports none of them.
+    for command in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        try:
+            module = command.load()
+        except ImportError:  # installed without that package
+            continue
+        parser_ = sub.add_parser(command.name, help=module.HELP)
+        module.add_arguments(parser_)
+        parser_.set_defaults(func=module.run)
     return parser
 
 
