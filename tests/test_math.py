@@ -109,12 +109,20 @@ def in_tags(answer_text: str) -> str:
 
 
 @pytest.mark.parametrize("gold", ["3\\sqrt{13}", "\\left( 3, \\frac{\\pi}{2} \\right)", "6 - 5i", "\\text{Evelyn}",
-                                  "1 \\pm \\sqrt{19}", "\\cot x", "\\frac{14}{3}", "[-2, 7]"])
+                                  "1 \\pm \\sqrt{19}", "\\cot x", "\\frac{14}{3}", "[-2, 7]", "2005!",
+                                  "-\\frac{5}{3}."])
 @pytest.mark.parametrize("form", ["{g}", "${g}$", "\\({g}\\)", "\\[{g}\\]", "\\boxed{{{g}}}",
                                   "The final answer is {g}.", "The final answer is ${g}$."])
 def test_gold_answers_in_every_form_models_write(gold, form):
     result = score_item(in_tags(form.format(g=gold)), math(gold), prompt=TAGS_PROMPT)
     assert result["verdict"] == "correct", result
+
+
+def test_a_factorial_is_not_its_argument():
+    """DeepScaleR's gold ``2005!``: a plain ``2005`` is another number."""
+    assert score_item(in_tags("2005"), math("2005!"), prompt=TAGS_PROMPT)["verdict"] == "wrong"
+    assert score_item(in_tags("5!"), math("120"), prompt=TAGS_PROMPT)["verdict"] == "correct"
+    assert score_item(in_tags("5!"), math("5"), prompt=TAGS_PROMPT)["verdict"] == "wrong"
 
 
 def test_final_answer_sentence_after_intermediate_boxes():

@@ -31,9 +31,13 @@ from bench.realdata.report import write_reports
 from reward_client.client import RewardClient
 from trainer.data.build import SourceSpec, load_tasks
 
-FILES: tuple[tuple[str, str], ...] = (
+# (file, converter[, the share of each form that must hold: 1 unless the file's own gold
+# answers are malformed in places, as DeepScaleR's training set's are: unbalanced braces,
+# `$-$$\frac{7}{9}$$`, prose such as `1, 8, and 49`; the target there is the 99% that
+# the real-data acceptance asks of every math form])
+FILES: tuple[tuple[str, str] | tuple[str, str, float], ...] = (
     ("paper-2507.17512/deepscaler/test.parquet", "verl"),
-    ("paper-2507.17512/deepscaler/train.parquet", "verl"),
+    ("paper-2507.17512/deepscaler/train.parquet", "verl", 0.99),
     ("paper-2507.17512/countdown/test.parquet", "verl"),
     ("paper-2507.17512/countdown/train.parquet", "verl"),
     ("paper-2507.17512/kk/test.parquet", "verl"),
@@ -110,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.data_dir is None or not args.data_dir.is_dir():
         console.print("[red]no data directory: give it as the first argument (it holds paper-2507.17512/ and mbpp/)")
         return 2
-    files = [(p, f) for p, f in FILES if not args.only or any(s in p for s in args.only.split(","))]
-    missing = [p for p, _ in files if not (args.data_dir / p).exists()]
+    files = [(p, f, *need) for p, f, *need in FILES if not args.only or any(s in p for s in args.only.split(","))]
+    missing = [p for p, *_ in files if not (args.data_dir / p).exists()]
     if missing:
         console.print(f"[red]missing under {args.data_dir}: {', '.join(missing)}")
         return 2
@@ -129,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         with RewardClient(url, batch_size=64, concurrency=4, deadline_s=3600) as client, Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
         ) as progress:
-            for relative, fmt in files:
+            for relative, fmt, *need in files:
                 path = args.data_dir / relative
                 tasks, loaded = load_tasks(SourceSpec.parse(f"{fmt}={path}"), progress=False)
                 if args.limit:
@@ -137,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
                 cases = cases_for(tasks)
                 results = score_cases(client, cases, progress, relative)
                 report["files"].append({
-                    "file": relative, "format": fmt, "converted": loaded.converted, "skipped": dict(loaded.skipped),
+                    "file": relative, "format": fmt, "need": need[0] if need else 1.0,
+                    "converted": loaded.converted, "skipped": dict(loaded.skipped),
                     "cases": len(cases), **summarise(cases, results),
                 })
             report["math_verify"] = math_verify_agreement(client)
@@ -148,11 +153,15 @@ def main(argv: list[str] | None = None) -> int:
     print_report(console, report)
     write_reports(report, args.out)
     console.print(f"report: {args.out / 'report.md'}, plot: {args.out / 'report.png'}")
-    return 0 if all_hold(report) else 1
+    short = [f"{file['file']} {form['source']} {form['form']}: {form['hold']} / {form['cases']}"
+             for file in report["files"] for form in file["forms"] if not holds(form, file["need"])]  # fmt: skip
+    for line in short:
+        console.print(f"[red]below the share that must hold: {line}")
+    return 0 if not short else 1
 
 
-def all_hold(report: dict[str, Any]) -> bool:
-    return all(f["expect"] == "report" or f["hold"] == f["cases"] for file in report["files"] for f in file["forms"])
+def holds(form: dict[str, Any], need: float) -> bool:
+    return form["expect"] == "report" or form["hold"] >= need * form["cases"]
 
 
 def print_report(console: Console, report: dict[str, Any]) -> None:
@@ -163,7 +172,7 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
         first = True
         for form in file["forms"]:
             share = 100.0 * form["hold"] / form["cases"] if form["cases"] else 0.0
-            style = "" if form["hold"] == form["cases"] or form["expect"] == "report" else "red"
+            style = "" if holds(form, file["need"]) else "red"
             table.add_row(
                 file["file"] if first else "", str(file["converted"]) if first else "",
                 str(sum(file["skipped"].values())) if first else "", form["source"], form["form"], form["expect"],

@@ -73,7 +73,7 @@ _STYLE_COMMAND = re.compile(r"\\(?:text|textbf|mathrm|mathbf|operatorname|mbox)\
 _WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}")
 _PROSE_WORDS = 3
 """A plain answer with this many words outside LaTeX commands is prose, not an expression."""
-_LATEX_SIGNS = re.compile(r"[\\^_{}=+*/()\[\]|<>:-]|, |(?<![A-Za-z])[A-Za-z](?![A-Za-z])")
+_LATEX_SIGNS = re.compile(r"[\\^_{}=+*/()\[\]|<>:!-]|, |(?<![A-Za-z])[A-Za-z](?![A-Za-z])")
 """A plain answer with one of these (an operator, a list ``3, 5, 7``, a ratio ``3 : 5``, a
 one-letter variable ``2k``) and no word is read as LaTeX first (``3\\sqrt{13}``,
 ``6 - 5i``); one with a word (``2 apples``, ``1,000.99m²`` in a sentence) or none of them
@@ -154,11 +154,16 @@ def parse_gold(answer: str) -> tuple[Any, ...]:
     Gold answers come as bare LaTeX, or already delimited or boxed."""
     text = answer.strip()
     delimited = text.startswith(("$", "\\(", "\\[")) or "\\boxed" in text
+    if not delimited:
+        # A full stop after a bare gold answer (``-\frac{5}{3}.``) ends a sentence; it is no part of it.
+        text = text.rstrip(" .;,") or text
     parsed = _parse(text) if delimited else _parse(f"${text}$")
     if not parsed:
         parsed = _parse(f"\\boxed{{{text}}}")
     if not parsed:
         parsed = [text]
+    if text != answer.strip():  # an answer that copies the gold with its full stop still matches it
+        parsed = [*parsed, *_parse(f"${answer.strip()}$"), answer.strip()]
     return tuple(parsed)
 
 
@@ -252,7 +257,8 @@ def verify(extracted: Extracted, label: MathLabel, options: RewardOptions) -> Ou
     details: dict[str, Any] = {"read": how, "boxed": how == "boxed"}
     if not pieces:
         return Outcome(score=0.0, parsed=False, reason="empty \\boxed{}", details=details)
-    distinct = list(dict.fromkeys(pieces))
+    # A full stop closing the answer (``\\boxed{-\\frac{5}{3}.}``) ends a sentence, as in gold answers.
+    distinct = list(dict.fromkeys(p.rstrip(" .;,") or p for p in pieces))
     if len(distinct) > _MAX_COMPARED:
         return Outcome(score=0.0, reason=f"hedging: {len(distinct)} different answers", details=details)
     if how == "boxed":
