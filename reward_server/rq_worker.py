@@ -48,39 +48,29 @@ SANDBOX_REPORT_TTL_S = 60
 ALIVE_PREFIX = "reward:worker:"
 
 
-def _process_key(prefix: str) -> str:
-    return f"{prefix}{socket.gethostname()}:{os.getpid()}"
-
-
-def _beat_alive(settings: Settings, stopping: threading.Event) -> None:
-    """Keep this process's liveness key until it stops; a killed one's expires with its liveness."""
-    key, ttl_ms = _process_key(ALIVE_PREFIX), int(max(settings.rq_liveness_s, 2) * 1000)
+def _announce(settings: Settings, stopping: threading.Event) -> None:
+    """Until this process stops: renew its liveness key (a killed process's expires with its
+    liveness) and publish its sandbox layers, for the API's /readyz."""
+    where = f"{socket.gethostname()}:{os.getpid()}"
+    alive_key, report_key = f"{ALIVE_PREFIX}{where}", f"{SANDBOX_REPORT_PREFIX}{where}"
+    ttl_ms = int(max(settings.rq_liveness_s, 2) * 1000)
     connection = Redis.from_url(settings.redis_url, socket_timeout=5)
     while True:
+        report = sandbox_report()
         try:
-            connection.set(key, "1", px=ttl_ms)
+            with connection.pipeline(transaction=False) as pipe:
+                pipe.set(alive_key, "1", px=ttl_ms)
+                if report["started"]:
+                    pipe.set(report_key, json.dumps(report), ex=SANDBOX_REPORT_TTL_S)
+                pipe.execute()
         except (RedisConnectionError, RedisTimeoutError):
             pass
         if stopping.wait(ttl_ms / 3000):
             break
     try:
-        connection.delete(key)
+        connection.delete(alive_key, report_key)
     except (RedisConnectionError, RedisTimeoutError):
         pass
-
-
-def _report_sandbox_layers(settings: Settings) -> None:
-    """Publish this worker's sandbox layers in Redis, for the API's /readyz, until exit."""
-    key = _process_key(SANDBOX_REPORT_PREFIX)
-    connection = Redis.from_url(settings.redis_url, socket_timeout=5)
-    while True:
-        report = sandbox_report()
-        if report["started"]:
-            try:
-                connection.set(key, json.dumps(report), ex=SANDBOX_REPORT_TTL_S)
-            except (RedisConnectionError, RedisTimeoutError):
-                pass
-        time.sleep(SANDBOX_REPORT_TTL_S / 3)
 
 
 class _WorkerRuntime:
@@ -232,11 +222,10 @@ def run_worker(settings: Settings, burst: bool = False) -> int:
     global _runtime
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     _runtime = _WorkerRuntime(settings)
-    threading.Thread(target=_report_sandbox_layers, args=(settings,), name="sandbox-report", daemon=True).start()
     RewardWorker.liveness_s = max(2, int(settings.rq_liveness_s))
     stopping = threading.Event()
-    alive = threading.Thread(target=_beat_alive, args=(settings, stopping), name="alive", daemon=True)
-    alive.start()
+    announcer = threading.Thread(target=_announce, args=(settings, stopping), name="announce", daemon=True)
+    announcer.start()
     workers: list[RewardWorker] = []
     loops = [
         threading.Thread(target=_worker_loop, args=(settings, burst, ThreadWorker, stopping, workers),
@@ -256,5 +245,5 @@ def run_worker(settings: Settings, burst: bool = False) -> int:
             worker._stop_requested = True
         for loop in loops:
             loop.join(timeout=settings.max_item_timeout_s)
-        alive.join(timeout=10)
+        announcer.join(timeout=10)
         _runtime.close()
