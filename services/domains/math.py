@@ -78,6 +78,8 @@ _LATEX_SIGNS = re.compile(r"[\\^_{}=+*/()\[\]|<>:!-]|, |(?<![A-Za-z])[A-Za-z](?!
 one-letter variable ``2k``) and no word is read as LaTeX first (``3\\sqrt{13}``,
 ``6 - 5i``); one with a word (``2 apples``, ``1,000.99m²`` in a sentence) or none of them
 (``1 000``, ``2,74``) is read as text first, as math-verify reads numbers."""
+_SENTENCE_END_MARKS = " .;,"
+"""What closes a sentence after an answer (``-\\frac{5}{3}.``); no part of the value."""
 _WORD_OF_TWO = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")
 _COMMAND_ARGUMENT = re.compile(r"\\[A-Za-z]+\*?\s*\{[^{}]*\}")
 """A LaTeX command with its first argument (``\\text{Evelyn}``, ``\\begin{pmatrix}``): no
@@ -155,8 +157,7 @@ def parse_gold(answer: str) -> tuple[Any, ...]:
     text = answer.strip()
     delimited = text.startswith(("$", "\\(", "\\[")) or "\\boxed" in text
     if not delimited:
-        # A full stop after a bare gold answer (``-\frac{5}{3}.``) ends a sentence; it is no part of it.
-        text = text.rstrip(" .;,") or text
+        text = text.rstrip(_SENTENCE_END_MARKS) or text
     parsed = _parse(text) if delimited else _parse(f"${text}$")
     if not parsed:
         parsed = _parse(f"\\boxed{{{text}}}")
@@ -187,7 +188,7 @@ def _read_text(text: str) -> list[Any]:
     text = text.strip()
     if _DELIMITED.search(text) or "\\boxed" in text:
         return _parse(text)
-    bare = text.rstrip(" .;,").strip()
+    bare = text.rstrip(_SENTENCE_END_MARKS).strip()
     if not bare or _is_prose(bare):
         return _parse(text)
     readings = (lambda: _parse(f"${bare}$", latex_only=True), lambda: _parse(text))
@@ -257,8 +258,8 @@ def verify(extracted: Extracted, label: MathLabel, options: RewardOptions) -> Ou
     details: dict[str, Any] = {"read": how, "boxed": how == "boxed"}
     if not pieces:
         return Outcome(score=0.0, parsed=False, reason="empty \\boxed{}", details=details)
-    # A full stop closing the answer (``\\boxed{-\\frac{5}{3}.}``) ends a sentence, as in gold answers.
-    distinct = list(dict.fromkeys(p.rstrip(" .;,") or p for p in pieces))
+    # A full stop closing a candidate (``\\boxed{-\\frac{5}{3}.}``) ends a sentence, as in gold answers.
+    distinct = list(dict.fromkeys(p.rstrip(_SENTENCE_END_MARKS) or p for p in pieces))
     if len(distinct) > _MAX_COMPARED:
         return Outcome(score=0.0, reason=f"hedging: {len(distinct)} different answers", details=details)
     if how == "boxed":
