@@ -220,11 +220,18 @@ def test_redis_going_away_and_coming_back(tmp_path):
         server.wait()
 
 
+def start_item_per_job_api(tmp_path, queue_deadline_s: float):
+    """An rq API that queues every item as a job of its own and caches nothing, so each
+    item's way through the workers can be followed."""
+    return start_service(tmp_path, {"REWARD_BACKEND": "rq", "REDIS_URL": REDIS_URL, "REWARD_RQ_BATCH_SIZE": "1",
+                                    "REWARD_CACHE_SIZE": "0", "REWARD_QUEUE_DEADLINE_S": str(queue_deadline_s)},
+                         ["--no-sandbox"])  # fmt: skip
+
+
 def test_a_worker_cuts_short_and_skips_the_items_a_request_gave_up(tmp_path):
     client = redis_or_fail()
     client.flushdb()
-    api = start_service(tmp_path, {"REWARD_BACKEND": "rq", "REDIS_URL": REDIS_URL, "REWARD_QUEUE_DEADLINE_S": "4",
-                                   "REWARD_RQ_BATCH_SIZE": "1", "REWARD_CACHE_SIZE": "0"}, ["--no-sandbox"])
+    api = start_item_per_job_api(tmp_path, queue_deadline_s=4)
     worker = start_worker(tmp_path, "worker", REWARD_RQ_WORKER_JOBS="1")  # one job at a time: the echo waits
     try:
         wait_for_workers(api.url, 1)
@@ -252,8 +259,7 @@ def test_a_worker_cuts_short_and_skips_the_items_a_request_gave_up(tmp_path):
 def test_a_worker_runs_several_jobs_at_once_so_a_slow_one_holds_back_no_other(tmp_path):
     client = redis_or_fail()
     client.flushdb()
-    api = start_service(tmp_path, {"REWARD_BACKEND": "rq", "REDIS_URL": REDIS_URL, "REWARD_QUEUE_DEADLINE_S": "20",
-                                   "REWARD_RQ_BATCH_SIZE": "1", "REWARD_CACHE_SIZE": "0"}, ["--no-sandbox"])
+    api = start_item_per_job_api(tmp_path, queue_deadline_s=20)
     worker = start_worker(tmp_path, "worker", REWARD_RQ_WORKER_JOBS="2", REWARD_SANDBOX_WORKERS="2")
     try:
         wait_for_workers(api.url, 1)
