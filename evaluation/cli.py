@@ -18,20 +18,13 @@ from pathlib import Path
 from typing import get_args
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from evaluation.benchmarks import BENCHMARKS, BenchmarkError, default_data_dir, parse_files, parse_names
 from evaluation.generations import TEMPLATES, GenerationsError, read_generations
 from services.rewards import RewardMode
 
 HELP = "score a checkpoint on the study's benchmarks; compare checkpoints"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = ("Score a checkpoint's generations on the study's benchmarks (sampling them from an "
@@ -91,11 +84,6 @@ def _stdout_console() -> Console:
     return Console(width=None if sys.stdout.isatty() else 160)
 
 
-def _bar(console: Console, what: str, show: bool) -> Progress:
-    return Progress(TextColumn(f"[bold]{what}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), console=console, disable=not show)  # fmt: skip
-
-
 def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     if getattr(args, "eval_command", None) == "compare":
@@ -123,6 +111,7 @@ def _compare(args: argparse.Namespace, console: Console) -> int:
 
 
 def _sample(args: argparse.Namespace, console: Console) -> tuple[Path, dict]:
+    from evaluation.evaluate import progress_bar
     from evaluation.sampling import SamplingConfig, SamplingError, benchmark_rows, done_ids, sample
 
     if not args.model:
@@ -146,7 +135,7 @@ def _sample(args: argparse.Namespace, console: Console) -> tuple[Path, dict]:
     console.print(f"{len(rows)} problems ({len(done)} already sampled), {config.n} samples each, "
                   f"{config.template} template, from {config.base_url}")  # fmt: skip
     try:
-        with _bar(console, "sampling", args.progress) as bar:
+        with progress_bar(console, "sampling", args.progress) as bar:
             task = bar.add_task("sampling", total=len(todo))
             sample(todo, config, path, api_key=args.api_key, advance=lambda n: bar.advance(task, n))
     except SamplingError as exc:

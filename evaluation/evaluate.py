@@ -25,10 +25,10 @@ from services.rewards import RewardMode
 from trainer.data.io import write_jsonl
 
 
-def scoring_progress(console: Console, show: bool):
-    """A rich progress bar over the samples (on stderr when the console is)."""
+def progress_bar(console: Console, what: str, show: bool) -> Progress:
+    """A rich progress bar over the samples being sampled or scored (on stderr when the console is)."""
     return Progress(
-        TextColumn("[bold]scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+        TextColumn(f"[bold]{what}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
         console=console, disable=not show,
     )
 
@@ -52,7 +52,7 @@ def evaluate(
     console = console or Console(stderr=True)
     samples = [Sample(r, p.label, p.prompt) for p in problems for r in p.responses]
     started = time.monotonic()
-    with scoring_progress(console, progress) as bar:
+    with progress_bar(console, "scoring", progress) as bar:
         task = bar.add_task("scoring", total=len(samples))
         advance: Callable[[int], None] = lambda n: bar.advance(task, n)  # noqa: E731
         results = score_samples(samples, url=url, mode=mode, workers=workers, api_key=api_key, advance=advance)
