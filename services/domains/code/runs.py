@@ -27,7 +27,6 @@ CALL_SLACK_S = 2.0
 """A call-based run's limit beyond its tests' own: loading the solution, the driver."""
 
 
-
 @dataclass
 class Runner:
     language: str
