@@ -29,6 +29,9 @@ COPY pyproject.toml README.md /src/
 RUN python3 -m venv /opt/venv \
  && python3 -c "import tomllib; print('\n'.join(tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies']))" >/tmp/requirements.txt \
  && /opt/venv/bin/pip install -r /tmp/requirements.txt
+# The candidate runtime: what programs in the sandbox may import besides the standard library.
+COPY sandbox/runtime-requirements.txt /src/sandbox/runtime-requirements.txt
+RUN /opt/venv/bin/pip install --no-deps --target /opt/sandbox-runtime -r /src/sandbox/runtime-requirements.txt
 COPY sandbox /src/sandbox
 COPY services /src/services
 COPY reward_server /src/reward_server
@@ -44,8 +47,10 @@ ENV DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_
 COPY deploy/system-packages.sh /usr/local/sbin/reward-system-packages
 RUN sh /usr/local/sbin/reward-system-packages
 COPY --from=build /opt/venv /opt/venv
+COPY --from=build /opt/sandbox-runtime /opt/sandbox-runtime
 COPY deploy/healthcheck.py /usr/local/lib/reward/healthcheck.py
 ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    REWARD_SANDBOX_RUNTIME=/opt/sandbox-runtime \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     REWARD_HOST=0.0.0.0 \

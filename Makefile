@@ -8,6 +8,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed-stamp
+RUNTIME_DIR := .sandbox-runtime/site-packages
 TRL_STAMP := $(VENV)/.trl-stamp
 # torch's CPU build (about 200 MB) from PyTorch's own index when it resolves; else PyPI's
 # torch==2.13.0, which on Linux x86-64 is the CUDA build (several GB with its nvidia-* wheels).
@@ -23,11 +24,15 @@ REDIS_URL ?= redis://127.0.0.1:6379/0
 system:
 	bash scripts/install_system.sh
 
-$(STAMP): pyproject.toml sandbox/_native.c
+$(STAMP): pyproject.toml sandbox/_native.c sandbox/runtime-requirements.txt
 	bash scripts/install_system.sh serve
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# The candidate runtime: what programs in the sandbox may import besides the standard
+	# library (every package pinned in the file, dependencies included).
+	rm -rf $(RUNTIME_DIR)
+	$(BIN)/pip install --quiet --no-deps --target $(RUNTIME_DIR) -r sandbox/runtime-requirements.txt
 	# OpenRLHF's and veRL's reward clients are tested against the service; their own deps
 	# (torch, ray, vllm, ...) are not needed for that.
 	$(BIN)/pip install --quiet --no-deps openrlhf==0.11.2 verl==0.9.1

@@ -15,8 +15,10 @@ ENV DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_
 COPY deploy/system-packages.sh /usr/local/sbin/reward-system-packages
 RUN sh /usr/local/sbin/reward-system-packages
 COPY ${WHEELHOUSE} /wheels
+COPY sandbox/runtime-requirements.txt /tmp/runtime-requirements.txt
 RUN python3 -m venv /opt/venv \
- && /opt/venv/bin/pip install --no-index --find-links /wheels /wheels/*.whl
+ && /opt/venv/bin/pip install --no-index --find-links /wheels /wheels/*.whl \
+ && /opt/venv/bin/pip install --no-index --find-links /wheels --no-deps --target /opt/sandbox-runtime -r /tmp/runtime-requirements.txt
 
 # ---------------------------------------------------------------- project: its wheel
 FROM deps AS project
@@ -31,10 +33,12 @@ ENV DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_
 COPY deploy/system-packages.sh /usr/local/sbin/reward-system-packages
 RUN sh /usr/local/sbin/reward-system-packages
 COPY --from=deps /opt/venv /opt/venv
+COPY --from=deps /opt/sandbox-runtime /opt/sandbox-runtime
 COPY --from=project /dist /dist
 RUN /opt/venv/bin/pip install --no-index --no-deps /dist/*.whl && rm -rf /dist
 COPY deploy/healthcheck.py /usr/local/lib/reward/healthcheck.py
 ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    REWARD_SANDBOX_RUNTIME=/opt/sandbox-runtime \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     REWARD_HOST=0.0.0.0 \

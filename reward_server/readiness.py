@@ -21,4 +21,8 @@ def sandbox_report() -> dict[str, Any]:
         "layers": layers,
         "native_setup": pool.native_setup,
         "inactive": sorted(name for name, on in layers.items() if not on),
+        **({"layer_errors": pool.layer_errors} if pool.layer_errors else {}),
+        "runtime": pool.runtime.report(),
+        "limits": pool.limits,
+        "compile_root": pool.compile_root,
     }

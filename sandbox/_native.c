@@ -35,7 +35,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#define SANDBOX_NATIVE_ABI 4
+#define SANDBOX_NATIVE_ABI 5
+#define SANDBOX_CGROUP_FDS 4
 
 struct sandbox_mount {
     const char *source;
@@ -48,7 +49,9 @@ struct sandbox_mount {
 struct sandbox_plan {
     int abi;
     int pid_ns_fd;             /* the server's own PID namespace; -1: no new PID namespace */
+    int mnt_ns_fd;             /* a mount namespace to enter first (the compile root); -1: none */
     int fds[4];                /* become 1 stdout, 2 stderr, 3 records, 4 control */
+    int cgroup_fds[SANDBOX_CGROUP_FDS]; /* cgroup.procs files the child moves itself into; -1: none */
     int unshare_flags;
     int n_mounts;
     const struct sandbox_mount *mounts;
@@ -60,6 +63,8 @@ struct sandbox_plan {
 
 /* Steps; a mount is SANDBOX_STEP_MOUNT + its index. */
 enum {
+    SANDBOX_STEP_CGROUP = 6,
+    SANDBOX_STEP_MNT_NS = 7,
     SANDBOX_STEP_FDS = 1,
     SANDBOX_STEP_UNSHARE = 2,
     SANDBOX_STEP_CHDIR = 3,
@@ -72,6 +77,18 @@ int sandbox_native_abi(void) { return SANDBOX_NATIVE_ABI; }
 
 static int setup_child(const struct sandbox_plan *plan, int *err)
 {
+    /* Into the run's cgroups first, so every page and CPU second of the run is counted there. */
+    for (int i = 0; i < SANDBOX_CGROUP_FDS; i++) {
+        if (plan->cgroup_fds[i] >= 0 && pwrite(plan->cgroup_fds[i], "0", 1, 0) != 1) {
+            *err = errno;
+            return SANDBOX_STEP_CGROUP;
+        }
+    }
+    /* The compile root's namespace, entered while its descriptor is still open. */
+    if (plan->mnt_ns_fd >= 0 && setns(plan->mnt_ns_fd, CLONE_NEWNS) != 0) {
+        *err = errno;
+        return SANDBOX_STEP_MNT_NS;
+    }
     int moved[4];
     for (int i = 0; i < 4; i++) {
         /* above every target first, so no dup2 below overwrites a source */
@@ -188,6 +205,7 @@ int sandbox_limit_and_drop(const long *limits, int uid, int gid)
 #define ZYGOTE_MSG_EXITED 2
 #define ZYGOTE_CHILD_FAILED 8
 #define ZYGOTE_CHILD 16
+#define ZYGOTE_MAX_CGROUPS 8
 
 struct sandbox_zygote_entry {
     int key;
@@ -205,10 +223,14 @@ struct sandbox_zygote {
     int pending;
     int request_key;
     int request_uid;
+    int request_cgroup;                       /* index into cgroup_fds, -1: none */
     int request_fds[ZYGOTE_FORK_FDS];
     char request_workdir[4096];
     struct sandbox_plan *child_plan;          /* in a child: the plan it was made with */
     int child_plan_index;                     /* its index in plans, -1: the one-off plan */
+    /* the slot's cgroups: per cgroup, the cgroup.procs files a child writes itself into */
+    int n_cgroups;
+    int cgroup_fds[ZYGOTE_MAX_CGROUPS][SANDBOX_CGROUP_FDS];
     /* children alive, until reaped */
     int n_live;
     int live_pid[ZYGOTE_MAX_LIVE];
@@ -304,6 +326,8 @@ static struct sandbox_plan *plan_for(struct sandbox_zygote *z)
 static int fork_pending(struct sandbox_zygote *z, struct sandbox_plan *plan)
 {
     memcpy(plan->fds, z->request_fds, sizeof plan->fds);
+    for (int i = 0; i < SANDBOX_CGROUP_FDS; i++)
+        plan->cgroup_fds[i] = z->request_cgroup >= 0 && z->request_cgroup < z->n_cgroups ? z->cgroup_fds[z->request_cgroup][i] : -1;
     z->pending = 0;
     pid_t pid = z->n_live < ZYGOTE_MAX_LIVE ? sandbox_fork(plan) : -EAGAIN;
     if (pid == 0) {
@@ -342,7 +366,7 @@ static int fork_pending(struct sandbox_zygote *z, struct sandbox_plan *plan)
 /* Read one request from the server: 1 read, 0 the server is gone, -errno. */
 static int read_request(struct sandbox_zygote *z)
 {
-    unsigned char payload[8 + sizeof z->request_workdir];
+    unsigned char payload[12 + sizeof z->request_workdir];
     union {
         char buffer[CMSG_SPACE(sizeof(int) * ZYGOTE_FORK_FDS)];
         struct cmsghdr align;
@@ -373,19 +397,21 @@ static int read_request(struct sandbox_zygote *z)
             close(fds[i]);
         return 0;
     }
-    if (n < 8 || n_fds != ZYGOTE_FORK_FDS || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+    if (n < 12 || n_fds != ZYGOTE_FORK_FDS || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
         for (int i = 0; i < n_fds; i++)
             close(fds[i]);
         send_forked(z->channel, -EINVAL, -1);
         return 2;
     }
-    uint32_t key, uid;
+    uint32_t key, uid, cgroup;
     memcpy(&key, payload, 4);
     memcpy(&uid, payload + 4, 4);
+    memcpy(&cgroup, payload + 8, 4);
     z->request_key = (int)be32toh(key);
     z->request_uid = (int)be32toh(uid);
-    size_t length = (size_t)n - 8;
-    memcpy(z->request_workdir, payload + 8, length);
+    z->request_cgroup = (int)be32toh(cgroup);
+    size_t length = (size_t)n - 12;
+    memcpy(z->request_workdir, payload + 12, length);
     z->request_workdir[length] = 0;
     memcpy(z->request_fds, fds, sizeof fds);
     z->pending = 1;

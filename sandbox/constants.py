@@ -19,6 +19,8 @@ LAYER_NAMES = (
     "no_new_privs",
     "rlimits",
     "seccomp",
+    "minimal_root",
+    "run_limits",
 )
 """The isolation layers a fork server probes and reports (``pool.layers``, ``/readyz``)."""
 

@@ -30,10 +30,17 @@ class ForkServerHandle:
     """A fork server of one slot. :meth:`start` launches it; :meth:`wait_ready` takes its
     report (layers, helper pids), so that a pool can start all its slots at once."""
 
-    def __init__(self, slot: int, uid: int, enabled_layers: dict[str, bool] | None) -> None:
+    def __init__(
+        self, slot: int, uid: int, enabled_layers: dict[str, bool] | None, python: str | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> None:  # fmt: skip
         self.slot = slot
         self.uid = uid
         self._enabled = enabled_layers
+        self._python = python or sys.executable
+        """The interpreter the server runs on: the candidate runtime's (sandbox/runtime.py)."""
+        self._options = options or {}
+        self.cgroups: dict[str, Any] | None = None
         self.layers: dict[str, bool] = {}
         self.layer_errors: dict[str, str] = {}
         self.zygote_pid: int | None = None
@@ -48,8 +55,13 @@ class ForkServerHandle:
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self._socket = parent_end
         self.fd = parent_end.fileno()
-        options = {"layers": self._enabled, "native_setup": os.environ.get("REWARD_SANDBOX_NATIVE", "1") != "0"}
-        args = [sys.executable, "-I", "-c", _BOOTSTRAP, _REPO_ROOT, str(child_end.fileno()), str(self.uid), json.dumps(options)]
+        options = {
+            **self._options, "layers": self._enabled, "checkout": _REPO_ROOT,
+            "native_setup": os.environ.get("REWARD_SANDBOX_NATIVE", "1") != "0",
+        }  # fmt: skip
+        # -S: no site module, so nothing of the service's virtualenv is on the module path;
+        # the server sets the run's module path itself once it is in the minimal root.
+        args = [self._python, "-I", "-S", "-c", _BOOTSTRAP, _REPO_ROOT, str(child_end.fileno()), str(self.uid), json.dumps(options)]
         try:
             self.process = subprocess.Popen(
                 args,
@@ -80,6 +92,8 @@ class ForkServerHandle:
         self.sweeper_pid = header.get("sweeper_pid")
         self.native_setup = header.get("native_setup", False)
         self.cpu_waits_measured = header.get("cpu_waits_measured", False)
+        self.cgroups = header.get("cgroups")
+        self.compile_root = header.get("compile_root", False)
         return None
 
     def request(

@@ -149,17 +149,18 @@ class _MountAttr(ctypes.Structure):
     ]
 
 
-def make_mount_tree_readonly(path: str = "/") -> None:
-    """Mark every mount under ``path`` read-only, nosuid, nodev (this mount namespace only)."""
+def mount_setattr(path: str, attr_set: int, attr_clr: int = 0, recursive: bool = True) -> None:
+    """Set (and clear) mount attributes on the mount at ``path`` and, with ``recursive``,
+    every mount under it (this mount namespace only)."""
     if platform.machine() != "x86_64":
         raise OSError(38, "mount_setattr: syscall number known only for x86_64")
-    attr = _MountAttr(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, 0, 0)
+    attr = _MountAttr(attr_set, attr_clr, 0, 0)
     _check(
         _libc.syscall(
             ctypes.c_long(SYS_mount_setattr_x86_64),
             ctypes.c_int(AT_FDCWD),
             path.encode(),
-            ctypes.c_uint(AT_RECURSIVE),
+            ctypes.c_uint(AT_RECURSIVE if recursive else 0),
             ctypes.byref(attr),
             ctypes.c_size_t(ctypes.sizeof(attr)),
         ),
@@ -249,6 +250,17 @@ X86_64_DENIED_SYSCALLS: dict[str, int] = {
     "semget": 64,
     "msgget": 68,
     "mq_open": 240,
+    # Watching files for another process's access: two runs would see each other through
+    # the read-only files their roots share.
+    "inotify_init": 253,
+    "inotify_init1": 294,
+    "inotify_add_watch": 254,
+    # A run's processes keep the priority they started with: one that lowered its own
+    # would wait for a CPU most of the time, which its wall clock credits.
+    "setpriority": 141,
+    "sched_setparam": 142,
+    "sched_setscheduler": 144,
+    "sched_setattr": 314,
 }
 CAPABILITY_CHECKED_SYSCALLS: dict[str, int] = {"mount": 165, "setns": 308, "sethostname": 170}
 """Left to the kernel: a child's own setup makes them after the filter is in force (it is
@@ -258,6 +270,17 @@ X86_64_SOCKET = 41
 X86_64_CLONE = 56
 X86_64_CLONE3 = 435
 X86_64_UNSHARE = 272
+X86_64_FLOCK = 73
+X86_64_FCNTL = 72
+FCNTL_LOCKS_AS_NO_OPS = (6, 7, 37, 38)
+"""F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW: granted without taking a lock, as flock
+is. A lock on a file the roots of two runs share (the read-only libraries) is a signal
+from one run to another; a run's own files are its own, so no run needs a lock to keep
+another out."""
+FCNTL_DENIED = (1024, 1026)
+"""F_SETLEASE, F_NOTIFY: leases and directory notifications would tell a run about
+another's opens."""
+_OFF_ARG1_LOW = 24
 UNSHARE_DENIED_FLAGS = CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWCGROUP | CLONE_NEWTIME
 """unshare flags no setup step uses; the others need CAP_SYS_ADMIN, which a run never has."""
 
@@ -300,6 +323,20 @@ def build_seccomp_program() -> bytes:
     prog.append(_insn(_BPF_JEQ_K, 0, 1, AF_UNIX))
     prog.append(_insn(_BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW))
     prog.append(_insn(_BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | EAFNOSUPPORT))
+    # flock: granted, no lock taken (errno 0: the call returns 0 without running).
+    prog.append(_insn(_BPF_JEQ_K, 0, 1, X86_64_FLOCK))
+    prog.append(_insn(_BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | 0))
+    # fcntl: record locks granted without a lock; leases and notifications refused.
+    block = 1 + 2 * (len(FCNTL_LOCKS_AS_NO_OPS) + len(FCNTL_DENIED)) + 1
+    prog.append(_insn(_BPF_JEQ_K, 0, block, X86_64_FCNTL))
+    prog.append(_insn(_BPF_LD_W_ABS, 0, 0, _OFF_ARG1_LOW))
+    for command in FCNTL_LOCKS_AS_NO_OPS:
+        prog.append(_insn(_BPF_JEQ_K, 0, 1, command))
+        prog.append(_insn(_BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | 0))
+    for command in FCNTL_DENIED:
+        prog.append(_insn(_BPF_JEQ_K, 0, 1, command))
+        prog.append(_insn(_BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | EPERM))
+    prog.append(_insn(_BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW))
     prog.append(_insn(_BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW))
     return b"".join(prog)
 

@@ -22,6 +22,17 @@ class Language:
     """The file the compile step leaves behind, carried into each run."""
     compile_time_limit_s: float = 30.0
     compile_memory_mb: int = 2048
+    max_artifact_mb: int = 64
+    """The largest program the compile step may leave (past it: a compile error that says so)."""
+    run_tools: tuple[str, ...] = ()
+    """Commands the run step needs in a run's root, by name (found on the sandbox's PATH)."""
+    run_paths: tuple[str, ...] = ()
+    """Host files and directories the run step needs in a run's root."""
+    compile_tools: tuple[str, ...] = ()
+    """Commands the compile step needs, by name: shown in the compile root only."""
+    compile_paths: tuple[str, ...] = ()
+    """Host files and directories the compile step needs (headers, the compiler's own
+    libraries): shown in the compile root only."""
 
     @property
     def in_process(self) -> bool:
@@ -43,6 +54,8 @@ register_language(
         compile_argv=("g++", "-O2", "-std=c++17", "-pipe", "-o", "solution", "solution.cpp"),
         artifact="solution",
         run_argv=("./solution",),
+        compile_tools=("g++", "gcc", "c++", "cc", "cpp", "as", "ld"),
+        compile_paths=("/usr/lib/gcc", "/usr/libexec/gcc", "/usr/include", "/usr/local/include", "/usr/lib/bfd-plugins"),
     )
 )
 LANGUAGE_ALIASES = {"py": "python", "python3": "python", "c++": "cpp", "cxx": "cpp", "cc": "cpp"}

@@ -11,8 +11,10 @@ from __future__ import annotations
 import ctypes
 import os
 
-NATIVE_ABI = 4
-NATIVE_STEP_NAMES = {1: "descriptors", 2: "unshare", 3: "chdir", 4: "no_new_privs", 5: "stdin"}
+NATIVE_ABI = 5
+NATIVE_STEP_NAMES = {1: "descriptors", 2: "unshare", 3: "chdir", 4: "no_new_privs", 5: "stdin", 6: "cgroup", 7: "setns"}
+CGROUP_FDS = 4
+"""cgroup.procs files a child writes itself into: one per hierarchy in use."""
 NATIVE_STEP_MOUNT = 100
 
 
@@ -32,7 +34,9 @@ class NativePlan(ctypes.Structure):
     _fields_ = [
         ("abi", ctypes.c_int),
         ("pid_ns_fd", ctypes.c_int),
+        ("mnt_ns_fd", ctypes.c_int),
         ("fds", ctypes.c_int * 4),
+        ("cgroup_fds", ctypes.c_int * CGROUP_FDS),
         ("unshare_flags", ctypes.c_int),
         ("n_mounts", ctypes.c_int),
         ("mounts", ctypes.POINTER(NativeMount)),
@@ -57,6 +61,7 @@ class NativeZygoteEntry(ctypes.Structure):
 ZYGOTE_MAX_LIVE = 256
 ZYGOTE_CHILD_FAILED = 8
 ZYGOTE_CHILD = 16
+ZYGOTE_MAX_CGROUPS = 8
 
 
 class NativeZygote(ctypes.Structure):
@@ -71,10 +76,13 @@ class NativeZygote(ctypes.Structure):
         ("pending", ctypes.c_int),
         ("request_key", ctypes.c_int),
         ("request_uid", ctypes.c_int),
+        ("request_cgroup", ctypes.c_int),
         ("request_fds", ctypes.c_int * 4),
         ("request_workdir", ctypes.c_char * 4096),
         ("child_plan", ctypes.POINTER(NativePlan)),
         ("child_plan_index", ctypes.c_int),
+        ("n_cgroups", ctypes.c_int),
+        ("cgroup_fds", (ctypes.c_int * CGROUP_FDS) * ZYGOTE_MAX_CGROUPS),
         ("n_live", ctypes.c_int),
         ("live_pid", ctypes.c_int * ZYGOTE_MAX_LIVE),
         ("live_pidfd", ctypes.c_int * ZYGOTE_MAX_LIVE),
@@ -83,18 +91,18 @@ class NativeZygote(ctypes.Structure):
 
 def _load() -> ctypes.PyDLL | None:
     """sandbox/_native.c as built by the install (``make install``), or None."""
-    import importlib.machinery
-
     here = os.path.dirname(os.path.abspath(__file__))
-    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        path = os.path.join(here, "_native" + suffix)
-        if os.path.exists(path):
+    # Any build will do (plain C without Python headers): the fork servers may run on
+    # another interpreter than the one that built it.
+    for name in sorted(os.listdir(here)):
+        path = os.path.join(here, name)
+        if name.startswith("_native") and name.endswith(".so"):
             try:
                 library = ctypes.PyDLL(path, use_errno=True)  # PyDLL: the GIL is held across the fork
             except OSError:
-                return None
+                continue
             if library.sandbox_native_abi() != NATIVE_ABI:
-                return None
+                continue  # a build of an older version of the C file
             library.sandbox_fork.restype = ctypes.c_int
             library.sandbox_fork.argtypes = (ctypes.POINTER(NativePlan),)
             library.sandbox_zygote_serve.restype = ctypes.c_int
@@ -112,6 +120,7 @@ the fork server then sets it to None and makes the same steps in Python)."""
 
 def native_plan(
     pid_ns_fd: int | None,
+    mnt_ns_fd: int | None,
     unshare_flags: int,
     mounts: list[tuple[str | None, str, str | None, int, str | None]],
     workdir: str,
@@ -120,7 +129,8 @@ def native_plan(
     """A plan for :func:`native_fork`; the caller sets ``plan.fds`` per child."""
     enc = lambda value: value.encode() if value is not None else None  # noqa: E731
     table = (NativeMount * max(1, len(mounts)))(*(NativeMount(enc(a), enc(b), enc(c), d, enc(e)) for a, b, c, d, e in mounts))
-    plan = NativePlan(NATIVE_ABI, -1 if pid_ns_fd is None else pid_ns_fd)
+    plan = NativePlan(NATIVE_ABI, -1 if pid_ns_fd is None else pid_ns_fd, -1 if mnt_ns_fd is None else mnt_ns_fd)
+    plan.cgroup_fds[:] = [-1] * CGROUP_FDS
     plan.unshare_flags = unshare_flags
     plan.n_mounts = len(mounts)
     plan.mounts = ctypes.cast(table, ctypes.POINTER(NativeMount))
@@ -148,9 +158,13 @@ class NativeZygoteLoop:
     step failed), when the server is gone
     (None), and for a request whose plan does not exist yet (``make_plan`` is called)."""
 
-    def __init__(self, channel: int, make_plan) -> None:
+    def __init__(self, channel: int, make_plan, cgroups: list[list[int]] = ()) -> None:
         assert lib is not None
         self.state = NativeZygote(NATIVE_ABI, channel)
+        self.state.n_cgroups = min(len(cgroups), ZYGOTE_MAX_CGROUPS)
+        for index, fds in enumerate(cgroups[:ZYGOTE_MAX_CGROUPS]):
+            padded = [*fds, -1, -1, -1, -1][:CGROUP_FDS]
+            self.state.cgroup_fds[index][:] = padded
         self.make_plan = make_plan
         self.plans: list[tuple[NativePlan, int, int, str | None]] = []
         """(plan, /tmp size, uid, host work dir), in the order of the C table."""

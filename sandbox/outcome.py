@@ -64,6 +64,9 @@ def classify(settings: RunSettings, reply: dict[str, Any], out: list[bytearray])
     elif killed_for == "timeout":
         result.status = model.TIMEOUT
         result.reason = f"wall-clock limit of {settings.wall_limit_s:g}s exceeded (the program slept or was blocked)"
+    elif killed_for == "memory_limit":
+        result.status = model.MEMORY_LIMIT
+        result.reason = f"memory limit of {settings.memory_mb} MB exceeded (the run's processes together)"
     elif killed_for == "output_limit":
         result.status = model.OUTPUT_LIMIT
         result.reason = f"output exceeded {settings.max_output_bytes} bytes"

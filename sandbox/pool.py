@@ -7,18 +7,29 @@ import itertools
 import os
 import threading
 import time
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
 from sandbox import model
+from sandbox.artifacts import ArtifactCache
+from sandbox.cgroups import CgroupPlan, plan_cgroups
 from sandbox.constants import LAYER_NAMES
 from sandbox.handle import ForkServerHandle
 from sandbox.languages import Language, get_language
 from sandbox.model import RunRequest, RunResult
 from sandbox.outcome import classify
-from sandbox.settings import EXEC, EXEC_COLLECT, PYTHON, PYTHON_DRIVER, RunSettings, default_wall_limit_s
+from sandbox.rootspec import root_plans
+from sandbox.runtime import RuntimeUnavailable, candidate_runtime
+from sandbox.settings import (
+    EXEC,
+    EXEC_COLLECT,
+    PYTHON,
+    PYTHON_DRIVER,
+    RunSettings,
+    default_wall_limit_s,
+    wait_allowance_s,
+)
 from sandbox.sizing import CpuPicker, default_slots, usable_cpus
 from sandbox.slots import Slots, Ticket
 
@@ -62,8 +73,17 @@ class SandboxPool:
         self._workers: list[ForkServerHandle] = []
         self._lock = threading.Lock()
         self._closed = False
-        self._compiled: OrderedDict[str, RunResult] = OrderedDict()
         self._compile_locks: dict[str, threading.Lock] = {}
+        try:
+            self.runtime = candidate_runtime()
+            """The interpreter and site-packages programs run with (sandbox/runtime.py)."""
+            plans = root_plans(self.runtime)
+        except (RuntimeUnavailable, ValueError, OSError) as exc:
+            raise SandboxUnavailable(f"the candidate runtime cannot be used: {exc}") from None
+        self.cgroup_plan: CgroupPlan = plan_cgroups()
+        self._options = {"root": plans, "cgroups": self.cgroup_plan.to_wire()}
+        self._artifacts = ArtifactCache()
+        """Compiled programs, on disk and bounded in bytes (sandbox/artifacts.py)."""
         self._run_ids = itertools.count(1)
         cpus = usable_cpus()
         self.sharing = -(-self.size // len(cpus))
@@ -107,7 +127,7 @@ class SandboxPool:
         return self._spawner.submit(self._launch_here, slots).result()
 
     def _launch_here(self, slots: range) -> list[ForkServerHandle]:
-        starting = [ForkServerHandle(slot, self._uid_base + 2 * slot, self._enabled) for slot in slots]
+        starting = [self._handle(slot) for slot in slots]
         try:
             for worker in starting:
                 worker.start()
@@ -116,6 +136,9 @@ class SandboxPool:
                 worker.stop()
             raise
         return starting
+
+    def _handle(self, slot: int) -> ForkServerHandle:
+        return ForkServerHandle(slot, self._uid_base + 2 * slot, self._enabled, self.runtime.python, self._options)
 
     def _take_ready(self, starting: list[ForkServerHandle], raise_errors: bool = False) -> None:
         """Each fork server takes runs once it reports ready; one that failed is stopped."""
@@ -164,6 +187,22 @@ class SandboxPool:
         return errors
 
     @property
+    def limits(self) -> dict[str, Any]:
+        """What holds each limit of a run (cgroups, or the watchdog and rlimits), and why
+        a cgroup mechanism is not in use where it is not."""
+        active = bool(self._workers) and all(w.layers.get("run_limits", False) for w in self._workers)
+        plan = self.cgroup_plan if active else CgroupPlan()
+        notes = dict(self.cgroup_plan.notes)
+        if not active and "run_limits" in self.layer_errors:
+            notes["run_limits"] = self.layer_errors["run_limits"]
+        return {"mechanisms": plan.mechanisms(), **({"notes": notes} if notes else {})}
+
+    @property
+    def compile_root(self) -> bool:
+        """Whether compilers are seen only by compile steps (a root of their own)."""
+        return bool(self._workers) and all(getattr(w, "compile_root", False) for w in self._workers)
+
+    @property
     def uids(self) -> list[int]:
         """Every uid a run of this pool may have: two per slot."""
         return [uid for w in self._workers for uid in (w.uid, w.uid + 1)]
@@ -210,7 +249,11 @@ class SandboxPool:
                 return compiled
             files = dict(req.files)
             assert language.artifact is not None and language.run_argv is not None
-            files[language.artifact] = compiled.files[language.artifact]
+            artifact = compiled.files.get(language.artifact)
+            if artifact is None:
+                return RunResult(status=model.SANDBOX_ERROR, reason="the compiled program was lost from the cache")
+            files[language.artifact] = artifact
+            compiled = replace(compiled, files={})
             settings = self._settings(req, mode=EXEC, argv=(*language.run_argv, *req.argv), files=files)
             result = self._dispatch(settings, req.source.encode(), req.stdin, files, None, cancel, priority)
             result.compile = compiled
@@ -228,6 +271,7 @@ class SandboxPool:
             wall_limit = float(req.wall_limit_s)
         else:
             wall_limit = default_wall_limit_s(time_limit, 1 if self.cpu_waits_measured else self.sharing)
+        files_bytes = sum(len(data) for data in files.values())
         return RunSettings(
             mode=mode,
             argv=argv,
@@ -243,20 +287,22 @@ class SandboxPool:
             max_open_files=int(req.max_open_files),
             driver_data=req.driver_data,
             restarts=bool(req.driver_restarts),
+            wait_allowance_s=wait_allowance_s(time_limit, self.sharing),
+            files_mb=0 if files_bytes < (1 << 20) else 16 * -(-files_bytes // (16 << 20)),
         )
 
     def _compile(
         self, language: Language, req: RunRequest, cancel: threading.Event | None, priority: float
     ) -> RunResult:
+        """The compile step's result, its program among its files: from the cache (on disk),
+        else compiled now, once per source even when many tests of it arrive at once."""
         key = hashlib.sha256(f"{language.name}\0{language.compile_argv}\0{req.source}".encode()).hexdigest()
         with self._lock:
             lock = self._compile_locks.setdefault(key, threading.Lock())
-        with lock:  # one compile per source even when many tests of it arrive at once
-            with self._lock:
-                cached = self._compiled.get(key)
-                if cached is not None:
-                    self._compiled.move_to_end(key)
-                    return cached
+        with lock:
+            cached = self._cached_compile(language, key)
+            if cached is not None:
+                return cached
             compile_req = replace(
                 req,
                 time_limit_s=language.compile_time_limit_s,
@@ -264,29 +310,48 @@ class SandboxPool:
                 memory_mb=max(req.memory_mb, language.compile_memory_mb),
                 collect=[language.artifact] if language.artifact else [],
                 max_processes=max(req.max_processes, 16),
-                max_file_mb=max(req.max_file_mb, 64),
+                max_file_mb=max(req.max_file_mb, language.max_artifact_mb),
                 stdin=b"",
             )
-            files = {language.source_file: req.source.encode()}
+            files = {language.source_file: req.source.encode("utf-8", "surrogatepass")}
             settings = self._settings(compile_req, mode=EXEC_COLLECT, argv=tuple(language.compile_argv or ()), files=files)
             result = self._dispatch(settings, b"", b"", files, None, cancel, priority)
             if result.status == model.CANCELLED:
                 return result  # not cached: the next test of this source compiles it
-            if result.status == model.OK and language.artifact not in result.files:
+            too_large = next((r for r in result.records if isinstance(r, dict) and "too_large" in r), None)
+            if result.status == model.OK and too_large is not None:
+                size = too_large.get("too_large", 0) / (1 << 20)
+                result = replace(result, status=model.COMPILE_ERROR,
+                                 reason=f"the compiled program is {size:.1f} MB, over the {language.max_artifact_mb} MB limit")  # fmt: skip
+            elif result.status == model.OK and language.artifact not in result.files:
                 result = replace(result, status=model.COMPILE_ERROR, reason="the compiler left no program")
             elif result.status in (model.RUNTIME_ERROR, model.MEMORY_LIMIT):
                 tail = result.stderr.strip()[-2000:]
-                result = replace(result, status=model.COMPILE_ERROR, reason=f"compilation failed: {tail}")
+                reason = f"compilation failed: {tail}"
+                if "File too large" in tail:  # a compiler's output met the file-size limit
+                    reason = f"the compiled program is over the {language.max_artifact_mb} MB limit: {tail[-500:]}"
+                result = replace(result, status=model.COMPILE_ERROR, reason=reason)
+            elif result.status == model.OUTPUT_LIMIT:
+                result = replace(result, status=model.COMPILE_ERROR,
+                                 reason=f"the compiled program is over the {language.max_artifact_mb} MB limit ({result.reason})")  # fmt: skip
             elif result.status != model.OK:
                 result = replace(result, reason=f"compilation: {result.reason}")
             if result.status == model.COMPILE_ERROR and result.reason is None:
                 result.reason = "compilation failed"
-            with self._lock:
-                self._compiled[key] = result
-                while len(self._compiled) > 256:
-                    old, _ = self._compiled.popitem(last=False)
-                    self._compile_locks.pop(old, None)
+            program = result.files.get(language.artifact or "") if result.status == model.OK else None
+            self._artifacts.put(key, program or b"", replace(result, files={}, stdout=result.stdout[-4000:]))
             return result
+
+    def _cached_compile(self, language: Language, key: str) -> RunResult | None:
+        meta = self._artifacts.meta(key)
+        if meta is None:
+            return None
+        if meta.status != model.OK:
+            return replace(meta)
+        got = self._artifacts.get(key)
+        if got is None:
+            return None  # evicted meanwhile: compiled again
+        return replace(got[1], files={language.artifact: got[0]})
 
     def _dispatch(
         self,
@@ -357,7 +422,7 @@ class SandboxPool:
             dead.stop()
         except Exception:  # noqa: BLE001
             pass
-        fresh = ForkServerHandle(dead.slot, dead.uid, self._enabled)
+        fresh = self._handle(dead.slot)
         self._spawner.submit(fresh.start).result()
         error = fresh.wait_ready()
         if error is not None:
@@ -383,6 +448,8 @@ class SandboxPool:
             except Exception:  # noqa: BLE001
                 pass
         self._spawner.shutdown(wait=False)
+        self.cgroup_plan.remove()
+        self._artifacts.close()
 
     def __enter__(self) -> SandboxPool:
         return self

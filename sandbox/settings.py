@@ -43,6 +43,20 @@ def default_wall_limit_s(time_limit_s: float, sharing: int = 1) -> float:
     return time_limit_s * sharing + WALL_SLACK_S
 
 
+WAIT_ALLOWANCE_MIN = 8
+"""The least waiting for a CPU the wall clock credits a run, in multiples of its time limit."""
+
+
+def wait_allowance_s(time_limit_s: float, sharing: int) -> float:
+    """The most waiting for a CPU a run's wall clock credits it: twice as long as a
+    CPU-bound run can wait when every slot shares the CPUs, and at least
+    ``WAIT_ALLOWANCE_MIN`` times its time limit (a machine loaded from outside the sandbox
+    slows every run). Counted once per run, so processes waiting side by side gain
+    nothing; bounded, so a run whose processes get little CPU (the scheduler's choice, or
+    its own) cannot hold its slot for long."""
+    return time_limit_s * max(WAIT_ALLOWANCE_MIN, 2 * sharing)
+
+
 class RunSettings(NamedTuple):
     """What a fork server and its child need to know about one run (the program itself,
     its stdin, files and driver travel beside it as blobs)."""
@@ -67,6 +81,13 @@ class RunSettings(NamedTuple):
     restarts: bool = False
     cpu: int | None = None
     """The CPU a driver run and its candidate are kept on (None: anywhere)."""
+    wait_allowance_s: float = 0.0
+    """The most waiting for a CPU that the wall clock credits a run (counted once per run,
+    however many of its processes wait at once): what a run may hold its slot beyond
+    ``wall_limit_s`` because other runs held the CPUs."""
+    files_mb: int = 0
+    """Megabytes of the files written into the work dir before the run (a compiled
+    program): its /tmp holds them besides ``max_file_mb``."""
 
     def to_wire(self) -> list[Any]:
         """As JSON data: the values in field order (both ends run the same code)."""
@@ -84,9 +105,25 @@ class RunSettings(NamedTuple):
 
     @property
     def tmp_mb(self) -> int:
-        """The size of the run's /tmp: what a prepared child fixes before its request."""
-        return tmp_mb(self.max_file_mb)
+        """The size of the run's /tmp."""
+        return tmp_mb(self.max_file_mb) + self.files_mb
+
+    @property
+    def key(self) -> int:
+        """What a prepared child fixes before its request: the size of its /tmp and its root."""
+        return root_key(self.tmp_mb, self.mode == EXEC_COLLECT)
 
 
 def tmp_mb(max_file_mb: int) -> int:
     return max(64, 4 * max_file_mb)
+
+
+def root_key(tmp_size_mb: int, compile_step: bool) -> int:
+    """A child's key: its /tmp size, and whether it sees the compile root (compilers
+    visible) rather than the run root."""
+    return tmp_size_mb * 2 + int(compile_step)
+
+
+def key_parts(key: int) -> tuple[int, bool]:
+    """The /tmp size and whether it is the compile root, from a key."""
+    return key // 2, bool(key & 1)

@@ -92,7 +92,9 @@ def test_correct_cpu_bound_programs_sharing_the_cpus_are_not_timeouts():
         started = [Background(pool, request) for _ in range(runs)]
         results = [b.join() for b in started]
     assert [r.status for r in results] == ["ok"] * runs, [(r.status, r.reason, r.cpu_s, r.wall_s) for r in results]
-    assert all(r.stdout == "done\n" and 1.0 <= r.cpu_s < 1.5 for r in results), results
+    # The run's CPU as its cgroup counts it: a program still on a CPU when it is read has
+    # its last few milliseconds not yet added.
+    assert all(r.stdout == "done\n" and 0.98 <= r.cpu_s < 1.5 for r in results), results
     # They did share: each needed 1 CPU second with a third of a CPU, far longer than the
     # 2.5 s a wall clock counting the waits for a CPU would have allowed.
     assert max(r.wall_s for r in results) > 1.5 + 1.0, [r.wall_s for r in results]

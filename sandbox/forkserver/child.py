@@ -51,6 +51,13 @@ def run(slot: Slot, uid: int, workdir: str) -> None:
             os.sched_setaffinity(0, (settings.cpu,))
         except OSError:
             pass  # a CPU taken away since (cpuset change): the run goes anywhere
+    # The work files (a compiled program among them) are written before the file-size
+    # limit is set: it limits what the program writes, not what it was given.
+    owner = uid if enabled["uid"] else -1
+    for name, data in files.items():
+        _write_work_file(name, data, owner=owner)
+    if settings.source_file:
+        _write_work_file(settings.source_file, source, executable=False, owner=owner)
     # ---- before any untrusted code: rlimits, then the slot's uid
     # (The sweeper's real uid is the slot's first: one more process for that uid.)
     extra = int(uid == slot.sweeper_uid)
@@ -65,10 +72,6 @@ def run(slot: Slot, uid: int, workdir: str) -> None:
             layer_step("rlimits", _set_rlimits, settings, extra)
         if enabled["uid"]:
             layer_step("uid", _drop_privileges, uid, uid)
-    for name, data in files.items():
-        _write_work_file(name, data)
-    if settings.source_file:
-        _write_work_file(settings.source_file, source, executable=False)
 
     if mode == PROBE:
         _emit_raw({"sandbox": "ready"})
@@ -150,12 +153,22 @@ def _drop_privileges(uid: int, gid: int) -> None:
     os.setresuid(uid, uid, uid)
 
 
-def _write_work_file(name: str, data: bytes, executable: bool = True) -> None:
-    if os.path.isabs(name) or ".." in name.split("/"):
+def _write_work_file(name: str, data: bytes, executable: bool = True, owner: int = -1) -> None:
+    if os.path.isabs(name) or ".." in name.split("/") or not name:
         raise OSError(22, f"file name {name!r} must stay inside the work dir")
-    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o755 if executable else 0o644)
+    if "/" in name:
+        os.makedirs(os.path.dirname(name), exist_ok=True)
+    # O_EXCL|O_NOFOLLOW: the work dir is a fresh tmpfs, and nothing in it is followed.
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o755 if executable else 0o644)
     try:
-        os.write(fd, data)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        if owner >= 0:
+            try:
+                os.fchown(fd, owner, owner)
+            except PermissionError:
+                pass  # no CAP_CHOWN (a container): the program may read and run it, not change it
     finally:
         os.close(fd)
 

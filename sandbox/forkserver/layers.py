@@ -12,6 +12,8 @@ from typing import Any
 
 from sandbox import isolation
 from sandbox.constants import LAYER_NAMES
+from sandbox.forkserver import root
+from sandbox.forkserver.runcgroups import RunCgroups
 from sandbox.forkserver.slot import SandboxSetupError, Slot
 from sandbox.settings import PROBE, RunSettings
 
@@ -20,22 +22,36 @@ PRIVATE_TMPFS_DIRS = ("/dev/shm", "/var/tmp", "/run/lock")
 RUN_TMPFS_DIRS = ("/tmp", *PRIVATE_TMPFS_DIRS)
 DROPPED_MOUNT_TREES = ("/sys", "/dev/pts", "/dev/mqueue", "/dev/hugepages", *RUN_TMPFS_DIRS)
 
-_host: dict[str, Any] = {"pid": 0, "namespaces": {}}
-"""The fork server's pid and the host side's namespace identities, for the probe."""
+_host: dict[str, Any] = {"pid": 0, "namespaces": {}, "checkout": ""}
+"""The fork server's pid, the host side's namespace identities and the service's
+checkout, for the probe."""
 
 
-def record_host_identity() -> None:
+def record_host_identity(checkout: str = "") -> None:
     """Read before the server joins namespaces of its own: what a child must differ from."""
     _host["pid"] = os.getpid()
     _host["namespaces"] = {kind: isolation.namespace_id(kind) for kind in ("net", "ipc", "mnt", "uts")}
+    _host["checkout"] = checkout
 
 
-def prepare(slot: Slot) -> None:
-    """The server's own namespaces and file system view, which every run starts from."""
+def prepare(slot: Slot, options: dict[str, Any] | None = None) -> None:
+    """The server's own namespaces, cgroups and file system view, which every run starts
+    from. ``options`` carries the pool's plans: ``root`` (sandbox/rootspec.py) and
+    ``cgroups`` (sandbox/cgroups.py)."""
+    options = options or {}
     layers = slot.layers
     if os.geteuid() != 0:
-        for layer in ("pid_ns", "net_ns", "ipc_ns", "mount_ns", "uts_ns", "readonly_root", "private_proc", "uid"):
+        for layer in ("pid_ns", "net_ns", "ipc_ns", "mount_ns", "uts_ns", "readonly_root", "private_proc", "uid",
+                      "minimal_root", "run_limits"):  # fmt: skip
             slot.disable(layer, "the sandbox is not running as root")
+    if layers["run_limits"]:
+        # Made while the host's /sys is still in view; only descriptors are kept.
+        groups = RunCgroups(options.get("cgroups"), f"slot{slot.uids[0]}")
+        if groups:
+            slot.cgroups = groups
+            slot.cgroup_fds = groups.procs_table()
+        else:
+            slot.disable("run_limits", groups.error or "no cgroup hierarchy is usable (see the pool's limits report)")
     if layers["net_ns"]:
         try:
             isolation.unshare(isolation.CLONE_NEWNET)
@@ -53,17 +69,32 @@ def prepare(slot: Slot) -> None:
                     _sethostname("sandbox")
             except OSError as exc:
                 slot.disable(layer, str(exc))
-    if layers["mount_ns"]:
-        try:
-            _prepare_filesystem_view(layers["readonly_root"])
-        except OSError as exc:
-            slot.disable("mount_ns", f"preparing the file system view: {exc}")
-            slot.disable("readonly_root", "needs mount_ns")
     if layers["pid_ns"]:
         try:
             slot.own_pid_ns_fd = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
         except OSError as exc:
             slot.disable("pid_ns", str(exc))
+    if not layers["mount_ns"]:
+        slot.disable("minimal_root", "needs mount_ns")
+    else:
+        try:
+            isolation.unshare(isolation.CLONE_NEWNS)
+            isolation.mount(None, "/", None, isolation.MS_REC | isolation.MS_PRIVATE)
+            plans = options.get("root")
+            if layers["minimal_root"] and plans:
+                try:
+                    slot.compile_ns_fd, slot.host_proc_fd = root.build(plans, slot.uids)
+                    slot.module_path = list(plans["module_path"])
+                except OSError as exc:
+                    slot.disable("minimal_root", f"building the run's root: {exc}")
+            elif layers["minimal_root"]:
+                slot.disable("minimal_root", "the pool sent no plan of the root")
+            if not layers["minimal_root"]:
+                _prepare_filesystem_view(layers["readonly_root"])
+        except OSError as exc:
+            slot.disable("mount_ns", f"preparing the file system view: {exc}")
+            slot.disable("readonly_root", "needs mount_ns")
+            slot.disable("minimal_root", "needs mount_ns")
     if layers["seccomp"]:
         try:
             slot.seccomp = isolation.SeccompFilter()
@@ -110,11 +141,23 @@ def observe(settings: RunSettings) -> dict[str, bool]:
         observed[layer] = isolation.namespace_id(kind) != host_namespaces.get(kind)
     observed["private_proc"] = observed["pid_ns"] and not os.path.exists(f"/proc/{_host['pid']}")
     try:
-        with open("/usr/.sandbox-probe", "w"):
+        with open("/usr/.sandbox-probe" if os.path.isdir("/usr") else "/.sandbox-probe", "w"):
             pass
         observed["readonly_root"] = False
     except OSError:
         observed["readonly_root"] = True
+    checkout = _host["checkout"]
+    try:
+        with open("/etc/hostname") as fh:
+            own_etc = fh.read() == "sandbox\n"
+    except OSError:
+        own_etc = False
+    observed["minimal_root"] = own_etc and not (checkout and os.path.exists(checkout))
+    try:
+        with open("/proc/self/cgroup") as fh:
+            observed["run_limits"] = "reward-sandbox-" in fh.read()
+    except OSError:
+        observed["run_limits"] = False
     try:
         import socket
 
@@ -133,12 +176,11 @@ def _interpreter_dirs() -> set[str]:
 
 
 def _prepare_filesystem_view(readonly: bool) -> None:
-    """The fork server's own mount namespace, which every run copies: the interpreter's
+    """Where the minimal root cannot be built: the host's file system, in the fork
+    server's own mount namespace, which every run copies: the interpreter's
     directories reachable by an unprivileged uid (a Python under a private home such as
     /root/.pyenv is exposed alone, on a tmpfs that hides the rest of that home) and,
     with ``readonly``, every mount read-only, nosuid and nodev."""
-    isolation.unshare(isolation.CLONE_NEWNS)
-    isolation.mount(None, "/", None, isolation.MS_REC | isolation.MS_PRIVATE)
     hidden: dict[str, set[str]] = {}
     for directory in sorted(_interpreter_dirs()):
         parts = directory.strip("/").split("/")
@@ -159,7 +201,7 @@ def _prepare_filesystem_view(readonly: bool) -> None:
                 os.close(fd)
     _drop_mounts_runs_do_not_need()
     if readonly:
-        isolation.make_mount_tree_readonly("/")
+        isolation.mount_setattr("/", isolation.MOUNT_ATTR_RDONLY | isolation.MOUNT_ATTR_NOSUID | isolation.MOUNT_ATTR_NODEV)
 
 
 def _drop_mounts_runs_do_not_need() -> None:

@@ -1,5 +1,6 @@
 """The fork server's entry point, as the pool starts it:
-``python -I -c BOOTSTRAP REPO_ROOT CHANNEL_FD UID OPTIONS_JSON``."""
+``python -I -S -c BOOTSTRAP REPO_ROOT CHANNEL_FD UID OPTIONS_JSON``, the options holding
+the layers to try, the plans of the run's root and cgroups, and the checkout."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ def main() -> None:
     options = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
     if not options.get("native_setup", True):
         native.lib = None  # REWARD_SANDBOX_NATIVE=0: the Python setup (tests compare both)
-    server = ForkServer(channel_fd, uid, options.get("layers"))
-    layers.record_host_identity()
+    server = ForkServer(channel_fd, uid, options.get("layers"), options)
+    layers.record_host_identity(options.get("checkout", ""))
     try:
         server.start()
     except Exception as exc:

@@ -22,6 +22,7 @@ from sandbox.constants import CONTROL_FD
 from sandbox.forkserver import child as child_run
 from sandbox.forkserver.layers import PRIVATE_TMPFS_DIRS
 from sandbox.forkserver.slot import LayerFailure, Slot, layer_step
+from sandbox.settings import key_parts
 from sandbox.wire import RECORDS_FD
 
 Mount = tuple[str | None, str, str | None, int, str | None]
@@ -33,10 +34,12 @@ class PreparedChild:
 
     def __init__(
         self, key: int, uid: int, control: socket.socket, child_control: socket.socket, out: tuple[int, int],
-        err: tuple[int, int], rec: tuple[int, int], host_workdir: str | None,
+        err: tuple[int, int], rec: tuple[int, int], host_workdir: str | None, cgroup: int = -1,
     ) -> None:  # fmt: skip
         self.key = key
         self.uid = uid
+        self.cgroup = cgroup
+        """The index of the slot's cgroup the child moves into (-1: none)."""
         self.pid: int | None = None
         self.pidfd = -1
         self.control, self.child_control = control, child_control
@@ -84,7 +87,7 @@ class PreparedChild:
             self.host_workdir = None
 
 
-def allocate(slot: Slot, key: int, uid: int) -> PreparedChild:
+def allocate(slot: Slot, key: int, uid: int, cgroup: int = -1) -> PreparedChild:
     """The server's side of a child to be prepared: its pipes and control socket, and a
     host work dir when there is no mount namespace."""
     out_r, out_w = os.pipe2(os.O_CLOEXEC)
@@ -99,18 +102,23 @@ def allocate(slot: Slot, key: int, uid: int) -> PreparedChild:
         if slot.layers["uid"]:
             os.chown(host_workdir, uid, uid)
     pipes = (out_r, out_w), (err_r, err_w), (rec_r, rec_w)
-    return PreparedChild(key, uid, control, child_control, *pipes, host_workdir)
+    return PreparedChild(key, uid, control, child_control, *pipes, host_workdir, cgroup)
 
 
-def fork_child(slot: Slot, key: int, uid: int, fds: tuple[int, int, int, int], host_workdir: str | None) -> int:
+def fork_child(
+    slot: Slot, key: int, uid: int, fds: tuple[int, int, int, int], host_workdir: str | None, cgroup: int = -1
+) -> int:
     """Fork one child into a PID namespace of its own; in the child, set it up: with
     the native fast path (sandbox/_native.c) when it is built, else in Python. ``fds``
-    become its descriptors 1 to 4 (stdout, stderr, records, control)."""
+    become its descriptors 1 to 4 (stdout, stderr, records, control); ``cgroup`` is the
+    slot's cgroup it moves into."""
     workdir = host_workdir or "/tmp"
     plan = None
+    procs = slot.cgroup_fds[cgroup] if 0 <= cgroup < len(slot.cgroup_fds) else []
     if native.lib is not None:
         plan = native_plan(slot, key, uid, workdir)
         plan.fds[:] = fds
+        plan.cgroup_fds[:] = [*procs, -1, -1, -1, -1][: native.CGROUP_FDS]
         pid = native.native_fork(plan)
     else:
         if slot.layers["pid_ns"]:
@@ -122,7 +130,7 @@ def fork_child(slot: Slot, key: int, uid: int, fds: tuple[int, int, int, int], h
             isolation.setns(slot.own_pid_ns_fd, isolation.CLONE_NEWPID)  # later forks stay out of it
     if pid:
         return pid
-    in_child(slot, plan, key, uid, workdir, fds)  # never returns
+    in_child(slot, plan, key, uid, workdir, fds, cgroup_procs=procs)  # never returns
     return 0
 
 
@@ -134,18 +142,19 @@ def in_child(
     workdir: str,
     fds: tuple[int, ...] = (),
     failed: bool | None = None,
+    cgroup_procs: list[int] = (),  # type: ignore[assignment]
 ) -> None:
     """In a freshly forked child: its setup (unless the native fork made it: ``plan``,
     ``failed`` when known without reading the plan), then the run; the process ends here."""
     code = 125
     try:
         if plan is None:
-            _python_setup(slot, key, uid, fds, workdir)
+            _python_setup(slot, key, uid, fds, workdir, cgroup_procs)
         elif plan.failed_step if failed is None else failed:
             step = plan.failed_step
             layer = plan.layers[step - native.NATIVE_STEP_MOUNT] if step >= native.NATIVE_STEP_MOUNT else (
                 ("mount_ns" if plan.unshare_flags & isolation.CLONE_NEWNS else "ipc_ns") if step == 2 else
-                "no_new_privs" if step == 4 else None
+                "no_new_privs" if step == 4 else "minimal_root" if step == 7 else "run_limits" if step == 6 else None
             )  # fmt: skip
             what = native.NATIVE_STEP_NAMES.get(step, "mount")
             raise LayerFailure(layer or "rlimits", OSError(plan.failed_errno, f"{what}: {os.strerror(plan.failed_errno)}"))
@@ -165,19 +174,21 @@ def in_child(
         os._exit(code)
 
 
-def mounts(slot: Slot, tmp_mb: int, uid: int) -> list[tuple[str, Mount]]:
+def mounts(slot: Slot, key: int, uid: int) -> list[tuple[str, Mount]]:
     """A child's mounts, each with the layer it belongs to: its mount namespace made
-    private, tmpfs work dirs, a /proc of its PID namespace."""
+    private, a tmpfs work dir (besides, without the minimal root, tmpfs over the host's
+    other shared temporary directories), a /proc of its PID namespace."""
     layers = slot.layers
     if not layers["mount_ns"]:
         return []
+    tmp_mb, _compile = key_parts(key)
     owner = f"uid={uid},gid={uid}" if layers["uid"] else "uid=0,gid=0"
     nosuid_nodev = isolation.MS_NOSUID | isolation.MS_NODEV
     made: list[tuple[str, Mount]] = [
         ("mount_ns", (None, "/", None, isolation.MS_REC | isolation.MS_PRIVATE, None)),
         ("mount_ns", ("tmpfs", "/tmp", "tmpfs", nosuid_nodev, f"size={tmp_mb}m,nr_inodes=4096,mode=0700,{owner}")),
     ]
-    for path in PRIVATE_TMPFS_DIRS:
+    for path in () if layers["minimal_root"] else PRIVATE_TMPFS_DIRS:
         if os.path.isdir(path):
             data = f"size=8m,nr_inodes=256,mode=0700,{owner}"
             made.append(("mount_ns", ("tmpfs", path, "tmpfs", nosuid_nodev | isolation.MS_NOEXEC, data)))
@@ -203,17 +214,30 @@ def native_plan(slot: Slot, key: int, uid: int, workdir: str) -> native.NativePl
     return plan
 
 
+def compile_ns(slot: Slot, key: int) -> int | None:
+    """The mount namespace a child of this key enters first: the compile root's for a
+    compile step."""
+    return slot.compile_ns_fd if key_parts(key)[1] and slot.layers["mount_ns"] else None
+
+
 def make_native_plan(slot: Slot, key: int, uid: int, workdir: str) -> native.NativePlan:
     made = mounts(slot, key, uid)
     pid_ns_fd = slot.own_pid_ns_fd if slot.layers["pid_ns"] else None
-    plan = native.native_plan(pid_ns_fd, unshare_flags(slot), [m for _, m in made], workdir, slot.layers["no_new_privs"])
+    plan = native.native_plan(
+        pid_ns_fd, compile_ns(slot, key), unshare_flags(slot), [m for _, m in made], workdir, slot.layers["no_new_privs"]
+    )
     plan.layers = [layer for layer, _ in made]
     return plan
 
 
-def _python_setup(slot: Slot, tmp_mb: int, uid: int, fds: tuple[int, ...], workdir: str) -> None:
+def _python_setup(slot: Slot, key: int, uid: int, fds: tuple[int, ...], workdir: str, procs: list[int]) -> None:
     """In the child, without the native fast path: what sandbox/_native.c does."""
-    # File descriptors first: 1 stdout, 2 stderr, 3 records, 4 the control socket;
+    for fd in procs:  # into the run's cgroups first: every page and CPU second counts there
+        layer_step("run_limits", os.pwrite, fd, b"0", 0)
+    entered = compile_ns(slot, key)
+    if entered is not None:
+        layer_step("minimal_root", isolation.setns, entered, isolation.CLONE_NEWNS)
+    # File descriptors: 1 stdout, 2 stderr, 3 records, 4 the control socket;
     # nothing else of the server's (no other child's pipes) survives.
     ends = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 16) for fd in fds]
     for target, fd in enumerate(ends, start=1):
@@ -224,7 +248,7 @@ def _python_setup(slot: Slot, tmp_mb: int, uid: int, fds: tuple[int, ...], workd
     flags = unshare_flags(slot)
     if flags:
         layer_step("mount_ns" if flags & isolation.CLONE_NEWNS else "ipc_ns", isolation.unshare, flags)
-    for layer, mount in mounts(slot, tmp_mb, uid):
+    for layer, mount in mounts(slot, key, uid):
         layer_step(layer, isolation.mount, *mount)
     os.chdir(workdir)
     if slot.layers["no_new_privs"]:

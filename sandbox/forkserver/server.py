@@ -19,6 +19,7 @@ import gc
 import os
 import select
 import signal
+import sys
 import time
 import traceback
 from typing import Any
@@ -32,13 +33,13 @@ from sandbox.forkserver.slot import Slot
 from sandbox.forkserver.supervise import Limits, supervise
 from sandbox.forkserver.sweeper import Sweeper
 from sandbox.forkserver.zygote import Zygote
-from sandbox.settings import DEFAULT_MAX_FILE_MB, RunSettings, tmp_mb
+from sandbox.settings import DEFAULT_MAX_FILE_MB, RunSettings, root_key, tmp_mb
 from sandbox.wire import recv_message, send_message
 
 PREPARED_AHEAD = 2
 """Children each fork server keeps prepared (forked, namespaces and mounts made)."""
-DEFAULT_KEY = tmp_mb(DEFAULT_MAX_FILE_MB)
-"""The key (size of /tmp) of the children prepared ahead."""
+DEFAULT_KEY = root_key(tmp_mb(DEFAULT_MAX_FILE_MB), compile_step=False)
+"""The key (size of /tmp, the run root) of the children prepared ahead."""
 
 # Modules a typical test program imports; loading them once here makes a run cost a fork.
 # Every module here is copied into every run (its memory and mappings are part of each
@@ -53,10 +54,14 @@ WARM_MODULES = (
 
 
 class ForkServer:
-    def __init__(self, channel_fd: int, uid: int, enabled_layers: dict[str, bool] | None = None) -> None:
+    def __init__(
+        self, channel_fd: int, uid: int, enabled_layers: dict[str, bool] | None = None, options: dict[str, Any] | None = None
+    ) -> None:
         self.channel = channel_fd
         self.slot = Slot(uid, enabled_layers)
+        self.options = options or {}
         self._uid_turn = 0
+        self._cgroup_turn = 0
         self.zygote = Zygote(self.slot)
         self.sweeper = Sweeper()
         self._prepared: list[PreparedChild] = []
@@ -88,11 +93,25 @@ class ForkServer:
                 __import__(name)
             except ImportError:
                 pass
-        pyharness.warm_up("/tmp")
+        # The server runs without the site module (nothing of a virtualenv on the path):
+        # what it adds that programs use, exit() and quit(), is added here.
+        import site
 
-        layers.prepare(self.slot)
+        site.setquit()
+        site.setcopyright()
+        layers.prepare(self.slot, self.options)
+        if self.slot.module_path is not None:
+            # The minimal root's module path: the standard library and the candidate
+            # site-packages, nothing of the service (its checkout is not in the root).
+            sys.path[:] = self.slot.module_path
+            sys.path_importer_cache.clear()
+        pyharness.warm_up("/tmp")
         layers.probe(self.slot, self.run)
         warm_up_child_path()
+        # The harness stays loaded (every run is a fork of this process), but is no module
+        # a program can import by name, and nothing of the service's own code is.
+        for name in [n for n in sys.modules if n == "sandbox" or n.startswith("sandbox.")]:
+            del sys.modules[name]
         # Everything loaded so far is left alone by the cyclic GC from now on: a collection
         # in the server or in a child would otherwise write to every object's header and
         # copy-on-write fault the whole heap after each fork.
@@ -116,6 +135,8 @@ class ForkServer:
             "op": "ready", "layers": slot.layers, "layer_errors": slot.layer_errors,
             "zygote_pid": self.zygote.pid, "sweeper_pid": self.sweeper.pid,
             "native_setup": native.lib is not None, "cpu_waits_measured": self._waits_measured,
+            "cgroups": slot.cgroups.report() if slot.cgroups is not None else None,
+            "compile_root": slot.compile_ns_fd is not None,
         }  # fmt: skip
         send_message(self.channel, ready)
         try:
@@ -129,6 +150,8 @@ class ForkServer:
             self._prepared.clear()
             self.zygote.dying.clear()
             self._ended = None
+            if slot.cgroups is not None:
+                slot.cgroups.close()
 
     def _serve_requests(self) -> None:
         """One request at a time. While waiting for one, the server takes the zygote's
@@ -193,7 +216,11 @@ class ForkServer:
     def _allocate(self, key: int) -> PreparedChild:
         uid = self.slot.uids[self._uid_turn]
         self._uid_turn ^= 1
-        return prepare.allocate(self.slot, key, uid)
+        cgroup = -1
+        if self.slot.cgroup_fds:
+            cgroup = self._cgroup_turn
+            self._cgroup_turn = (self._cgroup_turn + 1) % len(self.slot.cgroup_fds)
+        return prepare.allocate(self.slot, key, uid, cgroup)
 
     # ------------------------------------------------------------------ one run
 
@@ -224,7 +251,7 @@ class ForkServer:
         if self._ended is not None:  # a run not followed by a reply (the layer probe)
             self._retire(self._ended)
             self._ended = None
-        key = settings.tmp_mb
+        key = settings.key
         zygote = self.zygote
         child = None
         if self._prepared and self._prepared[0].key == key and self._prepared[0].requested:
@@ -239,6 +266,11 @@ class ForkServer:
                 child.release()
                 raise OSError(f"the zygote could not fork a child: {why}")
         self._clear_for(child)  # nothing of an earlier run is alive when this one starts
+        group = None
+        slot = self.slot
+        if slot.cgroups is not None and child.cgroup >= 0:
+            group = slot.cgroups.sets[child.cgroup]
+            group.begin(settings.memory_mb, settings.max_processes)
         started = time.monotonic()
         child.close_child_ends()
         assert child.pid is not None
@@ -246,8 +278,10 @@ class ForkServer:
             child.pidfd = os.pidfd_open(child.pid)
         try:
             handover.send(child, settings, blobs, driver_blob)
-            private_proc = self.slot.layers["pid_ns"] and self.slot.layers["private_proc"]
-            limits = Limits(settings, started, child.pid, private_proc, self._cpus, self._waits_measured)
+            private_proc = slot.layers["pid_ns"] and slot.layers["private_proc"]
+            limits = Limits(
+                settings, started, child.pid, private_proc, self._cpus, self._waits_measured, group, slot.host_proc_fd
+            )
             return supervise(child, settings, limits, self._scratch, zygote.reap, control)
         finally:
             child.release_pipes()
@@ -288,6 +322,8 @@ class ForkServer:
         self.sweeper.wait()
         zygote = self.zygote
         for pid, dying in list(zygote.dying.items()):
-            if self.sweeper.pid is None or dying.uid == child.uid:
+            # The last run in the child's cgroup too: its counters are the new run's from now on.
+            same_cgroup = dying.cgroup >= 0 and dying.cgroup == child.cgroup
+            if self.sweeper.pid is None or dying.uid == child.uid or same_cgroup:
                 while pid in zygote.dying:
                     zygote.pump()

@@ -8,6 +8,7 @@ from sandbox.constants import LAYER_NAMES
 
 if TYPE_CHECKING:
     from sandbox import isolation, native
+    from sandbox.forkserver.runcgroups import RunCgroups
 
 
 class SandboxSetupError(Exception):
@@ -30,11 +31,26 @@ class Slot:
         self.filter_inherited = False
         """True in the zygote (and so in its children) once it has installed the filter."""
         self.own_pid_ns_fd: int | None = None
+        self.compile_ns_fd: int | None = None
+        """The compile root's mount namespace (sandbox/forkserver/root.py), None without one."""
+        self.host_proc_fd: int | None = None
+        """The host's /proc, which the server reads its runs' usage from; runs never see it."""
+        self.cgroups: RunCgroups | None = None
+        """The slot's cgroups (sandbox/forkserver/runcgroups.py), None without."""
+        self.module_path: list[str] | None = None
+        """The module path of a Python run in the minimal root (None: the server's own)."""
+        self.cgroup_fds: list[list[int]] = []
+        """Per cgroup of the slot, the cgroup.procs files a child writes itself into."""
         self.sweeper_uid: int | None = None
         """The real uid of the slot's sweeper, when it has one: runs of that uid get one
         more process in RLIMIT_NPROC, which leaves them the same number."""
         self.plans: dict[tuple[int, int, str], native.NativePlan] = {}
-        """Native setups of children by (/tmp size, uid, work dir), made once."""
+        """Native setups of children by (key, uid, work dir), made once."""
+
+    def inherited_fds(self) -> list[int]:
+        """What the zygote keeps of the server's descriptors to set its children up."""
+        fds = [fd for fd in (self.own_pid_ns_fd, self.compile_ns_fd) if fd is not None]
+        return fds + [fd for group in self.cgroup_fds for fd in group]
 
     def disable(self, layer: str, why: str) -> None:
         self.layers[layer] = False

@@ -22,48 +22,87 @@ from typing import Any
 from sandbox import pyharness
 from sandbox.forkserver import usage
 from sandbox.forkserver.prepare import PreparedChild
+from sandbox.forkserver.runcgroups import RunCgroup
 from sandbox.settings import RunSettings
 
-MAX_RECORD_BYTES = 64 << 20
+MAX_RECORD_BYTES = 96 << 20
+"""Records of a run: a compile step's program comes back among them, base64 in JSON."""
 CHECK_MIN_S = 0.01
 """The shortest wait between two reads of a run's usage: a run stopped by its CPU limit
 overruns it by at most this much per CPU."""
+WATCHDOG_S = 0.02
+"""How often the memory of a run that no cgroup limits is summed (each process has its
+own address-space limit besides, so this bounds what several processes hold together)."""
 
 
 class Limits:
-    """The moments a run could reach its CPU limit or its wall-clock limit, and the check
-    made at each.
+    """The moments a run could reach one of its limits, and the check made at each.
 
-    The CPU limit counts CPU seconds over all the run's processes. The wall-clock limit
-    counts the time the run is neither on a CPU nor waiting for one: time spent waiting
-    because other runs hold the CPUs is credited back, so runs sharing the cores never
-    use it up, and a program that sleeps or blocks meets it. Between checks neither
-    limit can be reached sooner than the next check (a run uses at most ``cpus`` CPU
-    seconds per second, and its wall clock runs at most as fast as the real one), so a
-    run that ends before ``min(wall limit, CPU limit / cpus)`` is never looked at."""
+    The CPU limit counts CPU seconds over all the run's processes (its cgroup's count, else
+    /proc). The wall-clock limit counts real elapsed time less the time the run waited for
+    a CPU that other runs held, that wait counted once for the run (its cgroup's CPU
+    pressure, else the longest wait of one thread), never per thread, and credited up to
+    ``wait_allowance_s``: runs sharing the cores never use the limit up, and a run cannot
+    hold its slot longer than ``wall_limit_s + wait_allowance_s`` however many processes
+    it runs. A run whose memory no cgroup limits is looked at every ``WATCHDOG_S``: its
+    processes' memory summed, it is killed past its limit. Between checks no other limit
+    can be reached sooner than the next check (a run uses at most ``cpus`` CPU seconds
+    per second, and its wall clock runs at most as fast as the real one), so a run that
+    ends before ``min(wall limit, CPU limit / cpus)`` is never looked at."""
 
-    def __init__(self, settings: RunSettings, started: float, pid: int, private_proc: bool, cpus: int, waits: bool):
+    def __init__(
+        self, settings: RunSettings, started: float, pid: int, private_proc: bool, cpus: int, waits: bool,
+        group: RunCgroup | None = None, proc_fd: int | None = None,
+    ) -> None:  # fmt: skip
         self.cpu_limit = settings.time_limit_s
         self.wall_limit = settings.wall_limit_s
+        self.allowance = settings.wait_allowance_s
+        self.memory_limit = settings.memory_mb
         self.started = started
         self.pid = pid
         self.private_proc = private_proc
         self.cpus = max(1, cpus)
         self.waits = waits
+        self.group = group
+        self.proc_fd = proc_fd
+        self.watchdog = group is None or group.memory is None
         self.cpu_s = 0.0
-        self.next = started + min(self.wall_limit, self.cpu_limit / self.cpus)
+        self.waited_s = 0.0
+        self.next = started + min(self.wall_limit, self.cpu_limit / self.cpus, WATCHDOG_S if self.watchdog else 1e9)
 
-    def check(self, now: float) -> str | None:
-        """At ``self.next``: the limit reached ("cpu_limit" or "timeout"), or None and the next moment set."""
-        self.cpu_s, waited = usage.run_usage(self.pid, self.private_proc)
+    def usage(self) -> tuple[float, float, float]:
+        """CPU seconds, seconds waited for a CPU, memory (MB) of the run's processes.
+
+        The wait is the larger of two readings, each counted once for the run: the cgroup's
+        CPU pressure (time some process of the run waited; averaged over the CPUs, so it
+        can read low when the run's processes are spread over them) and the longest wait of
+        one thread."""
+        cpu, waited, memory = usage.run_usage(self.pid, self.private_proc, self.proc_fd)
         if not self.waits:
             waited = 0.0
-        wall = now - self.started - waited
+        group = self.group
+        if group is not None and group.measures_cpu:
+            cpu = group.cpu_s()  # ended processes included, whoever reaped them
+        if group is not None and group.measures_waits:
+            waited = max(waited, group.waited_s())
+        return cpu, waited, memory
+
+    def check(self, now: float) -> str | None:
+        """At ``self.next``: the limit reached ("cpu_limit", "timeout" or "memory_limit"),
+        or None and the next moment set."""
+        self.cpu_s, waited, memory = self.usage()
+        self.waited_s = min(waited, self.allowance)
+        wall = now - self.started - self.waited_s
         if self.cpu_s >= self.cpu_limit:
             return "cpu_limit"
         if wall >= self.wall_limit:
             return "timeout"
-        self.next = now + max(CHECK_MIN_S, min(self.wall_limit - wall, (self.cpu_limit - self.cpu_s) / self.cpus))
+        if self.watchdog and memory > self.memory_limit:
+            return "memory_limit"
+        wait = min(self.wall_limit - wall, (self.cpu_limit - self.cpu_s) / self.cpus)
+        if self.watchdog:
+            wait = min(wait, WATCHDOG_S)
+        self.next = now + max(CHECK_MIN_S, wait)
         return None
 
 
@@ -98,6 +137,10 @@ def supervise(
     killed_for: str | None = None
     exited = False
     answered: tuple[Any, ...] | None = None
+    group = limits.group
+    # Answering before the teardown needs the run's CPU from its cgroup: the trailer only
+    # says the exit code (the program could write it), never what the run used.
+    early = group is not None and group.measures_cpu
     view = memoryview(scratch)
     used = 0
     try:
@@ -143,7 +186,7 @@ def supervise(
                     signal.pidfd_send_signal(pidfd, signal.SIGKILL)
             if exited and open_fds and killed_for is not None:
                 break  # all writers are dead with the namespace; nothing more will come
-            if not open_fds and not exited and killed_for is None:
+            if early and not open_fds and not exited and killed_for is None:
                 # Every pipe is at end of file: if the harness's trailer ends stdout,
                 # the outcome is known now and the teardown need not be waited for.
                 answered = buffers[out_r].take_trailer(child.nonce, trailer_size)
@@ -165,8 +208,16 @@ def supervise(
             "max_rss_mb": max_rss_mb,
         }
     else:
-        _, exit_code, cpu_s, max_rss_mb = answered
-        reply = {"exit_code": exit_code, "signal": None, "cpu_s": cpu_s, "max_rss_mb": max_rss_mb}
+        reply = {"exit_code": answered[1], "signal": None}
+    if group is not None:
+        if group.measures_cpu:
+            reply["cpu_s"] = group.cpu_s()
+        if "peak" in group.files:
+            reply["max_rss_mb"] = group.peak_mb()
+        if group.memory_killed():
+            killed_for = killed_for or "memory_limit"
+    reply.setdefault("max_rss_mb", 0.0)
+    reply["waited_s"] = limits.waited_s
     if buffers[out_r].length > cap:
         buffers[out_r].length = cap
         killed_for = killed_for or "output_limit"

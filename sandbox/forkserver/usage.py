@@ -1,11 +1,13 @@
-"""What a running run has used: CPU seconds, and seconds spent waiting for a CPU.
+"""What a running run has used, read from /proc where its cgroup does not say: CPU
+seconds, the longest wait of one of its threads for a CPU, and the memory its processes
+hold together.
 
-Read from /proc by the server at the moments a run could have reached a limit (see
-:mod:`.supervise`), never on the way of a run that ends before them. The run's
-processes are those of its PID namespace: listed through the run's own /proc (reached as
-``/proc/<pid>/root/proc``) when it has one, else found by their parent links on the
-host's /proc. CPU counts every thread, live or ended, and every reaped descendant; the
-wait for a CPU is the kernel's run-queue delay of each live thread (``schedstat``).
+Read by the server at the moments a run could have reached a limit (see
+:mod:`.supervise`), never on the way of a run that ends before them. The run's processes
+are those of its PID namespace: listed through the run's own /proc (reached as
+``<pid>/root/proc`` under the host's /proc, which the server keeps open) when it has one,
+else found by their parent links on the host's /proc. CPU counts every thread, live or
+ended, and every reaped descendant.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import os
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_MB = os.sysconf("SC_PAGE_SIZE") / (1 << 20)
 
 
 def cpu_wait_measured() -> bool:
@@ -24,45 +27,62 @@ def cpu_wait_measured() -> bool:
         return False
 
 
-def _read(path: str) -> bytes:
-    with open(path, "rb", buffering=0) as fh:
-        return fh.read(4096)
+def _read(path: str, proc_fd: int | None) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC, dir_fd=proc_fd)
+    try:
+        return os.read(fd, 4096)
+    finally:
+        os.close(fd)
 
 
-def run_usage(pid: int, private_proc: bool) -> tuple[float, float]:
-    """CPU seconds and CPU-wait seconds of the run whose PID 1 is ``pid`` (0, 0 once it is gone)."""
-    proc, members = "/proc", None
+def _listdir(path: str, proc_fd: int | None) -> list[str]:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=proc_fd)
+    try:
+        return os.listdir(fd)
+    finally:
+        os.close(fd)
+
+
+def run_usage(pid: int, private_proc: bool, proc_fd: int | None = None) -> tuple[float, float, float]:
+    """CPU seconds, the longest wait for a CPU of one thread (seconds) and the resident
+    memory (MB, anonymous pages: what the run's processes hold of their own, and what they
+    share copy-on-write with the interpreter, counted in each) of the run whose PID 1 is
+    ``pid`` (zeros once it is gone). ``proc_fd`` is the host's /proc (None: ``/proc``)."""
+    base = "" if proc_fd is not None else "/proc/"
+    proc, members = base, None
     if private_proc:
         try:
-            proc = f"/proc/{pid}/root/proc"
-            members = [entry for entry in os.listdir(proc) if entry.isdigit()]
+            proc = f"{base}{pid}/root/proc/"
+            members = [entry for entry in _listdir(proc, proc_fd) if entry.isdigit()]
         except OSError:
-            proc, members = "/proc", None
+            proc, members = base, None
     if members is None:
-        members = _descendants(pid)
-    cpu = wait = 0.0
+        members = _descendants(pid, base, proc_fd)
+    cpu = wait = memory = 0.0
     for member in members:
         try:
-            fields = _read(f"{proc}/{member}/stat").rsplit(b")", 1)[1].split()
+            fields = _read(f"{proc}{member}/stat", proc_fd).rsplit(b")", 1)[1].split()
             # utime, stime (every thread, ended ones too), cutime, cstime (reaped descendants)
             cpu += (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / CLOCK_TICKS
+            statm = _read(f"{proc}{member}/statm", proc_fd).split()
+            memory += (int(statm[1]) - int(statm[2])) * PAGE_MB  # resident less file-backed and shared memory
             if int(fields[17]) == 1:  # one thread: the process's own line is the thread's
-                wait += int(_read(f"{proc}/{member}/schedstat").split()[1]) / 1e9
+                wait = max(wait, int(_read(f"{proc}{member}/schedstat", proc_fd).split()[1]) / 1e9)
                 continue
-            for tid in os.listdir(f"{proc}/{member}/task"):
-                wait += int(_read(f"{proc}/{member}/task/{tid}/schedstat").split()[1]) / 1e9
+            for tid in _listdir(f"{proc}{member}/task", proc_fd):
+                wait = max(wait, int(_read(f"{proc}{member}/task/{tid}/schedstat", proc_fd).split()[1]) / 1e9)
         except (OSError, ValueError, IndexError):
             continue  # gone meanwhile
-    return cpu, wait
+    return cpu, wait, memory
 
 
-def _descendants(pid: int) -> list[str]:
+def _descendants(pid: int, base: str, proc_fd: int | None) -> list[str]:
     """``pid`` and its descendants, by the parent links of every process on the host."""
     children: dict[str, list[str]] = {}
-    for entry in os.listdir("/proc"):
+    for entry in _listdir(base or ".", proc_fd):
         if entry.isdigit():
             try:
-                parent = _read(f"/proc/{entry}/stat").rsplit(b")", 1)[1].split()[1].decode()
+                parent = _read(f"{base}{entry}/stat", proc_fd).rsplit(b")", 1)[1].split()[1].decode()
             except (OSError, IndexError):
                 continue
             children.setdefault(parent, []).append(entry)

@@ -28,9 +28,10 @@ from sandbox.forkserver.descriptors import close_all_but, received_fds, rights
 from sandbox.forkserver.prepare import PreparedChild
 from sandbox.forkserver.slot import SandboxSetupError, Slot
 
-_FORK_REQUEST = struct.Struct(">ii")
-"""Server to zygote: fork a child with this key (the size of its /tmp) and uid; the child's ends
-of its pipes and control socket travel with it, and the host work dir when there is one."""
+_FORK_REQUEST = struct.Struct(">iii")
+"""Server to zygote: fork a child with this key (the size of its /tmp, its root), uid and
+cgroup (an index, -1: none); the child's ends of its pipes and control socket travel with
+it, and the host work dir when there is one."""
 _FORK_FDS = 4
 _MSG_FORKED, _MSG_EXITED = 1, 2
 _FORKED = struct.Struct(">Bi")
@@ -66,7 +67,7 @@ class Zygote:
             try:
                 isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
                 # The pool's channel, the sweeper's pipes, anything else of the server's: closed.
-                close_all_but(zygote_end.fileno(), *([slot.own_pid_ns_fd] if slot.own_pid_ns_fd is not None else []))
+                close_all_but(zygote_end.fileno(), *slot.inherited_fds())
                 if slot.layers["seccomp"] and slot.seccomp is not None:
                     # Once here, inherited by every child from its fork on (the probe
                     # installed the same filter itself and showed it holds).
@@ -92,9 +93,9 @@ class Zygote:
         """Have the child forked (by the zygote once it runs, else here)."""
         child.requested = True
         if self.channel is None:
-            child.pid = prepare.fork_child(self.slot, child.key, child.uid, child.child_ends, child.host_workdir)
+            child.pid = prepare.fork_child(self.slot, child.key, child.uid, child.child_ends, child.host_workdir, child.cgroup)
             return child
-        payload = _FORK_REQUEST.pack(child.key, child.uid) + (child.host_workdir or "").encode()
+        payload = _FORK_REQUEST.pack(child.key, child.uid, child.cgroup) + (child.host_workdir or "").encode()
         self.channel.sendmsg([payload], rights(list(child.child_ends)))
         self._awaiting_fork.append(child)
         child.close_child_ends()  # the zygote holds them now
@@ -153,7 +154,9 @@ def _serve(slot: Slot, channel: socket.socket) -> None:
     once it is reaped. In C when the native fast path is built (no Python runs in the
     zygote between forks, so it copies no page of its own)."""
     if native.lib is not None:
-        loop = native.NativeZygoteLoop(channel.fileno(), lambda key, uid, workdir: prepare.make_native_plan(slot, key, uid, workdir))
+        loop = native.NativeZygoteLoop(
+            channel.fileno(), lambda key, uid, workdir: prepare.make_native_plan(slot, key, uid, workdir), slot.cgroup_fds
+        )
         forked = loop.serve()
         if forked is not None:  # in a child
             (plan, key, uid, host_workdir), failed = forked
@@ -184,10 +187,10 @@ def _serve(slot: Slot, channel: socket.socket) -> None:
                     os.waitpid(pid, 0)
                 return
             try:
-                key, uid = _FORK_REQUEST.unpack_from(message)
+                key, uid, cgroup = _FORK_REQUEST.unpack_from(message)
                 host_workdir = message[_FORK_REQUEST.size :].decode() or None
                 out_w, err_w, rec_w, control = fds
-                pid = prepare.fork_child(slot, key, uid, (out_w, err_w, rec_w, control), host_workdir)
+                pid = prepare.fork_child(slot, key, uid, (out_w, err_w, rec_w, control), host_workdir, cgroup)
                 pidfd = os.pidfd_open(pid)
             except (OSError, ValueError) as exc:
                 errno = exc.errno if isinstance(exc, OSError) and exc.errno else 22

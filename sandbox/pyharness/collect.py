@@ -9,8 +9,11 @@ from sandbox import isolation
 from sandbox.pyharness.plain import emit
 from sandbox.wire import RECORDS_FD
 
+MAX_ARTIFACT_BYTES = 64 << 20
+"""What a compile step may hand back (a language's ``max_artifact_mb`` is at most this)."""
 
-def run_and_collect(argv: list[str], env: dict[str, str], collect: list[str], max_bytes: int = 48 << 20) -> None:
+
+def run_and_collect(argv: list[str], env: dict[str, str], collect: list[str], max_bytes: int = MAX_ARTIFACT_BYTES) -> None:
     pid = isolation.fork()
     if pid == 0:
         try:
@@ -37,6 +40,8 @@ def run_and_collect(argv: list[str], env: dict[str, str], collect: list[str], ma
                 continue
             if len(blob) <= max_bytes:
                 emit({"file": name, "data": base64.b64encode(blob).decode()})
+            else:
+                emit({"file_too_large": name, "too_large": os.stat(name).st_size})
     os._exit(code if code >= 0 else 128 - code)
 
 

@@ -12,7 +12,6 @@ import builtins
 import io
 import json
 import os
-import resource
 import struct
 import sys
 import traceback
@@ -150,14 +149,15 @@ def flush_stdio() -> None:
             pass
 
 
-TRAILER = struct.Struct(">16sidd")
-"""What the harness writes last on stdout: the run's nonce, exit code, CPU seconds and
-peak RSS (MB). The server answers as soon as it has this and end of file on every pipe,
-without waiting for the process's teardown; the process is reaped before the next run."""
+TRAILER = struct.Struct(">16si")
+"""What the harness writes last on stdout: the run's nonce and exit code. The server
+answers as soon as it has this and end of file on every pipe, without waiting for the
+process's teardown (it reads the run's CPU and memory from the run's cgroup, never from
+the program); the process is reaped before the next run."""
 _trailer: dict[str, bytes] = {}
 UNREAPED_CPU_S: list[float] = []
 """CPU of processes of the run that end without being reaped by this one (a driver's
-candidate, killed at the end without waiting), added to the trailer's CPU."""
+candidate): kept for the driver's own accounting; the server measures the run's CPU itself."""
 FINISH_WAIT_S = 1.0
 """How long a driver waits at the end for the candidate to close its pipes."""
 
@@ -169,7 +169,8 @@ def expect_trailer(nonce: bytes) -> None:
 def finish(exit_code: int) -> None:
     """Flush, write the trailer, close every descriptor the server reads, and exit.
     The program ran in this process and could forge the trailer, but that gains nothing:
-    it could as well have printed the same output and exited with that code."""
+    it could as well have printed the same output and exited with that code (what the
+    run used, the server measures)."""
     nonce = _trailer.pop("nonce", None)
     run_stdout = _run_stdout[0] if _run_stdout else None
     for stream in (sys.stdout, sys.stderr):
@@ -180,10 +181,7 @@ def finish(exit_code: int) -> None:
                 pass
     if nonce is not None:
         try:
-            me = resource.getrusage(resource.RUSAGE_SELF)
-            kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-            cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime + sum(UNREAPED_CPU_S)
-            trailer = TRAILER.pack(nonce, exit_code, cpu, max(me.ru_maxrss, kids.ru_maxrss) / 1024.0)
+            trailer = TRAILER.pack(nonce, exit_code)
             try:
                 # The run's last output and the trailer in one write. (Text a program kept
                 # pending by raising the chunk size would land after the trailer: the server
@@ -232,7 +230,8 @@ def run_main(source: bytes, argv: list[str], workdir: str) -> None:
         exit_code = _exit_code_of(exc)
     except BaseException as exc:  # noqa: BLE001
         try:
-            traceback.print_exception(exc)
+            # From the program's own frames on, as an interpreter running it would print it.
+            traceback.print_exception(type(exc), exc, exc.__traceback__.tb_next if exc.__traceback__ else None)
         except BaseException:  # noqa: BLE001
             pass
         exit_code = 1
