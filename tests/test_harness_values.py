@@ -34,6 +34,7 @@ def score(code: str, check: str, prelude: str | None = None) -> dict:
     "code, check",
     [
         ("from collections import Counter\ndef f(x):\n    return Counter(x)",
+         "from collections import Counter\n"
          "assert f('aab') == {'a': 2, 'b': 1}\nassert f('aab') == Counter('aba')\nassert f('aab')['z'] == 0"),
         ("from collections import OrderedDict\ndef f():\n    return OrderedDict([('b', 1), ('a', 2)])",
          "assert list(f()) == ['b', 'a'] and f() == {'a': 2, 'b': 1}"),
@@ -69,14 +70,17 @@ def test_methods_of_a_value_that_stays_in_the_solution_are_reached():
     assert score(code, check)["verdict"] == "correct"
 
 
-def test_modules_the_solution_imported_are_visible_to_the_tests():
-    # MBPP's task 596: the test uses sys, which only the solution imported.
+def test_standard_modules_the_tests_use_are_imported_by_the_driver():
+    # MBPP's task 596: the test uses sys, which only the solution imported; the driver finds
+    # the name in the test code and imports the module itself.
     code = "import sys\ndef tuple_size(t):\n    return sys.getsizeof(t)"
     check = "assert tuple_size((1, 'a')) == sys.getsizeof((1, 'a'))"
     assert score(code, check)["verdict"] == "correct"
-    aliased = "import math as m\nfrom itertools import permutations\ndef f():\n    return 1"
-    check = "assert m.sqrt(4) == 2 and len(list(permutations([1, 2]))) == 2 and f() == 1"
-    assert score(aliased, check)["verdict"] == "correct"
+    # What the solution imported under its own names is not bound: a function it imported
+    # is a proxy like one it defines, a module alias is nothing.
+    aliased = "import math as m\nfrom math import gcd\ndef f():\n    return 1"
+    assert score(aliased, "assert gcd(4, 6) == 2 and f() == 1")["verdict"] == "correct"
+    assert score(aliased, "assert m.sqrt(4) == 2")["verdict"] == "wrong"
 
 
 def test_a_module_the_solution_writes_is_not_imported_by_the_tests():

@@ -9,8 +9,10 @@ Three ways a child runs:
   and trusted driver code runs in this process, calling the candidate's functions
   through proxies. Values cross a pipe as plain data or are rebuilt by the receiving
   side's own code (:mod:`.values`), so nothing the candidate defines (a forged
-  ``__eq__``, a patched builtin, an early ``exit``) runs in the driver. The candidate is
-  forked *before* the driver code is read, so it never holds it.
+  ``__eq__``, a patched builtin, an early ``exit``) runs in the driver. The tests'
+  namespace is built from the label and the standard library (:mod:`.modules`), never
+  from what the candidate reports about itself. The candidate is forked *before* the
+  driver code is read, so it never holds it.
 * :func:`run_and_collect` (:mod:`.collect`) - a command (a compiler), whose output files
   are sent back.
 """

@@ -42,33 +42,21 @@ def resolve_function(namespace: dict[str, Any], name: str) -> Any:
     raise NameError(f"the solution defines no function {name!r}")
 
 
-def exported_names(
-    namespace: dict[str, Any], prelude: dict[str, Any]
-) -> tuple[list[str], list[str], list[tuple[str, str, str | None]]]:
-    """What the driver's tests see of the solution: its module-level functions (helpers
-    included), the classes it defines, and what it imported: ``(name, module, attribute
-    or None for the module itself)``, which the driver imports on its own side. Names the
-    prelude defines are the prelude's in the tests, never the solution's."""
-    functions, classes, imports = [], [], []
+def exported_names(namespace: dict[str, Any], prelude: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """What the driver's tests may see of the solution, as names: its module-level
+    functions (helpers and imported functions included: calls run here) and the classes
+    it defines. Only names cross: the driver binds each to a proxy, and which names it
+    binds (never over a builtin or the prelude) is its own decision."""
+    functions, classes = [], []
     for name, value in list(namespace.items()):
-        if name.startswith("__") or name in prelude:
+        if name.startswith("__") or name in prelude or isinstance(value, types.ModuleType):
             continue
-        if isinstance(value, types.ModuleType):
-            imports.append((name, str(value.__name__), None))
-            continue
-        origin = getattr(value, "__module__", None)
-        qualname = getattr(value, "__qualname__", None)
-        foreign = isinstance(origin, str) and origin not in ("solution", "__main__", "builtins")
-        if foreign and isinstance(qualname, str) and (isinstance(value, type) or callable(value)):
-            imports.append((name, origin, qualname))
-            if isinstance(value, type):
-                continue
         if isinstance(value, type):
             if value.__module__ == "solution":
                 classes.append(name)
         elif callable(value):
             functions.append(name)
-    return functions, classes, imports
+    return functions, classes
 
 
 class Objects:
@@ -184,8 +172,8 @@ def serve_candidate(source: bytes, prelude: str | None, requests: int, replies: 
         text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         reply(("load_error", text[-2000:]))
         os._exit(0)
-    functions, classes, imports = exported_names(module.__dict__, prelude_names)
-    reply(("ready", functions, classes, imports))
+    functions, classes = exported_names(module.__dict__, prelude_names)
+    reply(("ready", functions, classes))
     prelude_classes = {k: v for k, v in prelude_names.items() if isinstance(v, type)}
     objects = Objects(module.__dict__, prelude_classes)
     while True:

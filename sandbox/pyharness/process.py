@@ -9,6 +9,7 @@ Replies are checked here: plain data as it came, encoded values rebuilt by
 from __future__ import annotations
 
 import builtins
+import keyword
 import marshal
 import os
 import signal
@@ -37,6 +38,28 @@ CALLABLE_ATTRIBUTE = object()
 """What :meth:`Candidate.request` returns when an asked-for attribute is a method."""
 
 
+_RAISED_HERE = {
+    name: value for name, value in vars(builtins).items()
+    if isinstance(value, type) and issubclass(value, Exception)
+    and not issubclass(value, (StopIteration, StopAsyncIteration))
+}  # fmt: skip
+"""The exceptions a solution's call raises again in the driver, by name. StopIteration is
+not one: raised inside ``map(f, xs)`` it would end the test's iteration early (``all(map(f,
+xs))`` would hold); it arrives as a CandidateError, as a generator's turns into a
+RuntimeError."""
+
+
+def _names(reported: Any) -> list[str]:
+    """The names of a "ready" reply the driver may bind (the candidate could have written
+    any reply): identifiers, no keywords, no dunders such as ``__builtins__``."""
+    if type(reported) is not list:
+        return []
+    return [
+        n for n in reported
+        if type(n) is str and n.isidentifier() and not keyword.iskeyword(n) and not n.startswith("__")
+    ]  # fmt: skip
+
+
 class Candidate:
     """The untrusted solution loaded in its own process, reached through a pipe."""
 
@@ -48,7 +71,6 @@ class Candidate:
         self.pid: int | None = None
         self.names: list[str] = []
         self.class_names: list[str] = []
-        self.imports: list[tuple[str, str, str | None]] = []
         self.generation = 0
         """Counts loads: objects made by an earlier load are gone with its process."""
         self.load_error: str | None = None
@@ -96,14 +118,9 @@ class Candidate:
             self.kill()
             self.load_error = str(exc)
             return
-        if message[0] == "ready" and len(message) == 4:
-            self.names = [n for n in message[1] if type(n) is str]
-            self.class_names = [n for n in message[2] if type(n) is str] if type(message[2]) is list else []
-            self.imports = [
-                i for i in (message[3] if type(message[3]) is list else [])
-                if type(i) is tuple and len(i) == 3 and type(i[0]) is str and type(i[1]) is str
-                and (i[2] is None or type(i[2]) is str)
-            ]  # fmt: skip
+        if message[0] == "ready" and len(message) == 3:
+            self.names = _names(message[1])
+            self.class_names = _names(message[2])
             self.load_error = None
         else:
             self.load_error = str(message[1]) if len(message) > 1 else "load failed"
@@ -210,8 +227,8 @@ class Candidate:
             return CALLABLE_ATTRIBUTE
         if kind == "raise" and len(message) == 3:
             exc_name, text = str(message[1]), str(message[2])
-            exc_type = getattr(builtins, exc_name, None)
-            if isinstance(exc_type, type) and issubclass(exc_type, Exception) and exc_type.__module__ == "builtins":
+            exc_type = _RAISED_HERE.get(exc_name)
+            if exc_type is not None:
                 raise exc_type(text)
             raise CandidateError(f"{exc_name}: {text}")
         if kind == "exit":

@@ -1,31 +1,34 @@
 """The driver: trusted test code reaching the candidate's functions and classes through proxies.
 
 :func:`run_driver` forks the candidate, then runs the driver code with ``solution`` (a
-:class:`Solution`) in its namespace. Tests get, by :meth:`Solution.test_namespace`:
+:class:`Solution`) in its namespace. Tests get, by :meth:`Solution.test_namespace`, a
+namespace built from the label and the interpreter's own library, never from what the
+candidate reports about itself (the names of its functions and classes are all that
+cross):
 
 - the dataset's prelude, run here in the driver (LeetCode's ``ListNode``, ``list_node``,
   ``is_same_list``): its names are always the prelude's, whatever the solution defines;
-- the modules (and module functions and classes) the solution imported, imported here by
-  the driver itself, from the interpreter's own library paths only (never from the work
-  dir the solution can write to), as MBPP's and HumanEval's own harnesses see them;
+- the standard modules the test code uses without importing them (MBPP's tests may rely
+  on the solution's ``import sys``), found in the test code and imported here
+  (:mod:`sandbox.pyharness.modules`);
 - the solution's functions and classes as proxies (:class:`RemoteFunction`,
   :class:`RemoteClass`): calls run in the candidate; values come back rebuilt with the
   driver's own types (:mod:`sandbox.pyharness.values`); an instance or other value that
-  cannot cross stays there and is a :class:`RemoteObject` here.
+  cannot cross stays there and is a :class:`RemoteObject` here. A proxy never takes the
+  name of a builtin, a prelude name or one of those modules, except the one the label
+  names as the function the tests call.
 """
 
 from __future__ import annotations
 
 import builtins
-import importlib
-import importlib.util
 import os
 import sys
-import sysconfig
 import traceback
 from typing import Any
 
 from sandbox.pyharness.frames import CallTimeout, CandidateDied, CandidateError
+from sandbox.pyharness.modules import modules_for
 from sandbox.pyharness.plain import emit, finish, prepared_interpreter
 from sandbox.pyharness.process import CALLABLE_ATTRIBUTE, Candidate
 from sandbox.pyharness.values import Decoder, Encoder, NotPlainData, is_plain
@@ -144,29 +147,6 @@ class RemoteObject:
         return f"<solution {self._class_name} object #{self._number}>"
 
 
-def _trusted_roots() -> tuple[str, ...]:
-    paths = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
-    return tuple(os.path.realpath(p) + os.sep for p in paths if p)
-
-
-def trusted_import(module_name: str, attribute: str | None) -> Any:
-    """``module_name`` (and its ``attribute``) imported by the driver, or None when the
-    module is not the interpreter's own (a file the solution wrote, say)."""
-    if not all(part.isidentifier() for part in module_name.split(".")):
-        return None
-    try:
-        spec = importlib.util.find_spec(module_name)
-        origin = spec.origin if spec is not None else None
-        if spec is None or (origin not in (None, "built-in", "frozen") and not os.path.realpath(origin).startswith(_trusted_roots())):
-            return None
-        value: Any = importlib.import_module(module_name)
-        for part in (attribute or "").split(".") if attribute else ():
-            value = getattr(value, part)
-    except Exception:  # noqa: BLE001 - what cannot be imported here stays the solution's
-        return None
-    return value
-
-
 class Solution:
     """What driver code sees as ``solution``."""
 
@@ -219,14 +199,20 @@ class Solution:
     def classes(self) -> dict[str, RemoteClass]:
         return {name: RemoteClass(self, name) for name in self._candidate.class_names}
 
-    def test_namespace(self) -> dict[str, Any]:
-        """What test code sees: the solution's proxies, what it imported (imported here),
-        and the prelude's names over all of them."""
-        namespace: dict[str, Any] = {**self.functions(), **self.classes()}
-        for name, module, attribute in self._candidate.imports:
-            value = trusted_import(module, attribute)
-            if value is not None:
-                namespace[name] = value
+    def test_namespace(self, test_source: str | None = None, entry: str | None = None) -> dict[str, Any]:
+        """What the test code ``test_source`` sees: the prelude's names; the standard
+        modules it uses without importing them (see :func:`modules_for`); and the
+        solution's functions and classes as proxies, except where one would take the name
+        of a builtin, a prelude name or one of those modules (a solution defining
+        ``set`` or ``abs`` would change what the asserts compute). ``entry``, the name the
+        tests call the solution by (a label's ``fn_name``), is the solution's even where
+        a builtin or a standard module has that name: MBPP's task 126 asks for ``sum``."""
+        modules = modules_for(test_source, self._prelude) if test_source else {}
+        reserved = vars(builtins).keys() | self._prelude.keys() | modules.keys()
+        namespace: dict[str, Any] = dict(modules)
+        for name, proxy in {**self.functions(), **self.classes()}.items():
+            if name not in reserved or name == entry:
+                namespace[name] = proxy
         namespace.update(self._prelude)
         return namespace
 
@@ -265,7 +251,10 @@ class Solution:
 def _run_prelude(prelude: str | None) -> dict[str, Any]:
     namespace: dict[str, Any] = {"__name__": "prelude", "__builtins__": builtins}
     if prelude:
-        exec(compile(prelude, "prelude", "exec", dont_inherit=True), namespace)
+        code = compile(prelude, "prelude", "exec", dont_inherit=True)
+        # Its helpers may use a module the dataset's own harness had from the solution.
+        namespace.update(modules_for(prelude))
+        exec(code, namespace)
     return {k: v for k, v in namespace.items() if not k.startswith("__")}
 
 

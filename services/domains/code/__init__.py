@@ -39,6 +39,9 @@ class CodeTests(BaseModel):
     inputs: list[Any] | None = None
     outputs: list[Any] | None = None
     fn_name: str | None = None
+    """Call-based tests: the function called. With ``functional`` tests: the name the
+    asserts call the solution by, when a builtin has it too (MBPP's ``sum``); no other
+    name of the solution replaces a builtin in the tests."""
     functional: str | None = None
 
 
@@ -118,7 +121,7 @@ def verify(extracted: Extracted, label: CodeLabel, options: RewardOptions) -> Ou
         if tests.functional:
             if language != "python":
                 return Outcome(score=0.0, verdict="error", reason="functional tests need language python")
-            outcome = functional(runner, code, tests.functional, label.prelude)
+            outcome = functional(runner, code, tests.functional, label.prelude, tests.fn_name)
         elif tests.fn_name:
             if language != "python":
                 return Outcome(score=0.0, verdict="error", reason="call-based tests need language python")

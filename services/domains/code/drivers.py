@@ -2,7 +2,10 @@
 
 The call driver holds only the inputs (its candidate may be re-forked from it after a
 timeout); the functional driver holds the assert code, so its candidate is forked before
-the driver code is read and never restarted.
+the driver code is read and never restarted. The functional driver's tests run in a
+namespace the driver builds from the label (prelude, test code) and the interpreter's own
+library, with the solution's functions and classes as proxies; ``entry`` is the label's
+``fn_name``, the one name of the solution that may take a builtin's.
 """
 
 CALL_DRIVER = r'''
@@ -44,10 +47,14 @@ solution.call_timeout = {per_call_s!r}
 if solution.load_error:
     emit({{"load_error": solution.load_error}})
 else:
+    _source = {check!r}
     _namespace = {{"__name__": "__main__", "__builtins__": __builtins__}}
-    _namespace.update(solution.test_namespace())
     try:
-        exec(compile({check!r}, "test", "exec", dont_inherit=True), _namespace)
+        _test = compile(_source, "test", "exec", dont_inherit=True)
+        # The prelude, the standard modules the test code uses and the solution's proxies;
+        # nothing the solution says it imported (see sandbox.pyharness.proxies).
+        _namespace.update(solution.test_namespace(_source, entry={entry!r}))
+        exec(_test, _namespace)
     except CallTimeout as _exc:
         emit({{"timeout": str(_exc)}})
     except AssertionError as _exc:

@@ -152,11 +152,11 @@ def call_based(
     return summarise("call", results, len(args))
 
 
-def functional(runner: Runner, code: str, check: str, prelude: str | None) -> Outcome:
+def functional(runner: Runner, code: str, check: str, prelude: str | None, entry: str | None = None) -> Outcome:
     limit = min(runner.per_test_s, runner.budget_left_s)
     run = runner.run(
         source=code,
-        driver=FUNCTIONAL_DRIVER.format(per_call_s=limit, check=check),
+        driver=FUNCTIONAL_DRIVER.format(per_call_s=limit, check=check, entry=entry),
         driver_data={"prelude": prelude},
         time_limit_s=limit,
     )

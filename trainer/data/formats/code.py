@@ -140,6 +140,16 @@ def convert_humaneval(row: dict[str, Any]) -> Task:
     )
 
 
+def _called_function(reference: str, tests: list[str]) -> str | None:
+    """The function of the reference solution that MBPP's asserts call first. The label
+    names it (``fn_name``) because the tests call it by that name even where a builtin has
+    it (task 126 asks for ``sum``), and the tests see no other solution name over a builtin."""
+    defined = set(re.findall(r"^def\s+([A-Za-z_]\w*)\s*\(", reference, re.MULTILINE))
+    text = "\n".join(tests)
+    calls = [(m.start(), m.group(1)) for m in re.finditer(r"(?<![\w.])([A-Za-z_]\w*)\s*\(", text) if m.group(1) in defined]
+    return min(calls)[1] if calls else None
+
+
 def convert_mbpp(row: dict[str, Any]) -> Task:
     """MBPP, sanitized (``prompt``, ``test_imports``) or full (``text``,
     ``test_setup_code``, ``challenge_test_list``): the problem and its asserts; the
@@ -155,10 +165,14 @@ def convert_mbpp(row: dict[str, Any]) -> Task:
     check = "\n".join([*imports, setup, *tests]).strip() + "\n"
     question = f"{statement.strip()}\n\nYour code should pass these tests:\n\n" + "\n".join(tests)
     code = row.get("code")
+    label_tests: dict[str, Any] = {"functional": check}
+    entry = _called_function(code, tests) if isinstance(code, str) else None
+    if entry is not None:
+        label_tests["fn_name"] = entry
     return Task(
         domain="code",
         question=question,
-        label={"domain": "code", "tests": {"functional": check}, "time_limit_s": MBPP_TIME_LIMIT_S},
+        label={"domain": "code", "tests": label_tests, "time_limit_s": MBPP_TIME_LIMIT_S},
         source="mbpp",
         answer_style="code",
         difficulty=float(len(tests)),
