@@ -155,9 +155,6 @@ answers as soon as it has this and end of file on every pipe, without waiting fo
 process's teardown (it reads the run's CPU and memory from the run's cgroup, never from
 the program); the process is reaped before the next run."""
 _trailer: dict[str, bytes] = {}
-UNREAPED_CPU_S: list[float] = []
-"""CPU of processes of the run that end without being reaped by this one (a driver's
-candidate): kept for the driver's own accounting; the server measures the run's CPU itself."""
 FINISH_WAIT_S = 1.0
 """How long a driver waits at the end for the candidate to close its pipes."""
 

@@ -24,12 +24,11 @@ from sandbox.pyharness.frames import (
     CandidateDied,
     CandidateError,
     Deadline,
-    process_usage,
     read_frame,
     read_n,
     write_frame,
 )
-from sandbox.pyharness.plain import UNREAPED_CPU_S, flush_stdio
+from sandbox.pyharness.plain import flush_stdio
 from sandbox.pyharness.values import Decoder, NotPlainData, check_plain, is_plain
 
 FINISH_WAIT_S = 1.0
@@ -164,7 +163,6 @@ class Candidate:
                 pass
         except (CallTimeout, OSError):
             pass
-        UNREAPED_CPU_S.append(process_usage(self.pid)[0])  # its CPU, read just before it goes
         try:
             os.kill(self.pid, signal.SIGKILL)
         except ProcessLookupError:
