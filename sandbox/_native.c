@@ -77,28 +77,36 @@ int sandbox_native_abi(void) { return SANDBOX_NATIVE_ABI; }
 
 static int setup_child(const struct sandbox_plan *plan, int *err)
 {
-    /* Into the run's cgroups first, so every page and CPU second of the run is counted there. */
-    for (int i = 0; i < SANDBOX_CGROUP_FDS; i++) {
-        if (plan->cgroup_fds[i] >= 0 && pwrite(plan->cgroup_fds[i], "0", 1, 0) != 1) {
-            *err = errno;
-            return SANDBOX_STEP_CGROUP;
-        }
-    }
-    /* The compile root's namespace, entered while its descriptor is still open. */
-    if (plan->mnt_ns_fd >= 0 && setns(plan->mnt_ns_fd, CLONE_NEWNS) != 0) {
-        *err = errno;
-        return SANDBOX_STEP_MNT_NS;
-    }
-    int moved[4];
+    int moved[4], cgroup[SANDBOX_CGROUP_FDS], mnt_ns = -1;
     for (int i = 0; i < 4; i++) {
         /* above every target first, so no dup2 below overwrites a source */
         moved[i] = fcntl(plan->fds[i], F_DUPFD_CLOEXEC, 16);
         if (moved[i] < 0)
             goto fds_failed;
     }
+    for (int i = 0; i < SANDBOX_CGROUP_FDS; i++) {
+        cgroup[i] = plan->cgroup_fds[i] >= 0 ? fcntl(plan->cgroup_fds[i], F_DUPFD_CLOEXEC, 16) : -1;
+        if (plan->cgroup_fds[i] >= 0 && cgroup[i] < 0)
+            goto fds_failed;
+    }
+    if (plan->mnt_ns_fd >= 0 && (mnt_ns = fcntl(plan->mnt_ns_fd, F_DUPFD_CLOEXEC, 16)) < 0)
+        goto fds_failed;
     for (int i = 0; i < 4; i++)
         if (dup2(moved[i], i + 1) < 0) /* the copy at 1..4 is inherited across exec */
             goto fds_failed;
+    /* With its descriptors in place (a failure below is reported on them): into the run's
+     * cgroups, so every page and CPU second of the run is counted there, and into the
+     * compile root's mount namespace for a compile step. */
+    for (int i = 0; i < SANDBOX_CGROUP_FDS; i++) {
+        if (cgroup[i] >= 0 && pwrite(cgroup[i], "0", 1, 0) != 1) {
+            *err = errno;
+            return SANDBOX_STEP_CGROUP;
+        }
+    }
+    if (mnt_ns >= 0 && setns(mnt_ns, CLONE_NEWNS) != 0) {
+        *err = errno;
+        return SANDBOX_STEP_MNT_NS;
+    }
     if (syscall(SYS_close_range, 5U, ~0U, 0) != 0) {
         for (long fd = 5, top = sysconf(_SC_OPEN_MAX); fd < top; fd++)
             close((int)fd);

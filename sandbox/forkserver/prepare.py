@@ -232,16 +232,20 @@ def make_native_plan(slot: Slot, key: int, uid: int, workdir: str) -> native.Nat
 
 def _python_setup(slot: Slot, key: int, uid: int, fds: tuple[int, ...], workdir: str, procs: list[int]) -> None:
     """In the child, without the native fast path: what sandbox/_native.c does."""
-    for fd in procs:  # into the run's cgroups first: every page and CPU second counts there
-        layer_step("run_limits", os.pwrite, fd, b"0", 0)
-    entered = compile_ns(slot, key)
-    if entered is not None:
-        layer_step("minimal_root", isolation.setns, entered, isolation.CLONE_NEWNS)
     # File descriptors: 1 stdout, 2 stderr, 3 records, 4 the control socket;
     # nothing else of the server's (no other child's pipes) survives.
     ends = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 16) for fd in fds]
+    procs = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 16) for fd in procs]
+    entered = compile_ns(slot, key)
+    entered = None if entered is None else fcntl.fcntl(entered, fcntl.F_DUPFD_CLOEXEC, 16)
     for target, fd in enumerate(ends, start=1):
         os.dup2(fd, target)
+    # With the descriptors in place (a failure below is reported on them): into the run's
+    # cgroups (every page and CPU second of the run counts there), into the compile root.
+    for fd in procs:
+        layer_step("run_limits", os.pwrite, fd, b"0", 0)
+    if entered is not None:
+        layer_step("minimal_root", isolation.setns, entered, isolation.CLONE_NEWNS)
     os.closerange(CONTROL_FD + 1, 1 << 20)
     os.setsid()
     isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
