@@ -76,6 +76,8 @@ def prepare(slot: Slot, options: dict[str, Any] | None = None) -> None:
             slot.disable("pid_ns", str(exc))
     if not layers["mount_ns"]:
         slot.disable("minimal_root", "needs mount_ns")
+    elif not (layers["pid_ns"] and layers["private_proc"]):
+        slot.disable("minimal_root", "needs pid_ns and private_proc (a run's /proc is its own)")
     else:
         try:
             isolation.unshare(isolation.CLONE_NEWNS)
@@ -125,10 +127,13 @@ def probe(slot: Slot, run: Callable[[RunSettings, list[bytearray]], tuple[dict[s
 def observe(settings: RunSettings) -> dict[str, bool]:
     """In the probe's child: what actually holds, seen from inside."""
     status = {}
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            key, _, value = line.partition(":")
-            status[key] = value.strip()
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                status[key] = value.strip()
+    except OSError:
+        pass  # no /proc to look at (the layers it shows are reported not held)
     observed = {
         "pid_ns": os.getpid() == 1,
         "uid": os.getuid() != 0 and os.geteuid() != 0 and os.getgid() != 0,
@@ -138,7 +143,10 @@ def observe(settings: RunSettings) -> dict[str, bool]:
     }
     host_namespaces = _host["namespaces"]
     for kind, layer in (("net", "net_ns"), ("ipc", "ipc_ns"), ("mnt", "mount_ns"), ("uts", "uts_ns")):
-        observed[layer] = isolation.namespace_id(kind) != host_namespaces.get(kind)
+        try:
+            observed[layer] = isolation.namespace_id(kind) != host_namespaces.get(kind)
+        except OSError:
+            observed[layer] = False
     observed["private_proc"] = observed["pid_ns"] and not os.path.exists(f"/proc/{_host['pid']}")
     try:
         with open("/usr/.sandbox-probe" if os.path.isdir("/usr") else "/.sandbox-probe", "w"):
