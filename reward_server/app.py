@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from reward_server.errors import register_error_handlers
 from reward_server.execution import EmbeddedBackend
 from reward_server.front import Backend, Front
 from reward_server.metrics import Metrics
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     app.state.metrics = metrics
     app.state.backend = backend
     app.state.front = front
+    register_error_handlers(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
 

@@ -30,10 +30,11 @@ import binascii
 from typing import Any, Literal
 
 from fastapi import Depends, FastAPI
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 import sandbox
 from sandbox import RunRequest, RunResult
+from services.text import require_decodable
 
 # SandboxFusion's Language enum: a name outside it is a 422, as there; a name inside it
 # that this sandbox does not run is a SandboxError naming what is served.
@@ -60,6 +61,13 @@ class RunCodeRequest(BaseModel):
     memory_limit_MB: int = -1
     files: dict[str, str | None] = Field(default_factory=dict, description="path -> base64 content")
     fetch_files: list[str] = Field(default_factory=list)
+
+    @field_validator("code", "stdin", "files", "fetch_files")
+    @classmethod
+    def _text_is_unicode(cls, value: Any, info: ValidationInfo) -> Any:
+        # A program, its input and file names are handed on as UTF-8; a lone surrogate is a
+        # 422 naming the field, never a failure inside the sandbox.
+        return require_decodable(value, info.field_name)
 
 
 class CommandRunResult(BaseModel):

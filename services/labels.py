@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from services.core import DomainLabel, LabelError
 from services.registry import DOMAINS, REGISTRY
+from services.text import undecodable
 
 
 def describe_error(err: ValidationError) -> str:
@@ -41,6 +42,10 @@ def label_as_dict(raw: Any) -> dict[str, Any]:
 def parse_label(raw: Any) -> DomainLabel:
     """Parse and validate a label, raising :class:`LabelError` with a readable reason."""
     data = label_as_dict(raw)
+    # Checked after decoding: a label given as a string may spell a lone surrogate as an escape.
+    problem = undecodable(data, "label")
+    if problem is not None:
+        raise LabelError(problem)
     domain = data.get("domain")
     if domain is None:
         raise LabelError(f"label has no 'domain' (one of {', '.join(DOMAINS)})")

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from services.text import require_decodable
 
 RewardMode = Literal["binary", "partial", "format", "rescaled", "logic-rl"]
 
@@ -62,6 +64,11 @@ class RewardOptions(BaseModel):
         description="math: a decimal answer equals an exact gold value when both agree to this many "
         "decimal places (0.333333 for 1/3 at 6; 0.33 needs 2)",
     )
+
+    @field_validator("end_tokens")
+    @classmethod
+    def _end_tokens_are_text(cls, value: list[str] | None) -> list[str] | None:
+        return require_decodable(value, "end_tokens")
 
     def layered(self, *layers: dict[str, Any] | BaseModel | None) -> RewardOptions:
         """These options with each layer's explicitly set fields applied in order."""

@@ -20,6 +20,7 @@ from services.extraction import extract
 from services.labels import describe_error, parse_label
 from services.registry import REGISTRY
 from services.rewards import RewardOptions, compute_reward
+from services.text import undecodable
 
 UNKNOWN_DOMAIN = "unknown"
 
@@ -91,8 +92,14 @@ def decode_item(
     layers: tuple[dict[str, Any] | None, ...] = (),
 ) -> WorkItem:
     """Read one item: its label, its options (``layers`` over ``base``, the label's own
-    ``reward`` options last). Never raises: an unreadable item carries its ``error``."""
+    ``reward`` options last). Never raises: an unreadable item (text that is not Unicode
+    included, :mod:`services.text`) carries its ``error``."""
     base = base or RewardOptions()
+    text_error = undecodable(response, "response") or undecodable(prompt, "prompt")
+    text_error = text_error or next(filter(None, (undecodable(layer, "options") for layer in layers)), None)
+    if text_error is not None:
+        key = item_key(UNKNOWN_DOMAIN, "", prompt, base, response)
+        return WorkItem(response, prompt, UNKNOWN_DOMAIN, None, base, key, error=text_error)
     try:
         label = parse_label(raw_label)
     except LabelError as exc:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import json
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -131,6 +132,46 @@ def test_bad_requests_are_named(client: httpx.Client) -> None:
     assert unknown.status_code == 422 and "language" in unknown.text
     missing = client.post("/run_code", json={"language": "python"})
     assert missing.status_code == 422 and "code" in missing.text
+
+
+def post_json_text(client: httpx.Client, path: str, body: object) -> httpx.Response:
+    """Post ``body`` as JSON with every non-ASCII character escaped, as a JSON encoder in
+    another language may send a lone surrogate (``"\\ud800"``)."""
+    return client.post(path, content=json.dumps(body).encode(), headers={"content-type": "application/json"})
+
+
+@pytest.mark.parametrize(
+    "language, change, field",
+    [
+        ("cpp", {"code": "int main() { return 0; }\ud800"}, "code"),
+        ("python", {"code": "print(1)  # \udfff"}, "code"),
+        ("python", {"stdin": "abc\ud800\n"}, "stdin"),
+        ("cpp", {"stdin": "\ud800"}, "stdin"),
+        ("python", {"files": {"in\ud800.txt": "aGk="}}, "files"),
+        ("python", {"fetch_files": ["out\udc80.txt"]}, "fetch_files"),
+    ],
+)
+def test_text_that_is_not_unicode_is_a_422_naming_the_field(
+    client: httpx.Client, language: str, change: dict, field: str
+) -> None:
+    code = "int main() { return 0; }" if language == "cpp" else "print(input())"
+    answer = post_json_text(client, "/run_code", {"code": code, "language": language, "stdin": "x\n", **change})
+    assert answer.status_code == 422, answer.text
+    (error,) = answer.json()["detail"]
+    assert error["loc"] == ["body", field]
+    assert "lone surrogate" in error["msg"] and field in error["msg"]
+    assert client.get("/healthz").status_code == 200
+
+
+def test_a_body_that_is_not_utf8_is_a_422(client: httpx.Client) -> None:
+    body = b'{"code": "print(1)  # \xff\xfe", "language": "python"}'
+    answer = client.post("/run_code", content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 422, answer.text
+    assert "not utf-8" in answer.json()["detail"][0]["msg"]
+    # A surrogate written as raw UTF-8 bytes (CESU-style) is caught as the same field error.
+    raw = '{"code": "print(1)  # \ud800", "language": "python"}'.encode("utf-8", "surrogatepass")
+    answer = client.post("/run_code", content=raw, headers={"content-type": "application/json"})
+    assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["body", "code"], answer.text
 
 
 # --------------------------------------------------------------------------- veRL's client

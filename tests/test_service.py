@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import os
 import re
 import signal
@@ -114,12 +115,92 @@ def test_not_json_is_a_4xx(client):
     assert response.status_code == 422
 
 
+def post_json_text(client, path, body):
+    """Post ``body`` as JSON with every non-ASCII character escaped: a lone surrogate goes
+    out as ``"\\ud800"``, as a JSON encoder in another language may send it."""
+    return client.post(path, content=json.dumps(body).encode(), headers={"content-type": "application/json"})
+
+
+CODE_ECHO = "```python\nprint(input())\n```"
+
+
+def test_text_that_is_not_unicode_makes_its_item_an_error(client):
+    bad_items = [
+        ({"response": "\\boxed{2}\ud800", "label": MATH_2}, "response contains a lone surrogate (U+D800) at offset 9"),
+        ({"response": "\\boxed{2}", "prompt": "What is 1+1?\udfff", "label": MATH_2}, "prompt contains"),
+        ({"response": "\\boxed{2}", "label": {"domain": "math", "answer": "2\ud800"}}, "label.answer contains"),
+        ({"response": "\\boxed{2}", "label": json_string({"domain": "math", "answer": "\ud800"})}, "label.answer contains"),
+        ({"response": CODE_ECHO, "label": {"domain": "code", "tests": {"inputs": ["1", "\ud800"], "outputs": ["1", "x"]}}},
+         "label.tests.inputs[1] contains"),
+        ({"response": CODE_ECHO, "label": {"domain": "code", "prelude": "# \udc00", "tests": {"inputs": ["1"], "outputs": ["1"]}}},
+         "label.prelude contains"),
+        ({"response": "\\boxed{2}", "label": MATH_2, "options": {"end_tokens": ["\ud800"]}}, "options.end_tokens[0] contains"),
+        ({"response": "\\boxed{2}", "label": MATH_2, "options": {"\ud800": 1}}, "options key"),
+    ]
+    body = {"items": [{"response": "\\boxed{2}", "label": MATH_2}, *(item for item, _ in bad_items)]}
+    response = post_json_text(client, "/v1/score", body)
+    assert response.status_code == 200, response.text
+    good, *bad = response.json()["results"]
+    assert good["verdict"] == "correct"
+    for result, (_, reason) in zip(bad, bad_items, strict=True):
+        assert result["verdict"] == "error" and result["reward"] == 0.0, result
+        assert reason in result["details"]["reason"] and "lone surrogate" in result["details"]["reason"], result
+
+
+def test_openrlhf_samples_with_text_that_is_not_unicode_are_errors(client):
+    prompt = "User: What is 1+1?\nAssistant:"
+    body = {
+        "query": [prompt + " \\boxed{2}", prompt + " \\boxed{2}\ud800", "\udfff" + prompt + " \\boxed{2}", prompt + " \\boxed{2}"],
+        "prompts": [prompt, prompt, "\udfff" + prompt, prompt],
+        "labels": [MATH_2, MATH_2, MATH_2, json_string({"domain": "math", "answer": "\ud800"})],
+    }
+    response = post_json_text(client, "/reward", body)
+    assert response.status_code == 200, response.text
+    logs = response.json()["extra_logs"]
+    assert logs["correct"] == [1.0, 0.0, 0.0, 0.0] and logs["error"] == [0.0, 1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    "path, body, field",
+    [
+        ("/reward", {"query": ["\\boxed{2}"], "labels": [MATH_2], "options": {"end_tokens": ["\ud800"]}}, "end_tokens"),
+        ("/v1/score", {"items": [{"response": "2", "label": MATH_2}], "options": {"end_tokens": ["</s>\ud800"]}}, "end_tokens"),
+        # Errors that echo the input back hold the surrogate too: still a 422.
+        ("/reward", {"query": "\\boxed{2}\ud800", "labels": [MATH_2]}, "query"),
+        ("/v1/score", {"items": [{"response": 3, "label": MATH_2, "\ud800": 1}]}, "items"),
+    ],
+)
+def test_request_wide_text_that_is_not_unicode_is_a_422(client, path, body, field):
+    response = post_json_text(client, path, body)
+    assert response.status_code == 422, response.text
+    assert field in response.text
+
+
+@pytest.mark.parametrize("path", ["/v1/score", "/reward"])
+def test_a_body_that_is_not_utf8_is_a_422(client, path):
+    body = b'{"items": [{"response": "\\boxed{2}\xff", "label": {"domain": "math", "answer": "2"}}]}'
+    response = client.post(path, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["msg"] == "request body is not utf-8 text: byte 0xff at offset 34"
+
+
+# Values too large to build that the math screen does not read (a product, a sum, a gamma
+# function of big bounds): only the verifier process's hard limit stops them.
 PATHOLOGICAL = [
-    "\\boxed{5^{5^{5^{5^5}}}}",
-    "\\boxed{9^{9^{9}}}",
-    "The answer is $9^{9^{9}}$.",
-    "\\boxed{100000000!}",
+    "\\boxed{\\prod_{k=1}^{10^{8}} k}",
+    "\\boxed{\\sum_{k=1}^{10^{7}} k^k}",
+    "The answer is $\\Gamma(10^{8})$.",
+    "\\boxed{\\binom{10^{9}}{x}}",
 ]
+TOWERS = ["\\boxed{5^{5^{5^{5^5}}}}", "\\boxed{9**9**9}", "\\boxed{10!!!!}", "\\boxed{(10^{10^{10}})!}",
+          "The answer is $2^{2^{2^{100}}}$.", "\\boxed{100000000!}"]  # fmt: skip
+
+
+def test_towers_are_answered_by_the_screen_and_a_correct_neighbour_is_scored(client):
+    items = [{"response": r, "label": MATH_2} for r in TOWERS] + [{"response": "\\boxed{2}", "label": MATH_2}]
+    results = score(client, items)
+    assert [r["verdict"] for r in results] == ["wrong"] * len(TOWERS) + ["correct"], results
+    assert all(r["details"]["screen"] == "huge" for r in results[:-1])
 
 
 def test_pathological_math_times_out_and_the_service_stays_healthy(client):
@@ -295,3 +376,27 @@ def test_a_verifier_process_killed_under_an_item_costs_the_item_nothing(service,
     # Still ready, and still scoring.
     assert client.get("/readyz").status_code == 200
     assert score(client, [{"response": "\\boxed{5}", "label": {"domain": "math", "answer": "5"}}])[0]["verdict"] == "correct"
+
+
+@pytest.fixture(scope="module")
+def one_core_service(tmp_path_factory):
+    """One verifier process for fresh items, and (by default) one spare."""
+    running = start_service(tmp_path_factory.mktemp("one-core"), {"REWARD_POOL_WORKERS": "1", "REWARD_CACHE_SIZE": "0"})
+    yield running
+    stop_service(running)
+
+
+def test_a_slow_answer_moves_aside_and_a_correct_neighbour_is_scored_before_it_ends(one_core_service):
+    slow = {"response": PATHOLOGICAL[0], "label": MATH_2, "options": {"timeout_s": 20}}  # the screen does not read it
+    with httpx.Client(base_url=one_core_service.url, timeout=120) as c:
+        assert c.get("/readyz").json()["backend"]["verifier_processes"] == 2
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(score, c, [slow])
+            deadline = time.monotonic() + 30
+            while metric_value(c.get("/metrics").text, "reward_items_in_flight") < 1:
+                assert time.monotonic() < deadline, "the slow item never arrived"
+                time.sleep(0.01)
+            neighbour = score(c, [{"response": "\\boxed{2}", "label": MATH_2}])[0]
+            # Answered while the slow item still holds its process: it did not wait for its limit.
+            assert neighbour["verdict"] == "correct" and not pending.done()
+            assert pending.result()[0]["verdict"] == "timeout"
