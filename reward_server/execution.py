@@ -1,9 +1,13 @@
 """The embedded execution backend: items scored in this process's reach.
 
-- math, CountDown and puzzle items run in a pebble process pool sized to the cores; a
-  task that passes its time limit has its worker process killed and replaced, which is
-  the only way to stop big-integer work such as ``9**9**9``. pebble's clock starts when
-  a worker takes the task, so waiting for a free process never counts;
+- math, CountDown and puzzle items run in a pebble process pool; a task that passes its
+  time limit has its worker process killed and replaced, which is the only way to stop
+  big-integer work such as ``9**9**9``. pebble's clock starts when a worker takes the
+  task, so waiting for a free process never counts. The pool has two lanes
+  (:class:`Lanes`): one process per core for items that have just started, and spare
+  processes that an item moves to once it has run ``pool_slow_after_s``, so that a few
+  slow items (a pathological answer the math screen does not read) never keep a correct
+  neighbour waiting for their time limit;
 - code items run on threads that wait on the sandbox pool, whose runs carry their own
   hard limits (CPU and wall clock per run); the code verifier counts only the time its
   runs took against the item's budget, never the wait for a slot.
@@ -20,7 +24,10 @@ import logging
 import multiprocessing
 import resource
 import threading
+from collections.abc import AsyncIterator
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from pebble import ProcessExpired, ProcessPool
@@ -58,6 +65,65 @@ def _score_under(control: RunControl, item: WorkItem) -> dict[str, Any]:
         RUN_CONTROL.reset(token)
 
 
+class Lanes:
+    """Admission to the verifier processes: ``fresh`` of them take the items that have just
+    started, ``spare`` more take items that have already run ``slow_after_s``.
+
+    An item holds a fresh place while it starts; once it has run ``slow_after_s`` it moves
+    to a spare place when one is free (else when one frees), giving its fresh place to the
+    next item. The pool has ``fresh + spare`` processes, so an admitted item always finds
+    one free. Nothing happens to the moved item itself: it runs on, to its own limit.
+    Event-loop state only (no locks)."""
+
+    def __init__(self, fresh: int, spare: int, slow_after_s: float) -> None:
+        self.fresh = fresh
+        self.spare = spare
+        self.slow_after_s = slow_after_s
+        self._fresh_free = asyncio.Semaphore(fresh)
+        self._spare_free = spare
+        self._ripe: list[_Place] = []
+        self.slow = 0
+        self.held = 0
+
+    @asynccontextmanager
+    async def place(self) -> AsyncIterator[None]:
+        await self._fresh_free.acquire()
+        place = _Place()
+        self.held += 1
+        timer = asyncio.get_running_loop().call_later(self.slow_after_s, self._ripen, place) if self.spare else None
+        try:
+            yield
+        finally:
+            self.held -= 1
+            if timer is not None:
+                timer.cancel()
+            if place in self._ripe:
+                self._ripe.remove(place)
+            if place.slow:
+                self.slow -= 1
+                self._spare_free += 1
+                self._move_ripe()
+            else:
+                self._fresh_free.release()
+
+    def _ripen(self, place: _Place) -> None:
+        self._ripe.append(place)
+        self._move_ripe()
+
+    def _move_ripe(self) -> None:
+        while self._spare_free and self._ripe:
+            place = self._ripe.pop(0)
+            place.slow = True
+            self.slow += 1
+            self._spare_free -= 1
+            self._fresh_free.release()
+
+
+@dataclass(eq=False, slots=True)
+class _Place:
+    slow: bool = False
+
+
 def _sandbox_runs(state: str) -> int:
     import sandbox
 
@@ -71,6 +137,9 @@ class EmbeddedBackend:
         self.metrics = metrics
         self._pool: ProcessPool | None = None
         self._threads: concurrent.futures.ThreadPoolExecutor | None = None
+        spare = settings.pool_spare_workers or 0
+        self._lanes = Lanes(settings.pool_workers, spare, settings.pool_slow_after_s)
+        self._processes = settings.pool_workers + spare
         # Items handed to the verifier pool / to the sandbox threads and not yet answered,
         # and code items given up whose thread has not yet stopped.
         self._outstanding = 0
@@ -86,7 +155,7 @@ class EmbeddedBackend:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(PRELOAD)
         return ProcessPool(
-            max_workers=self.settings.pool_workers,
+            max_workers=self._processes,
             max_tasks=self.settings.pool_max_tasks,
             initializer=_init_verifier_process,
             initargs=(self.settings.pool_memory_mb,),
@@ -111,7 +180,7 @@ class EmbeddedBackend:
         )
         self.metrics.pool_workers.set(self.settings.pool_workers)
         # One round trip per worker so the first real items find warm processes.
-        warmups = [self._pool.schedule(warm_up) for _ in range(self.settings.pool_workers)]
+        warmups = [self._pool.schedule(warm_up) for _ in range(self._processes)]
         await asyncio.gather(*(asyncio.wrap_future(f) for f in warmups), return_exceptions=True)
 
     async def stop(self) -> None:
@@ -127,7 +196,7 @@ class EmbeddedBackend:
         if self._pool is not None and not self._pool.active:
             self._replace_broken_pool(self._pool)
         alive = self._pool is not None and self._pool.active
-        return {"ok": alive, "backend": "embedded", "verifier_processes": self.settings.pool_workers if alive else 0}
+        return {"ok": alive, "backend": "embedded", "verifier_processes": self._processes if alive else 0}
 
     async def execute(self, item: WorkItem, limit_s: float) -> dict[str, Any]:
         assert self._pool is not None and self._threads is not None
@@ -155,45 +224,49 @@ class EmbeddedBackend:
 
     async def _in_process(self, item: WorkItem, limit_s: float) -> dict[str, Any]:
         self._outstanding += 1
-        crashes = broken = 0
         try:
-            while True:
-                pool = self._pool
-                assert pool is not None
-                try:
-                    pebble_future = pool.schedule(score, args=(item,), timeout=limit_s)
-                except RuntimeError:  # the pool is in pebble's error state
-                    broken += 1
-                    if broken > BROKEN_POOL_RETRIES:
-                        raise
-                    self._replace_broken_pool(pool)
-                    continue
-                try:
-                    return await asyncio.wrap_future(pebble_future)
-                except TimeoutError:
-                    self.metrics.worker_restarts.labels("timeout").inc()
-                    reason = f"item took longer than {limit_s:g} s; its worker was killed"
-                    return failure_result(item, Verdict.TIMEOUT, reason)
-                except ProcessExpired as exc:
-                    # A verifier process that died under an item (killed, out of memory) costs
-                    # the item nothing the first time: it is scored again on a fresh process.
-                    self.metrics.worker_restarts.labels("crash").inc()
-                    crashes += 1
-                    if crashes > CRASH_RETRIES:
-                        reason = f"verifier process died {crashes} times (last exit code {exc.exitcode})"
-                        return failure_result(item, Verdict.ERROR, reason)
-                except BrokenProcessPool:
-                    broken += 1
-                    if broken > BROKEN_POOL_RETRIES:
-                        return failure_result(item, Verdict.ERROR, "verifier pool failed repeatedly")
-                    self._replace_broken_pool(pool)
-                except asyncio.CancelledError:
-                    if pebble_future.cancelled() and not asyncio.current_task().cancelling():
-                        continue  # cancelled by the replacement of a broken pool: run it again
-                    pebble_future.cancel()  # given up: a queued task is dropped, a running one's process stopped
-                    raise
+            async with self._lanes.place():
+                return await self._on_pool(item, limit_s)
         finally:
             self._outstanding -= 1
+
+    async def _on_pool(self, item: WorkItem, limit_s: float) -> dict[str, Any]:
+        crashes = broken = 0
+        while True:
+            pool = self._pool
+            assert pool is not None
+            try:
+                pebble_future = pool.schedule(score, args=(item,), timeout=limit_s)
+            except RuntimeError:  # the pool is in pebble's error state
+                broken += 1
+                if broken > BROKEN_POOL_RETRIES:
+                    raise
+                self._replace_broken_pool(pool)
+                continue
+            try:
+                return await asyncio.wrap_future(pebble_future)
+            except TimeoutError:
+                self.metrics.worker_restarts.labels("timeout").inc()
+                reason = f"item took longer than {limit_s:g} s; its worker was killed"
+                return failure_result(item, Verdict.TIMEOUT, reason)
+            except ProcessExpired as exc:
+                # A verifier process that died under an item (killed, out of memory) costs
+                # the item nothing the first time: it is scored again on a fresh process.
+                self.metrics.worker_restarts.labels("crash").inc()
+                crashes += 1
+                if crashes > CRASH_RETRIES:
+                    reason = f"verifier process died {crashes} times (last exit code {exc.exitcode})"
+                    return failure_result(item, Verdict.ERROR, reason)
+            except BrokenProcessPool:
+                broken += 1
+                if broken > BROKEN_POOL_RETRIES:
+                    return failure_result(item, Verdict.ERROR, "verifier pool failed repeatedly")
+                self._replace_broken_pool(pool)
+            except asyncio.CancelledError:
+                if pebble_future.cancelled() and not asyncio.current_task().cancelling():
+                    continue  # cancelled by the replacement of a broken pool: run it again
+                pebble_future.cancel()  # given up: a queued task is dropped, a running one's process stopped
+                raise
 
     def _orphan_done(self) -> None:
         self._orphaned -= 1
@@ -202,7 +275,7 @@ class EmbeddedBackend:
         """Items this backend holds work for: waiting for a verifier process or a thread,
         running (their programs may still wait for a sandbox slot), and given up but still
         being stopped."""
-        busy = min(self._outstanding, self.settings.pool_workers)
+        busy = self._lanes.held
         threads = min(self._outstanding_code, self.settings.code_threads)
         queued = (self._outstanding - busy) + (self._outstanding_code - threads)
         return {"queued": queued, "running": busy + threads, "orphaned": self._orphaned}

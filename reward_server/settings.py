@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.rewards import RewardMode
@@ -20,7 +20,16 @@ class Settings(BaseSettings):
     backend: Literal["embedded", "rq"] = "embedded"
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", validation_alias="REDIS_URL")
 
-    pool_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, description="verifier processes")
+    pool_workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1, ge=1, description="verifier processes for items just started"
+    )
+    pool_spare_workers: int | None = Field(
+        default=None, ge=0, description="more verifier processes, for items that ran past pool_slow_after_s "
+        "(default: as many as pool_workers; 0: none)"
+    )
+    pool_slow_after_s: float = Field(
+        default=0.5, gt=0, description="running time after which an item moves to a spare verifier process"
+    )
     pool_max_tasks: int = Field(default=5000, ge=0, description="tasks before a verifier process is recycled (0: never)")
     pool_memory_mb: int = Field(default=4096, ge=256, description="address-space limit of each verifier process")
     code_threads: int = Field(default=64, ge=1, description="concurrent code items waiting on the sandbox")
@@ -47,3 +56,9 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     max_batch_items: int = Field(default=10_000, ge=1)
     max_response_chars: int = Field(default=4_000_000, ge=1)
+
+    @model_validator(mode="after")
+    def _spare_defaults_to_one_per_worker(self) -> Settings:
+        if self.pool_spare_workers is None:
+            self.pool_spare_workers = self.pool_workers
+        return self

@@ -120,3 +120,37 @@ def test_a_burst_of_slow_programs_does_not_starve_a_fast_one(busy):
     # Each slow item still has tests to run when the fast one arrives; the fast one's run
     # goes ahead of them (it has held no slot yet), so it finishes first.
     assert finished[0] == "fast", finished
+
+
+def test_verifier_lanes_give_a_slow_items_place_to_the_next_once_it_has_moved_aside():
+    from reward_server.execution import Lanes
+
+    async def scenario() -> None:
+        lanes = Lanes(fresh=1, spare=1, slow_after_s=0.01)
+        entered = {name: asyncio.Event() for name in "abc"}
+        leave = {name: asyncio.Event() for name in "abc"}
+
+        async def item(name: str) -> None:
+            async with lanes.place():
+                entered[name].set()
+                await leave[name].wait()
+
+        tasks = [asyncio.create_task(item("a"))]
+        await asyncio.wait_for(entered["a"].wait(), 10)
+        tasks.append(asyncio.create_task(item("b")))
+        # a runs on, moved to the spare process, and b has the fresh one.
+        await asyncio.wait_for(entered["b"].wait(), 10)
+        assert lanes.slow == 1 and lanes.held == 2
+        # b is slow too, but the spare process is a's: b keeps the fresh one and c waits.
+        tasks.append(asyncio.create_task(item("c")))
+        await asyncio.sleep(0.2)
+        assert not entered["c"].is_set()
+        leave["a"].set()  # a ends: b moves aside, c gets the fresh process
+        await asyncio.wait_for(entered["c"].wait(), 10)
+        assert lanes.slow == 1 and lanes.held == 2
+        leave["b"].set()
+        leave["c"].set()
+        await asyncio.gather(*tasks)
+        assert lanes.slow == 0 and lanes.held == 0
+
+    asyncio.run(scenario())

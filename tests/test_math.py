@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from services.domains import math_screen
 from services.domains.math import boxed_answers, parse_gold
 from services.scoring import score_item
 
@@ -176,3 +177,90 @@ def test_another_problems_answer_scores_zero_in_every_form():
     for form in ("{g}", "${g}$", "\\boxed{{{g}}}", "The final answer is {g}."):
         result = score_item(in_tags(form.format(g="3\\sqrt{12}")), math("3\\sqrt{13}"), prompt=TAGS_PROMPT)
         assert result["verdict"] == "wrong", (form, result)
+
+
+# --------------------------------------------------------------------------- values too large to build
+# Each answer is checked to be screened before it is scored: math-verify itself would
+# never finish these, so a screen that missed one would hang the test, not fail it.
+
+TOWERS = ["5^{5^{5^{5^5}}}", "9**9**9", "(10!)!!", "(10^{10^{10}})!", "2^{2^{2^{100}}}", "9^{9^{9}}",
+          "100000000!", "{10^{100}}!", "-9^{9^{9}}", "2 \\cdot 10^{10^{10}}", "\\binom{10^{9}}{10^{6}}",
+          "x = 9^{9^{9}}", "\\frac{9^{9^{9}}}{2}"]  # fmt: skip
+
+
+def screened(response: str, gold: str, **kwargs):
+    assert math_screen.read(boxed_answers(response)[-1] if "\\boxed" in response else response).costliest or \
+        math_screen.read(gold).costliest, "not screened: scoring it would never finish"
+    result = score_item(response, math(gold), **kwargs)
+    assert result["details"].get("screen") == "huge", result
+    return result
+
+
+@pytest.mark.parametrize("tower", TOWERS)
+@pytest.mark.parametrize("gold", ["2", "\\frac{1}{2}", "x^2+1", "(1, 2)", "2005!", "\\text{Evelyn}"])
+def test_a_value_too_large_to_build_is_wrong_against_a_modest_gold(tower, gold):
+    result = screened(f"\\boxed{{{tower}}}", gold)
+    assert result["verdict"] == "wrong" and result["reward"] == 0.0, result
+    assert "digits" in result["details"]["reason"]
+
+
+def test_towers_are_screened_wherever_the_answer_is_read():
+    assert screened("\\boxed{10!!!!}", "2")["verdict"] == "wrong"  # 120 or nested factorials: never 2
+    assert screened("The final answer is $9**9**9$.", "2")["verdict"] == "wrong"
+    assert screened(in_tags("$5^{5^{5^{5^5}}}$"), "2", prompt=TAGS_PROMPT)["verdict"] == "wrong"
+    # Hedging with a tower among the answers is still no way to be paid.
+    assert screened("\\boxed{2} or \\boxed{9^{9^{9}}}", "2")["verdict"] == "wrong"
+
+
+@pytest.mark.parametrize(
+    "response, gold",
+    [
+        ("\\boxed{10!!!!}", "120"),  # nested factorials to math-verify, 10*6*2 as a multifactorial
+        ("\\boxed{9^{9^{9}} \\bmod 7}", "1"),  # a tower inside an expression this screen does not read
+        ("\\boxed{1^{10^{10^{10}}}}", "1"),
+        ("\\boxed{10^{10^{10}} - 10^{10^{10}}}", "0"),
+        ("9**9**9 is my answer", "2"),
+    ],
+)
+def test_a_value_too_large_to_build_that_might_match_is_a_timeout(response, gold):
+    result = screened(response, gold)
+    assert result["verdict"] == "timeout" and result["reward"] == 0.0, result
+    assert "not evaluated" in result["details"]["reason"]
+
+
+def test_a_gold_answer_too_large_to_build_is_compared_by_its_shape():
+    gold = "9^{9^{9}}"
+    assert screened("\\boxed{9^{9^{9}}}", gold)["verdict"] == "correct"
+    assert screened("\\boxed{9**9**9}", gold)["verdict"] == "correct"  # the same shape, spelled another way
+    assert screened("\\boxed{9^{9^{8}}}", gold)["verdict"] == "wrong"  # another size
+    assert screened("\\boxed{387420489}", gold)["verdict"] == "wrong"
+    unsure = screened("\\boxed{3^{2 \\cdot 9^{9}}}", gold)  # equal, but not recognisable without building it
+    assert unsure["verdict"] == "error" and "gold answer" in unsure["details"]["reason"], unsure
+    assert unsure["reward"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "answer, gold",
+    [("2^{10}", "1024"), ("10^{-3}", "0.001"), ("e^{i\\pi}", "e^{\\pi i}"), ("x^{2}+1", "1+x^2"), ("3!", "6"),
+     ("10!", "3628800"), ("\\binom{10}{3}", "120"), ("2005!", "2005!"), ("2^{100}", "1267650600228229401496703205376"),
+     ("(2^3)^2", "64"), ("9^9^9", "9^{81}"), ("\\frac{2^{10}}{4}", "256")],
+)
+def test_normal_answers_with_powers_and_factorials_are_left_to_the_verifier(answer, gold):
+    assert math_screen.judge(gold, [answer]) is None
+    result = score_item(f"\\boxed{{{answer}}}", math(gold))
+    assert result["verdict"] == "correct" and "screen" not in result["details"], result
+
+
+def test_no_answer_of_math_verifys_own_cases_is_screened():
+    import json
+    from pathlib import Path
+
+    cases = json.loads((Path(__file__).parent / "data" / "math_verify" / "cases.json").read_text())["cases"]
+    assert not [c for c in cases if math_screen.judge(c["gold"], [c["pred"]]) is not None]
+
+
+def test_the_screen_can_be_turned_off(monkeypatch):
+    monkeypatch.setenv("REWARD_MATH_SCREEN", "0")
+    assert math_screen.judge("2", ["9^{9^{9}}"]) is None
+    monkeypatch.setenv("REWARD_MATH_SCREEN", "1")
+    assert math_screen.judge("2", ["9^{9^{9}}"]).details == {"screen": "huge"}

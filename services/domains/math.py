@@ -21,6 +21,11 @@ label or request lowers it. Six places keep a policy from being paid for a rough
 approximation where the problem asks for the exact value, and still accept an exact
 answer written as a long decimal.
 
+Answers whose value is too large to build (``9^{9^{9}}``, ``10!!!!``: more than a million
+digits), on the gold's side or a candidate's, are answered before any parsing by
+:mod:`services.domains.math_screen` (details ``"screen": "huge"``); every other answer
+is left to math-verify.
+
 The gold answer is parsed once per process. math-verify's own SIGALRM timeouts are off:
 they fail off the main thread and cannot stop big-integer arithmetic; the execution
 backend kills the worker instead.
@@ -36,6 +41,7 @@ from typing import Any, Literal
 from pydantic import field_validator
 
 from services.core import DomainLabel, Outcome
+from services.domains import math_screen
 from services.extraction import Extracted
 from services.rewards import RewardOptions
 
@@ -253,7 +259,6 @@ def verify(extracted: Extracted, label: MathLabel, options: RewardOptions) -> Ou
     region = extracted.answer_region
     if not region.strip():
         return Outcome(score=0.0, parsed=False, reason="no answer outside the think block")
-    gold = parse_gold(label.answer)
     pieces, how = _candidates(region, extracted.answer_tags)
     details: dict[str, Any] = {"read": how, "boxed": how == "boxed"}
     if not pieces:
@@ -262,6 +267,11 @@ def verify(extracted: Extracted, label: MathLabel, options: RewardOptions) -> Ou
     distinct = list(dict.fromkeys(p.rstrip(_SENTENCE_END_MARKS) or p for p in pieces))
     if len(distinct) > _MAX_COMPARED:
         return Outcome(score=0.0, reason=f"hedging: {len(distinct)} different answers", details=details)
+    screened = math_screen.judge(label.answer, distinct)
+    if screened is not None:  # a value too large to build, on either side: decided without parsing
+        screened.details = {**details, **screened.details, "extracted": distinct[-1].strip()[:200]}
+        return screened
+    gold = parse_gold(label.answer)
     if how == "boxed":
         pred = _parse(f"\\boxed{{{distinct[-1]}}}")
     elif how == "delimited":
