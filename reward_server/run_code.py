@@ -69,6 +69,15 @@ class RunCodeRequest(BaseModel):
         # 422 naming the field, never a failure inside the sandbox.
         return require_decodable(value, info.field_name)
 
+    @field_validator("files")
+    @classmethod
+    def _file_names_stay_in_the_work_dir(cls, value: dict[str, str | None]) -> dict[str, str | None]:
+        for path in value:
+            parts = path.split("/")
+            if not path or "\0" in path or path.startswith("/") or ".." in parts or "" in parts:
+                raise ValueError(f"files: {path!r} is not a relative path inside the work dir")
+        return value
+
 
 class CommandRunResult(BaseModel):
     status: Literal["Finished", "Error", "TimeLimitExceeded"]

@@ -125,6 +125,9 @@ def test_files_go_in_and_fetching_them_back_is_refused_by_name(client: httpx.Cli
     assert fetch["status"] == "SandboxError" and "fetch_files" in fetch["message"]
     bad = client.post("/run_code", json={**payload, "files": {"in.txt": "not base64!"}}).json()
     assert bad["status"] == "SandboxError" and "in.txt" in bad["message"]
+    for name in ("../escape.txt", "/etc/x", "a\0b", "", "dir//x"):
+        outside = client.post("/run_code", json={**payload, "files": {name: "aGk="}})
+        assert outside.status_code == 422 and "files" in outside.text, (name, outside.text)
 
 
 def test_bad_requests_are_named(client: httpx.Client) -> None:
