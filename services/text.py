@@ -54,9 +54,13 @@ def _all_text_valid(value: Any) -> bool:
             stack.extend(item.values())
         elif kind is list or kind is tuple:
             stack.extend(item)
-        elif isinstance(item, str | dict | list | tuple):  # subclasses: the careful walk below
+        elif kind not in _SCALARS and isinstance(item, _TEXT_HOLDERS):  # subclasses: the careful walk below
             return False
     return True
+
+
+_SCALARS = frozenset({type(None), bool, int, float})
+_TEXT_HOLDERS = (str, dict, list, tuple)
 
 
 def undecodable(value: Any, name: str) -> str | None:
