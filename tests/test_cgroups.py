@@ -66,7 +66,7 @@ def test_a_delegated_v2_cgroup_limits_and_measures_a_run(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "mkdir", mkdir)
     ring = RunCgroups(plan.to_wire(), "slot7")
-    assert ring and ring.error is None and len(ring.sets) == 4
+    assert ring and ring.error is None and len(ring.sets) == 6
     assert ring.report() == {"cpu": True, "cpu_wait": True, "memory": "v2", "processes": True}
     group: RunCgroup = ring.sets[0]
     directory = Path(plan.v2, "slot7-0")

@@ -18,8 +18,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-RING = 4
-"""Cgroups per slot: the running child, the two prepared ahead, one being reaped."""
+RING = 6
+"""Cgroups per slot: a child takes one no other live child of the slot holds (the running
+one, two prepared ahead, one made for a request of another kind, those being reaped)."""
 _UNLIMITED = "max"
 
 
@@ -58,6 +59,7 @@ class RunCgroup:
         if "v2" in dirs:
             self.files["cpu"] = self._open("v2", "cpu.stat")
             self._try("wait", "v2", "cpu.pressure")
+            self._try("kill", "v2", "cgroup.kill", os.O_WRONLY)
         elif "cpuacct" in dirs:
             self.files["cpu"] = self._open("cpuacct", "cpuacct.usage")
         if "memory" in v2_controllers:
@@ -141,6 +143,19 @@ class RunCgroup:
     def _oom_raw(self) -> int:
         fd = self.files.get("oom")
         return _field(_pread(fd), b"oom_kill") if fd is not None else 0
+
+    def kill(self) -> bool:
+        """SIGKILL every process of the run at once (cgroup v2's cgroup.kill): when this
+        returns, none of them runs another instruction. False where the kernel has no
+        cgroup.kill (the sweeper does it then)."""
+        fd = self.files.get("kill")
+        if fd is None:
+            return False
+        try:
+            _put(fd, "1")
+        except OSError:
+            return False
+        return True
 
     @property
     def measures_cpu(self) -> bool:

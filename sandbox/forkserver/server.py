@@ -216,11 +216,22 @@ class ForkServer:
     def _allocate(self, key: int) -> PreparedChild:
         uid = self.slot.uids[self._uid_turn]
         self._uid_turn ^= 1
-        cgroup = -1
-        if self.slot.cgroup_fds:
-            cgroup = self._cgroup_turn
-            self._cgroup_turn = (self._cgroup_turn + 1) % len(self.slot.cgroup_fds)
-        return prepare.allocate(self.slot, key, uid, cgroup)
+        return prepare.allocate(self.slot, key, uid, self._free_cgroup())
+
+    def _free_cgroup(self) -> int:
+        """A cgroup of the slot that no live child holds (-1: the slot has none). When all
+        are held, a child being reaped frees one."""
+        count = len(self.slot.cgroup_fds)
+        if not count:
+            return -1
+        while True:
+            held = {child.cgroup for child in (*self._prepared, *self.zygote.dying.values(), self._ended) if child}
+            for step in range(count):
+                index = (self._cgroup_turn + step) % count
+                if index not in held:
+                    self._cgroup_turn = (index + 1) % count
+                    return index
+            self.zygote.pump()
 
     # ------------------------------------------------------------------ one run
 
@@ -310,7 +321,9 @@ class ForkServer:
             child.release()
             return
         zygote.dying[child.pid] = child
-        self.sweeper.sweep()
+        group = self.slot.cgroups.sets[child.cgroup] if self.slot.cgroups is not None and child.cgroup >= 0 else None
+        if group is None or not group.kill():
+            self.sweeper.sweep()
 
     def _clear_for(self, child: PreparedChild) -> None:
         """Before a hand-over: nothing of an earlier run may still run. The sweeper's
