@@ -31,7 +31,7 @@ RUN python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install -r /tmp/requirements.txt
 # The candidate runtime: what programs in the sandbox may import besides the standard library.
 COPY sandbox/runtime-requirements.txt /src/sandbox/runtime-requirements.txt
-RUN /opt/venv/bin/pip install --no-deps --target /opt/sandbox-runtime -r /src/sandbox/runtime-requirements.txt
+RUN /opt/venv/bin/pip install --no-deps --target /opt/sandbox-runtime/site-packages -r /src/sandbox/runtime-requirements.txt
 COPY sandbox /src/sandbox
 COPY services /src/services
 COPY reward_server /src/reward_server

@@ -18,7 +18,7 @@ COPY ${WHEELHOUSE} /wheels
 COPY sandbox/runtime-requirements.txt /tmp/runtime-requirements.txt
 RUN python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-index --find-links /wheels /wheels/*.whl \
- && /opt/venv/bin/pip install --no-index --find-links /wheels --no-deps --target /opt/sandbox-runtime -r /tmp/runtime-requirements.txt
+ && /opt/venv/bin/pip install --no-index --find-links /wheels --no-deps --target /opt/sandbox-runtime/site-packages -r /tmp/runtime-requirements.txt
 
 # ---------------------------------------------------------------- project: its wheel
 FROM deps AS project

@@ -8,9 +8,9 @@ site-packages (:data:`RUNTIME_SITE`), the run steps of the languages in the tabl
 service, of its virtualenv, of any dataset, and no /run, /var, /home or /srv.
 
 The interpreter is the service's base interpreter unless ``REWARD_SANDBOX_PYTHON`` names
-another (3.11 or newer); the site-packages come from ``REWARD_SANDBOX_RUNTIME``, else
-``.sandbox-runtime/site-packages`` in the checkout, which ``make install`` builds from
-``sandbox/runtime-requirements.txt``. The fork servers run on that interpreter (it is
+another (3.11 or newer); the runtime directory is ``REWARD_SANDBOX_RUNTIME``, else
+``.sandbox-runtime`` in the checkout, which ``make install`` builds: its ``site-packages``
+from ``sandbox/runtime-requirements.txt``. The fork servers run on that interpreter (it is
 the one programs run in: a Python run is a fork of the warm fork server).
 """
 
@@ -27,7 +27,9 @@ from typing import Any
 from sandbox.constants import SANDBOX_PATH
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_RUNTIME_DIR = os.path.join(REPO_ROOT, ".sandbox-runtime", "site-packages")
+DEFAULT_RUNTIME_DIR = os.path.join(REPO_ROOT, ".sandbox-runtime")
+"""What ``make install`` builds: ``site-packages/`` (Python), and the other languages' own
+(prebuilt crates, a warm Go build cache, Node modules; see scripts/build_runtime.sh)."""
 REQUIREMENTS = os.path.join(REPO_ROOT, "sandbox", "runtime-requirements.txt")
 RUNTIME_SITE = "/usr/lib/sandbox-python/site-packages"
 """Where a run's root shows the candidate site-packages, whichever host directory holds them."""
@@ -65,6 +67,8 @@ class CandidateRuntime:
     version: tuple[int, int, int]
     site_packages: str | None
     """The host directory shown at :data:`RUNTIME_SITE`, None when there is none."""
+    directory: str
+    """The runtime directory (``site-packages`` and the other languages' prebuilt parts)."""
     source: str
     """Where the site-packages came from: ``REWARD_SANDBOX_RUNTIME`` or the built default."""
     problem: str | None
@@ -88,6 +92,7 @@ class CandidateRuntime:
             "python": self.python,
             "version": ".".join(map(str, self.version)),
             "site_packages": self.site_packages,
+            "directory": self.directory,
             "source": self.source,
             "packages": self.packages(),
             **({"problem": self.problem} if self.problem else {}),
@@ -123,11 +128,14 @@ def candidate_runtime() -> CandidateRuntime:
     if version[:2] < MIN_PYTHON:
         raise RuntimeUnavailable(f"the sandbox interpreter {python!r} is Python {'.'.join(map(str, version))}; 3.11+ is needed")
     configured = os.environ.get("REWARD_SANDBOX_RUNTIME", "").strip()
-    site, source, problem = (configured or DEFAULT_RUNTIME_DIR), ("REWARD_SANDBOX_RUNTIME" if configured else "default"), None
-    if not os.path.isdir(site):
+    directory = os.path.realpath(configured or DEFAULT_RUNTIME_DIR)
+    source = "REWARD_SANDBOX_RUNTIME" if configured else "default"
+    site: str | None = os.path.join(directory, "site-packages")
+    problem = None
+    if not os.path.isdir(site):  # type: ignore[arg-type]
         problem = (
             f"{site} does not exist: programs see the standard library only "
-            + ("(REWARD_SANDBOX_RUNTIME names no directory)" if configured else "(`make install` builds it)")
+            + ("(REWARD_SANDBOX_RUNTIME names a directory without it)" if configured else "(`make install` builds it)")
         )
         site = None
-    return CandidateRuntime(os.path.realpath(info["executable"]), version, site and os.path.realpath(site), source, problem, info)  # type: ignore[arg-type]
+    return CandidateRuntime(os.path.realpath(info["executable"]), version, site, directory, source, problem, info)
