@@ -8,8 +8,9 @@ Knows nothing about rewards or HTTP. Typical use::
 
 import atexit
 
+from sandbox import language_table  # noqa: F401 (the table registers its languages)
 from sandbox.constants import LAYER_NAMES
-from sandbox.languages import LANGUAGES, Language, get_language, register_language
+from sandbox.languages import LANGUAGES, Language, get_language, installed_languages, register_language
 from sandbox.model import STATUSES, RunRequest, RunResult
 from sandbox.pool import (
     SandboxPool,
@@ -35,6 +36,7 @@ __all__ = [
     "current_pool",
     "get_default_pool",
     "get_language",
+    "installed_languages",
     "register_language",
     "start_default_pool",
 ]

@@ -60,6 +60,9 @@ class RunRequest:
     candidate is forked from the driver process, so leave it off when the driver code
     holds anything the solution must not see (assert code with expected values)."""
     max_processes: int = settings.DEFAULT_MAX_PROCESSES
+    entry: str | None = None
+    """Where a program starts when not where its language says (Java: the class whose
+    ``main`` runs, when it is not the public class)."""
     max_file_mb: int = settings.DEFAULT_MAX_FILE_MB
     max_open_files: int = settings.DEFAULT_MAX_OPEN_FILES
 

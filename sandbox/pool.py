@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import os
 import threading
@@ -21,17 +20,10 @@ from sandbox.model import RunRequest, RunResult
 from sandbox.outcome import classify
 from sandbox.rootspec import root_plans
 from sandbox.runtime import RuntimeUnavailable, candidate_runtime
-from sandbox.settings import (
-    EXEC,
-    EXEC_COLLECT,
-    PYTHON,
-    PYTHON_DRIVER,
-    RunSettings,
-    default_wall_limit_s,
-    wait_allowance_s,
-)
+from sandbox.settings import PYTHON, PYTHON_DRIVER, RunSettings
 from sandbox.sizing import CpuPicker, default_slots, usable_cpus
 from sandbox.slots import Slots, Ticket
+from sandbox.steps import Steps, artifacts_of, bundle, cacheable, compile_outcome, unbundle
 
 _pool_counter = itertools.count()
 _CPU_FIELD = RunSettings._fields.index("cpu")
@@ -82,6 +74,8 @@ class SandboxPool:
             raise SandboxUnavailable(f"the candidate runtime cannot be used: {exc}") from None
         self.cgroup_plan: CgroupPlan = plan_cgroups()
         self._options = {"root": plans, "cgroups": self.cgroup_plan.to_wire()}
+        self.roots = [name for name, _plan in plans["roots"]]
+        """The roots' names, by index (sandbox/rootspec.py)."""
         self._artifacts = ArtifactCache()
         """Compiled programs, on disk and bounded in bytes (sandbox/artifacts.py)."""
         self._run_ids = itertools.count(1)
@@ -107,6 +101,9 @@ class SandboxPool:
         self.cpu_waits_measured = all(w.cpu_waits_measured for w in self._workers)
         """Whether the kernel reports the runs' waits for a CPU (their wall clock then
         leaves them out); without, the default wall-clock limit scales with ``sharing``."""
+        self.steps = Steps({name: i for i, name in enumerate(self.roots)}, self.runtime.directory, self.sharing,
+                           self.cpu_waits_measured)  # fmt: skip
+        """How a request becomes its steps' settings (sandbox/steps.py)."""
         missing = [name for name, held in self.layers.items() if not held]
         if strict and missing:
             errors = self.layer_errors
@@ -243,115 +240,58 @@ class SandboxPool:
             return RunResult(status=model.SANDBOX_ERROR, reason=str(exc))
         if req.driver is not None and not language.in_process:
             return RunResult(status=model.SANDBOX_ERROR, reason=f"a driver needs Python, not {language.name}")
-        if language.compile_argv is not None:
+        if not language.in_process and not language.installed():
+            return RunResult(status=model.SANDBOX_ERROR, reason=f"{language.name} is not installed on this host")
+        if language.in_process:
+            mode = PYTHON_DRIVER if req.driver is not None else PYTHON
+            settings = self.steps.settings(req, mode=mode, argv=tuple(req.argv), files=req.files, source_file=language.source_file)
+            source = req.source.encode("utf-8", "surrogatepass")
+            return self._dispatch(settings, source, req.stdin, req.files, req.driver, cancel, priority)
+        artifacts: dict[str, bytes] = {}
+        compiled = None
+        if language.compiled:
             compiled = self._compile(language, req, cancel, priority)
             if compiled.status != model.OK:
                 return compiled
-            files = dict(req.files)
-            assert language.artifact is not None and language.run_argv is not None
-            artifact = compiled.files.get(language.artifact)
-            if artifact is None:
-                return RunResult(status=model.SANDBOX_ERROR, reason="the compiled program was lost from the cache")
-            files[language.artifact] = artifact
+            artifacts = artifacts_of(language, compiled.files)
             compiled = replace(compiled, files={})
-            settings = self._settings(req, mode=EXEC, argv=(*language.run_argv, *req.argv), files=files)
-            result = self._dispatch(settings, req.source.encode(), req.stdin, files, None, cancel, priority)
-            result.compile = compiled
-            return result
-        mode = PYTHON_DRIVER if req.driver is not None else PYTHON
-        settings = self._settings(req, mode=mode, argv=tuple(req.argv), files=req.files, source_file=language.source_file)
+        settings, files = self.steps.run_step(language, req, artifacts)
         source = req.source.encode("utf-8", "surrogatepass")
-        return self._dispatch(settings, source, req.stdin, req.files, req.driver, cancel, priority)
-
-    def _settings(
-        self, req: RunRequest, *, mode: str, argv: tuple[str, ...], files: dict[str, bytes], source_file: str | None = None
-    ) -> RunSettings:
-        time_limit = float(req.time_limit_s)
-        if req.wall_limit_s is not None:
-            wall_limit = float(req.wall_limit_s)
-        else:
-            wall_limit = default_wall_limit_s(time_limit, 1 if self.cpu_waits_measured else self.sharing)
-        files_bytes = sum(len(data) for data in files.values())
-        return RunSettings(
-            mode=mode,
-            argv=argv,
-            files=tuple(files),
-            collect=tuple(req.collect),
-            source_file=source_file,
-            time_limit_s=time_limit,
-            wall_limit_s=wall_limit,
-            memory_mb=int(req.memory_mb),
-            max_output_bytes=int(req.max_output_bytes),
-            max_processes=int(req.max_processes),
-            max_file_mb=int(req.max_file_mb),
-            max_open_files=int(req.max_open_files),
-            driver_data=req.driver_data,
-            restarts=bool(req.driver_restarts),
-            wait_allowance_s=wait_allowance_s(time_limit, self.sharing),
-            files_mb=0 if files_bytes < (1 << 20) else 16 * -(-files_bytes // (16 << 20)),
-        )
+        result = self._dispatch(settings, source, req.stdin, files, None, cancel, priority)
+        result.compile = compiled
+        return result
 
     def _compile(
         self, language: Language, req: RunRequest, cancel: threading.Event | None, priority: float
     ) -> RunResult:
-        """The compile step's result, its program among its files: from the cache (on disk),
-        else compiled now, once per source even when many tests of it arrive at once."""
-        key = hashlib.sha256(f"{language.name}\0{language.compile_argv}\0{req.source}".encode()).hexdigest()
+        """The compile step's result, its artifacts among its files: from the cache (on
+        disk), else compiled now, once per source even when many tests of it arrive at once."""
+        key = self.steps.compile_key(language, req)
         with self._lock:
             lock = self._compile_locks.setdefault(key, threading.Lock())
         with lock:
-            cached = self._cached_compile(language, key)
+            cached = self._cached_compile(key)
             if cached is not None:
                 return cached
-            compile_req = replace(
-                req,
-                time_limit_s=language.compile_time_limit_s,
-                wall_limit_s=None,
-                memory_mb=max(req.memory_mb, language.compile_memory_mb),
-                collect=[language.artifact] if language.artifact else [],
-                max_processes=max(req.max_processes, 16),
-                max_file_mb=max(req.max_file_mb, language.max_artifact_mb),
-                stdin=b"",
-            )
-            files = {language.source_file: req.source.encode("utf-8", "surrogatepass")}
-            settings = self._settings(compile_req, mode=EXEC_COLLECT, argv=tuple(language.compile_argv or ()), files=files)
+            settings, files = self.steps.compile_step(language, req)
             result = self._dispatch(settings, b"", b"", files, None, cancel, priority)
             if result.status == model.CANCELLED:
                 return result  # not cached: the next test of this source compiles it
-            too_large = next((r for r in result.records if isinstance(r, dict) and "too_large" in r), None)
-            if result.status == model.OK and too_large is not None:
-                size = too_large.get("too_large", 0) / (1 << 20)
-                result = replace(result, status=model.COMPILE_ERROR,
-                                 reason=f"the compiled program is {size:.1f} MB, over the {language.max_artifact_mb} MB limit")  # fmt: skip
-            elif result.status == model.OK and language.artifact not in result.files:
-                result = replace(result, status=model.COMPILE_ERROR, reason="the compiler left no program")
-            elif result.status in (model.RUNTIME_ERROR, model.MEMORY_LIMIT):
-                tail = result.stderr.strip()[-2000:]
-                reason = f"compilation failed: {tail}"
-                if "File too large" in tail:  # a compiler's output met the file-size limit
-                    reason = f"the compiled program is over the {language.max_artifact_mb} MB limit: {tail[-500:]}"
-                result = replace(result, status=model.COMPILE_ERROR, reason=reason)
-            elif result.status == model.OUTPUT_LIMIT:
-                result = replace(result, status=model.COMPILE_ERROR,
-                                 reason=f"the compiled program is over the {language.max_artifact_mb} MB limit ({result.reason})")  # fmt: skip
-            elif result.status != model.OK:
-                result = replace(result, reason=f"compilation: {result.reason}")
-            if result.status == model.COMPILE_ERROR and result.reason is None:
-                result.reason = "compilation failed"
-            program = result.files.get(language.artifact or "") if result.status == model.OK else None
-            self._artifacts.put(key, program or b"", replace(result, files={}, stdout=result.stdout[-4000:]))
-            return result
+            result = compile_outcome(language, result)
+            artifacts = artifacts_of(language, result.files) if result.status == model.OK else {}
+            self._artifacts.put(key, bundle(artifacts), cacheable(result))
+            return replace(result, files=artifacts)
 
-    def _cached_compile(self, language: Language, key: str) -> RunResult | None:
+    def _cached_compile(self, key: str) -> RunResult | None:
         meta = self._artifacts.meta(key)
         if meta is None:
             return None
-        if meta.status != model.OK:
-            return replace(meta)
+        if meta["result"].status != model.OK:
+            return replace(meta["result"])
         got = self._artifacts.get(key)
         if got is None:
             return None  # evicted meanwhile: compiled again
-        return replace(got[1], files={language.artifact: got[0]})
+        return replace(got[1]["result"], files=unbundle(got[0]))
 
     def _dispatch(
         self,

@@ -1,8 +1,9 @@
 """What a run's root holds, as a plan the fork server builds (sandbox/forkserver/root.py).
 
-Two roots per fork server, both read-only: the run root (shared libraries, the candidate
-runtime, every language's run step) and the compile root (the run root plus the
-compilers, their headers and libraries). A plan is plain data: bind mounts ``(host path,
+Roots per fork server, all read-only: the run root (shared libraries, the candidate
+runtime: what Python, C, C++, Go and Rust programs need), the compile root (the run root
+plus the compilers, their headers and libraries), and a root per language whose runs need
+more of the host (the run root plus a JVM, Node.js, or bash and its tools). A plan is plain data: bind mounts ``(host path,
 path in the root)``, symbolic links ``(path in the root, link text)``, and directories
 covered by an empty tmpfs (the host's own site-packages inside the standard library).
 Every host path is resolved here, in the service, so the fork server follows no name.
@@ -13,8 +14,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from sandbox import language_table  # noqa: F401 (the table registers its languages)
 from sandbox.constants import SANDBOX_PATH
-from sandbox.languages import LANGUAGES, Language
+from sandbox.languages import LANGUAGES, RUNTIME_IN_ROOT, Language
 from sandbox.runtime import RUNTIME_SITE, CandidateRuntime
 
 TOP_LEVEL_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -118,18 +120,29 @@ def _interpreter(plan: Plan, runtime: CandidateRuntime) -> list[str]:
     return [*module_path, RUNTIME_SITE]
 
 
-def _language(plan: Plan, language: Language, step: str) -> None:
-    tools, paths = (language.run_tools, language.run_paths) if step == "run" else (language.compile_tools, language.compile_paths)
+def _language(plan: Plan, language: Language, step: str, runtime: CandidateRuntime) -> None:
+    if step == "run":
+        tools, paths, parts = language.run_tools, language.run_paths, language.run_runtime
+    else:
+        tools, paths, parts = language.compile_tools, language.compile_paths, language.compile_runtime
     for name in tools:
         plan.executable(name)
     for path in paths:
         if os.path.exists(path):
             plan.chain(path)
+    for part in parts:
+        host = os.path.join(runtime.directory, part)
+        if os.path.exists(host):
+            plan.bind(host, f"{RUNTIME_IN_ROOT}/{part}")
 
 
 def root_plans(runtime: CandidateRuntime, languages: dict[str, Language] | None = None) -> dict[str, Any]:
-    """The run root's and the compile root's plans, and the module path of a Python run."""
+    """The roots' plans, in order: the run root (every Python, C, C++, Go and Rust run),
+    the compile root (its additions: every installed language's compile step), and a root
+    per language whose runs need more of the host (a JVM, Node.js, bash and its tools;
+    its additions); and the module path of a Python run."""
     languages = LANGUAGES if languages is None else languages
+    installed = [language for language in languages.values() if language.installed()]
     run = Plan()
     for top in TOP_LEVEL_LINKS:
         if os.path.islink(top):
@@ -138,14 +151,20 @@ def root_plans(runtime: CandidateRuntime, languages: dict[str, Language] | None 
         run.bind(directory)
     if os.path.isfile("/etc/ld.so.cache"):
         run.bind("/etc/ld.so.cache")  # the dynamic loader's index of those directories
+    if os.path.isdir("/usr/lib/locale/C.utf8"):
+        run.bind("/usr/lib/locale/C.utf8")  # the locale of every run (LANG=C.UTF-8)
     module_path = _interpreter(run, runtime)
-    for language in languages.values():
-        _language(run, language, "run")
-    compile_plan = Plan()
-    for language in languages.values():
-        _language(compile_plan, language, "compile")
-    for plan in (run, compile_plan):
+    roots: list[tuple[str, Plan]] = [("run", run), ("compile", Plan())]
+    for language in installed:
+        if language.compiled:
+            _language(roots[1][1], language, "compile", runtime)
+    own: dict[str, Plan] = {}
+    for language in installed:
+        if language.root != "run":
+            _language(own.setdefault(language.root, Plan()), language, "run", runtime)
+    roots += sorted(own.items())
+    for _, plan in roots:
         bad = [host for host, target in plan.binds if target.startswith(FORBIDDEN_PREFIXES)]
         if bad:
             raise ValueError(f"a run's root cannot show {bad[0]} (under {', '.join(FORBIDDEN_PREFIXES)})")
-    return {"run": run.to_wire(), "compile": compile_plan.to_wire(), "module_path": module_path}
+    return {"roots": [[name, plan.to_wire()] for name, plan in roots], "module_path": module_path}

@@ -88,6 +88,13 @@ class RunSettings(NamedTuple):
     files_mb: int = 0
     """Megabytes of the files written into the work dir before the run (a compiled
     program): its /tmp holds them besides ``max_file_mb``."""
+    root: int = 0
+    """The index of the root the run sees (``RUN_ROOT``, ``COMPILE_ROOT``, a language's)."""
+    env: tuple[tuple[str, str], ...] = ()
+    """The environment of a command (EXEC, EXEC_COLLECT); empty: the sandbox's own."""
+    address_space_limit: bool = True
+    """Whether ``memory_mb`` is also each process's address-space limit (runtimes that
+    reserve large ranges at start, a JVM, V8, Go, are held by the run's cgroup alone)."""
 
     def to_wire(self) -> list[Any]:
         """As JSON data: the values in field order (both ends run the same code)."""
@@ -111,19 +118,24 @@ class RunSettings(NamedTuple):
     @property
     def key(self) -> int:
         """What a prepared child fixes before its request: the size of its /tmp and its root."""
-        return root_key(self.tmp_mb, self.mode == EXEC_COLLECT)
+        return root_key(self.tmp_mb, self.root)
 
 
 def tmp_mb(max_file_mb: int) -> int:
     return max(64, 4 * max_file_mb)
 
 
-def root_key(tmp_size_mb: int, compile_step: bool) -> int:
-    """A child's key: its /tmp size, and whether it sees the compile root (compilers
-    visible) rather than the run root."""
-    return tmp_size_mb * 2 + int(compile_step)
+MAX_ROOTS = 16
+RUN_ROOT, COMPILE_ROOT = 0, 1
+"""The roots' indexes: the run root (the fork server's own), the compile root, then the
+languages' own roots in the order of the pool's plan."""
 
 
-def key_parts(key: int) -> tuple[int, bool]:
-    """The /tmp size and whether it is the compile root, from a key."""
-    return key // 2, bool(key & 1)
+def root_key(tmp_size_mb: int, root: int) -> int:
+    """A child's key: its /tmp size and the index of the root it sees."""
+    return tmp_size_mb * MAX_ROOTS + root
+
+
+def key_parts(key: int) -> tuple[int, int]:
+    """The /tmp size and the root's index, from a key."""
+    return key // MAX_ROOTS, key % MAX_ROOTS

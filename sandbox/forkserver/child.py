@@ -89,9 +89,10 @@ def run(slot: Slot, uid: int, workdir: str) -> None:
     elif mode == EXEC:
         os.close(RECORDS_FD)
         argv = list(settings.argv)
-        os.execve(argv[0], argv, CHILD_ENV)
+        env = dict(settings.env) or CHILD_ENV
+        os.execve(pyharness.which(argv[0], env), argv, env)
     elif mode == EXEC_COLLECT:
-        pyharness.run_and_collect(list(settings.argv), CHILD_ENV, list(settings.collect))
+        pyharness.run_and_collect(list(settings.argv), dict(settings.env) or CHILD_ENV, list(settings.collect))
     os._exit(125)
 
 
@@ -122,10 +123,12 @@ def warm_up() -> None:
 
 
 def rlimit_values(settings: RunSettings, extra_processes: int = 0) -> tuple[int, int, int, int, int, int]:
-    """CPU seconds (soft, hard), address space, file size, open files, processes."""
+    """CPU seconds (soft, hard), address space (unlimited for a runtime that reserves large
+    ranges up front: its memory is held by the run's cgroup), file size, open files, processes."""
     cpu = settings.cpu_rlimit_s
+    address_space = settings.memory_mb << 20 if settings.address_space_limit else resource.RLIM_INFINITY
     return (
-        cpu, cpu + 1, settings.memory_mb << 20, settings.max_file_mb << 20,
+        cpu, cpu + 1, address_space, settings.max_file_mb << 20,
         settings.max_open_files, settings.max_processes + extra_processes,
     )  # fmt: skip
 

@@ -85,7 +85,7 @@ def prepare(slot: Slot, options: dict[str, Any] | None = None) -> None:
             plans = options.get("root")
             if layers["minimal_root"] and plans:
                 try:
-                    slot.compile_ns_fd, slot.host_proc_fd = root.build(plans, slot.uids)
+                    slot.root_ns_fds, slot.host_proc_fd = root.build(plans, slot.uids)
                     slot.module_path = list(plans["module_path"])
                 except OSError as exc:
                     slot.disable("minimal_root", f"building the run's root: {exc}")

@@ -181,7 +181,7 @@ def mounts(slot: Slot, key: int, uid: int) -> list[tuple[str, Mount]]:
     layers = slot.layers
     if not layers["mount_ns"]:
         return []
-    tmp_mb, _compile = key_parts(key)
+    tmp_mb, _root = key_parts(key)
     owner = f"uid={uid},gid={uid}" if layers["uid"] else "uid=0,gid=0"
     nosuid_nodev = isolation.MS_NOSUID | isolation.MS_NODEV
     made: list[tuple[str, Mount]] = [
@@ -214,17 +214,20 @@ def native_plan(slot: Slot, key: int, uid: int, workdir: str) -> native.NativePl
     return plan
 
 
-def compile_ns(slot: Slot, key: int) -> int | None:
-    """The mount namespace a child of this key enters first: the compile root's for a
-    compile step."""
-    return slot.compile_ns_fd if key_parts(key)[1] and slot.layers["mount_ns"] else None
+def root_ns(slot: Slot, key: int) -> int | None:
+    """The mount namespace a child of this key enters first: its root's, when that is not
+    the run root (the server's own)."""
+    index = key_parts(key)[1]
+    if not slot.layers["mount_ns"] or index >= len(slot.root_ns_fds):
+        return None
+    return slot.root_ns_fds[index]
 
 
 def make_native_plan(slot: Slot, key: int, uid: int, workdir: str) -> native.NativePlan:
     made = mounts(slot, key, uid)
     pid_ns_fd = slot.own_pid_ns_fd if slot.layers["pid_ns"] else None
     plan = native.native_plan(
-        pid_ns_fd, compile_ns(slot, key), unshare_flags(slot), [m for _, m in made], workdir, slot.layers["no_new_privs"]
+        pid_ns_fd, root_ns(slot, key), unshare_flags(slot), [m for _, m in made], workdir, slot.layers["no_new_privs"]
     )
     plan.layers = [layer for layer, _ in made]
     return plan
@@ -236,7 +239,7 @@ def _python_setup(slot: Slot, key: int, uid: int, fds: tuple[int, ...], workdir:
     # nothing else of the server's (no other child's pipes) survives.
     ends = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 16) for fd in fds]
     procs = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 16) for fd in procs]
-    entered = compile_ns(slot, key)
+    entered = root_ns(slot, key)
     entered = None if entered is None else fcntl.fcntl(entered, fcntl.F_DUPFD_CLOEXEC, 16)
     for target, fd in enumerate(ends, start=1):
         os.dup2(fd, target)

@@ -8,8 +8,9 @@ own. Everything is then made read-only, nosuid and nodev (the root tmpfs keeps i
 nodes), and the server pivots into the run root: the host's file system is gone from
 its mount namespace, and so from every run's, which copies it.
 
-The compile root (the run root plus the compilers) is a second mount namespace; a
-compile step's child enters it before its own setup.
+The compile root (the run root plus the compilers) and the roots of languages whose runs
+need more of the host are mount namespaces of their own; a child of such a step enters
+its root's namespace before its own setup.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ DEVICE_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/p
 SYS_pivot_root_x86_64 = 155
 
 
-def build(plans: dict[str, Any], uids: tuple[int, int]) -> tuple[int | None, int]:
-    """In the server's own (private) mount namespace: build the compile root (when its plan
-    binds anything) and the run root, and enter the run root. Returns a descriptor of the
-    compile root's mount namespace (None without one) and one of the host's /proc, which
+def build(plans: dict[str, Any], uids: tuple[int, int]) -> tuple[list[int | None], int]:
+    """In the server's own (private) mount namespace: build every root of ``plans["roots"]``
+    (the run root first, then each other root: the run root's plan plus its own) and enter
+    the run root. Returns, per root in that order, a descriptor of its mount namespace
+    (None for the run root, which is the server's own), and one of the host's /proc, which
     the server keeps to read its runs' usage.
 
     Each root is a tmpfs of its own (a mount point made for the compile root's compilers
@@ -39,17 +41,21 @@ def build(plans: dict[str, Any], uids: tuple[int, int]) -> tuple[int | None, int
     host_proc = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     run_ns = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
     try:
-        run_plan, compile_plan = plans["run"], plans["compile"]
-        compile_ns = None
-        if compile_plan["binds"]:
+        roots = plans["roots"]
+        run_plan = roots[0][1]
+        namespaces: list[int | None] = [None]
+        for _name, plan in roots[1:]:
+            if not plan["binds"] and not plan["links"]:
+                namespaces.append(None)  # nothing to add: its runs see the run root
+                continue
             isolation.unshare(isolation.CLONE_NEWNS)
-            _stage([run_plan, compile_plan], uids)
-            compile_ns = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+            _stage([run_plan, plan], uids)
+            namespaces.append(os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC))
             _enter()
             isolation.setns(run_ns, isolation.CLONE_NEWNS)  # back on the host's file system
         _stage([run_plan], uids)
         _enter()
-        return compile_ns, host_proc
+        return namespaces, host_proc
     finally:
         os.close(run_ns)
 

@@ -33,12 +33,12 @@ from sandbox.forkserver.slot import Slot
 from sandbox.forkserver.supervise import Limits, supervise
 from sandbox.forkserver.sweeper import Sweeper
 from sandbox.forkserver.zygote import Zygote
-from sandbox.settings import DEFAULT_MAX_FILE_MB, RunSettings, root_key, tmp_mb
+from sandbox.settings import DEFAULT_MAX_FILE_MB, RUN_ROOT, RunSettings, root_key, tmp_mb
 from sandbox.wire import recv_message, send_message
 
 PREPARED_AHEAD = 2
 """Children each fork server keeps prepared (forked, namespaces and mounts made)."""
-DEFAULT_KEY = root_key(tmp_mb(DEFAULT_MAX_FILE_MB), compile_step=False)
+DEFAULT_KEY = root_key(tmp_mb(DEFAULT_MAX_FILE_MB), RUN_ROOT)
 """The key (size of /tmp, the run root) of the children prepared ahead."""
 
 # Modules a typical test program imports; loading them once here makes a run cost a fork.
@@ -136,7 +136,7 @@ class ForkServer:
             "zygote_pid": self.zygote.pid, "sweeper_pid": self.sweeper.pid,
             "native_setup": native.lib is not None, "cpu_waits_measured": self._waits_measured,
             "cgroups": slot.cgroups.report() if slot.cgroups is not None else None,
-            "compile_root": slot.compile_ns_fd is not None,
+            "compile_root": len(slot.root_ns_fds) > 1 and slot.root_ns_fds[1] is not None,
         }  # fmt: skip
         send_message(self.channel, ready)
         try:

@@ -31,8 +31,9 @@ class Slot:
         self.filter_inherited = False
         """True in the zygote (and so in its children) once it has installed the filter."""
         self.own_pid_ns_fd: int | None = None
-        self.compile_ns_fd: int | None = None
-        """The compile root's mount namespace (sandbox/forkserver/root.py), None without one."""
+        self.root_ns_fds: list[int | None] = []
+        """Per root (by index: the run root, the compile root, the languages' own), its
+        mount namespace (sandbox/forkserver/root.py); None: the server's own."""
         self.host_proc_fd: int | None = None
         """The host's /proc, which the server reads its runs' usage from; runs never see it."""
         self.cgroups: RunCgroups | None = None
@@ -49,7 +50,7 @@ class Slot:
 
     def inherited_fds(self) -> list[int]:
         """What the zygote keeps of the server's descriptors to set its children up."""
-        fds = [fd for fd in (self.own_pid_ns_fd, self.compile_ns_fd) if fd is not None]
+        fds = [fd for fd in (self.own_pid_ns_fd, *self.root_ns_fds) if fd is not None]
         return fds + [fd for group in self.cgroup_fds for fd in group]
 
     def disable(self, layer: str, why: str) -> None:

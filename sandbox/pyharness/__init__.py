@@ -17,8 +17,8 @@ Three ways a child runs:
   are sent back.
 """
 
-from sandbox.pyharness.collect import run_and_collect
+from sandbox.pyharness.collect import run_and_collect, which
 from sandbox.pyharness.plain import READY_RECORD, TRAILER, expect_trailer, prepare, run_main, warm_up
 from sandbox.pyharness.proxies import run_driver
 
-__all__ = ["READY_RECORD", "TRAILER", "expect_trailer", "prepare", "run_and_collect", "run_driver", "run_main", "warm_up"]
+__all__ = ["READY_RECORD", "TRAILER", "expect_trailer", "prepare", "run_and_collect", "run_driver", "which", "run_main", "warm_up"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import glob
 import os
 
 from sandbox import isolation
@@ -14,11 +15,13 @@ MAX_ARTIFACT_BYTES = 64 << 20
 
 
 def run_and_collect(argv: list[str], env: dict[str, str], collect: list[str], max_bytes: int = MAX_ARTIFACT_BYTES) -> None:
+    """Run the command (as PID 1's child), then send back the files ``collect`` names
+    (names, or glob patterns: a compiler's several outputs), in all at most ``max_bytes``."""
     pid = isolation.fork()
     if pid == 0:
         try:
             os.close(RECORDS_FD)
-            os.execve(argv[0] if "/" in argv[0] else _which(argv[0], env), argv, env)
+            os.execve(which(argv[0], env), argv, env)
         finally:
             os._exit(127)
     status = 0
@@ -32,20 +35,28 @@ def run_and_collect(argv: list[str], env: dict[str, str], collect: list[str], ma
             break
     code = os.waitstatus_to_exitcode(status)
     if code == 0:
-        for name in collect:
+        names = []
+        for pattern in collect:
+            names += sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        left = max_bytes
+        for name in names:
             try:
                 with open(name, "rb") as fh:
-                    blob = fh.read(max_bytes + 1)
+                    blob = fh.read(left + 1)
             except OSError:
                 continue
-            if len(blob) <= max_bytes:
-                emit({"file": name, "data": base64.b64encode(blob).decode()})
-            else:
+            if len(blob) > left:
                 emit({"file_too_large": name, "too_large": os.stat(name).st_size})
+                break
+            left -= len(blob)
+            emit({"file": name, "data": base64.b64encode(blob).decode()})
     os._exit(code if code >= 0 else 128 - code)
 
 
-def _which(name: str, env: dict[str, str]) -> str:
+def which(name: str, env: dict[str, str]) -> str:
+    """A command's path: as given when it has a slash, else found on the environment's PATH."""
+    if "/" in name:
+        return name
     for directory in env.get("PATH", "").split(":"):
         path = os.path.join(directory, name)
         if os.access(path, os.X_OK):

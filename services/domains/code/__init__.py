@@ -9,7 +9,10 @@ Three test styles (see :class:`services.labels.CodeTests`):
 * call-based - ``fn_name`` with JSON argument lists; the solution is loaded once and the
   function called per test (per-test time limit, reloaded after a timeout or crash);
   return values come back as plain data and are compared here.
-* functional - ``functional`` assert code (HumanEval / LeetCode ``check(candidate)``) run
+* functional, in another language - ``functional`` is a test program (HumanEval-X's,
+  MultiPL-E's) run with the solution (:mod:`services.domains.code.programs`): it passes
+  with exit code 0 and the run's completion marker, written once the test code returned.
+* functional, in Python - ``functional`` assert code (HumanEval / LeetCode ``check(candidate)``) run
   by a driver process in the sandbox that reaches the solution's functions and classes
   through proxies (``check(Solution().twoSum)``: the instance lives in the solution's
   process, its methods' return values cross back): return values are plain data, so a
@@ -43,6 +46,17 @@ class CodeTests(BaseModel):
     asserts call the solution by, when a builtin has it too (MBPP's ``sum``); no other
     name of the solution replaces a builtin in the tests."""
     functional: str | None = None
+    """Python: assert code run by the trusted driver after the solution. Other languages: a
+    test program that fails by its exit code or an exception (HumanEval-X's, MultiPL-E's),
+    run with the solution as ``style`` says."""
+    style: Literal["program", "go_test", "rust_test"] | None = None
+    """How a non-Python test program runs: ``program`` (the solution, then the test code,
+    with a ``main`` or top-level asserts), ``go_test`` (a ``_test.go`` file beside the
+    solution, ``go test``), ``rust_test`` (a ``#[cfg(test)]`` module after it). Default: Go's
+    tests as ``go_test``, Rust's with ``#[test]`` functions as ``rust_test``, else ``program``."""
+    stderr_fails: bool = False
+    """A test program whose failed assertions only print (JavaScript's ``console.assert``):
+    anything on stderr fails it."""
 
 
 class CodeLabel(DomainLabel):
@@ -73,6 +87,15 @@ _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+#.-]*)[^\n]*\n(.*?)```", re.DOTALL)
 _LANGUAGE_TAGS = {
     "python": {"python", "py", "python3", "py3"},
     "cpp": {"cpp", "c++", "cxx", "cc", "c"},
+    "c": {"c", "h"},
+    "java": {"java"},
+    "javascript": {"javascript", "js", "node", "nodejs", "jsx", "mjs", "cjs"},
+    "typescript": {"typescript", "ts", "tsx"},
+    "go": {"go", "golang"},
+    "go_test": {"go", "golang"},
+    "rust": {"rust", "rs"},
+    "rust_test": {"rust", "rs"},
+    "bash": {"bash", "sh", "shell", "zsh"},
 }
 
 
@@ -96,7 +119,7 @@ def extract_code(answer_region: str, language: str) -> tuple[str | None, bool]:
 
 def verify(extracted: Extracted, label: CodeLabel, options: RewardOptions) -> Outcome:
     import sandbox
-    from services.domains.code.runs import Runner, call_based, functional, stdio
+    from services.domains.code.runs import Runner, assertion_program, call_based, functional, stdio
 
     try:
         language = sandbox.get_language(label.language).name
@@ -118,9 +141,9 @@ def verify(extracted: Extracted, label: CodeLabel, options: RewardOptions) -> Ou
     )
     stop_early = options.mode == "binary"
     try:
-        if tests.functional:
-            if language != "python":
-                return Outcome(score=0.0, verdict="error", reason="functional tests need language python")
+        if tests.functional and language != "python":
+            outcome = assertion_program(runner, code, tests.functional, label.prelude, tests.style, tests.stderr_fails)
+        elif tests.functional:
             outcome = functional(runner, code, tests.functional, label.prelude, tests.fn_name)
         elif tests.fn_name:
             if language != "python":

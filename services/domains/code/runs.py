@@ -174,3 +174,31 @@ def functional(runner: Runner, code: str, check: str, prelude: str | None, entry
             return summarise("functional", [(False, "wrong_output", record["failed"])], 1)
     status = run.status if run.status != "ok" else "runtime_error"
     return summarise("functional", [(False, status, run.reason or "the tests did not run to completion")], 1)
+
+
+def assertion_program(
+    runner: Runner, code: str, test: str, prelude: str | None, style: str | None, stderr_fails: bool
+) -> Outcome:
+    """A test program in a compiled or script language, run with the solution: one run,
+    which passes or not (see :mod:`services.domains.code.programs`)."""
+    from services.domains.code.programs import assemble, passed
+
+    try:
+        program = assemble(runner.language, code, test, prelude, style)
+    except ValueError as exc:
+        return Outcome(score=0.0, verdict=Verdict.ERROR, reason=f"label: {exc}")
+    result = runner.run(
+        source=program.source, language=program.language, files=program.files, entry=program.entry,
+        time_limit_s=min(runner.per_test_s, max(0.1, runner.budget_left_s)),
+    )  # fmt: skip
+    if result.status == "cancelled":
+        return _cancelled()
+    if result.status == "ok":
+        ok, why = passed(program, result.exit_code, result.stdout, result.stderr, stderr_fails)
+        status = None if ok else "failed"
+    else:
+        ok, status = False, result.status
+        why = result.reason or (result.stderr.strip()[-500:] if result.stderr else None)
+    outcome = summarise("program", [(ok, status, why)], 1)
+    outcome.details["runner"] = program.language
+    return outcome
