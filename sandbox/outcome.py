@@ -94,6 +94,18 @@ def classify(settings: RunSettings, reply: dict[str, Any], out: list[bytearray])
     return result
 
 
+MEMORY_EXHAUSTION = (
+    "MemoryError",  # Python; Java's OutOfMemoryError
+    "std::bad_alloc",
+    "Cannot allocate memory",
+    "heap out of memory",  # V8
+    "runtime: out of memory",  # Go
+    "memory allocation of",  # Rust's alloc failure
+    "xmalloc: cannot allocate",  # bash
+)
+"""What a runtime says on stderr when it could not get memory (a run's limit met)."""
+
+
 def _looks_like_memory_exhaustion(stderr: str) -> bool:
     tail = stderr[-4000:]
-    return "MemoryError" in tail or "std::bad_alloc" in tail or "Cannot allocate memory" in tail
+    return any(sign in tail for sign in MEMORY_EXHAUSTION)
