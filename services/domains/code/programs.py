@@ -61,10 +61,11 @@ def assemble(language: str, solution: str, test: str, prelude: str | None, style
         package = (_GO_PACKAGE.search(test) or _GO_PACKAGE.search(solution))
         name = package.group(1) if package else "main"
         tail = f'package {name}\n\nimport "testing"\n\nfunc TestZzzRewardCompleted(t *testing.T) {{\n\tt.Log("{marker}")\n}}\n'
-        files = {"main_test.go": (head + test).encode(), "zz_reward_test.go": tail.encode()}
-        if not _GO_PACKAGE.search(solution):  # a function without its file's clause (HumanEval-X's prompts)
-            solution = f"package {name}\n\n{solution}"
-        return TestProgram("go_test", solution, files, None, marker)
+        # One test file, as HumanEval-X's harness makes it: the tests may use a package only
+        # the solution imports, and Go allows neither an unused import nor a repeated one.
+        merged = go_file(name, [head + test, solution])
+        files = {"main_test.go": merged.encode(), "zz_reward_test.go": tail.encode()}
+        return TestProgram("go_test", f"package {name}\n", files, None, marker)
     if style == "rust_test":
         tail = f'\n#[cfg(test)]\nmod zzz_reward_completion {{\n    #[test]\n    fn zzz_completed() {{\n        println!("{marker}");\n    }}\n}}\n'
         return TestProgram("rust_test", f"{head}{solution}\n{test}\n{tail}", {}, None, marker)
@@ -117,6 +118,27 @@ def assemble(language: str, solution: str, test: str, prelude: str | None, style
     if language == "bash":
         return TestProgram(language, f"{program}{test}\necho '{marker}'\n", {}, None, marker)
     raise ValueError(f"assertion tests are not served for {language}")
+
+
+_GO_IMPORT_DECL = re.compile(r'^[ \t]*import[ \t]*(?:\((?P<block>[^)]*)\)|(?P<single>[^\n]*))', re.M)
+_GO_IMPORT_SPEC = re.compile(r'(?:([A-Za-z_]\w*|\.)\s+)?"([^"]+)"')
+
+
+def go_file(package: str, parts: list[str]) -> str:
+    """Go sources merged into one file of ``package``: their import declarations joined
+    (each package once) at the top, the rest of each part after them in order."""
+    imports: dict[tuple[str | None, str], None] = {}
+    bodies = []
+    for part in parts:
+        for found in _GO_IMPORT_DECL.finditer(part):
+            specs = found.group("block") if found.group("block") is not None else found.group("single")
+            for alias, path in _GO_IMPORT_SPEC.findall(specs or ""):
+                imports.setdefault((alias or None, path), None)
+        body = _GO_IMPORT_DECL.sub("", _GO_PACKAGE.sub("", part, count=1))
+        bodies.append(body.strip("\n"))
+    lines = "".join(f"\t{alias + ' ' if alias else ''}\"{path}\"\n" for alias, path in imports)
+    header = f"package {package}\n\n" + (f"import (\n{lines})\n\n" if imports else "")
+    return header + "\n\n".join(bodies) + "\n"
 
 
 def _body_end(code: str, after: int) -> int | None:
