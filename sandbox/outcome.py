@@ -89,9 +89,23 @@ def classify(settings: RunSettings, reply: dict[str, Any], out: list[bytearray])
                 name = str(sig)
             result.reason = f"killed by signal {name}"
         else:
-            last = result.stderr.strip().splitlines()[-1:] or [""]
-            result.reason = f"exit code {result.exit_code}" + (f": {last[0][:300]}" if last[0] else "")
+            last = _last_message(result.stderr)
+            result.reason = f"exit code {result.exit_code}" + (f": {last[:300]}" if last else "")
     return result
+
+
+_BANNERS = ("Node.js v", "    at ", "Thrown at:", "^")
+"""Lines a runtime prints after its error that say nothing of it (Node.js's version, stack
+frames, a caret under the source)."""
+
+
+def _last_message(stderr: str) -> str:
+    """The last line of stderr that says what went wrong."""
+    for line in reversed(stderr.strip().splitlines()):
+        text = line.rstrip()
+        if text.strip() and not text.lstrip().startswith(_BANNERS) and not text.startswith("    at "):
+            return text.strip()
+    return ""
 
 
 MEMORY_EXHAUSTION = (
