@@ -9,12 +9,19 @@
 # base and a local wheelhouse (`make up`, `bash deploy/compose.sh build`; docs/deployment.md).
 
 ARG BASE_IMAGE=debian:bookworm-slim
+# The code sandbox's languages (space- or comma-separated), Python always: their Debian
+# packages and their parts of the runtime directory (docs/deployment.md has each one's size).
+ARG LANGUAGES="c cpp java javascript typescript go rust bash"
 
 # ---------------------------------------------------------------- build: the virtualenv
+# Its first steps are the runtime stage's, so both get the same layer (one apt run, the same
+# toolchains the runtime directory is built with and run by).
 FROM ${BASE_IMAGE} AS build
+ARG LANGUAGES
 ENV DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 COPY deploy/system-packages.sh /usr/local/sbin/reward-system-packages
 RUN sh /usr/local/sbin/reward-system-packages
+RUN sh /usr/local/sbin/reward-system-packages --build
 # Python's headers, in this stage only: a few dependencies (pycosat, under reasoning-gym)
 # come from PyPI as source and compile here.
 RUN dpkg -s python3-dev >/dev/null 2>&1 \
@@ -29,9 +36,14 @@ COPY pyproject.toml README.md /src/
 RUN python3 -m venv /opt/venv \
  && python3 -c "import tomllib; print('\n'.join(tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies']))" >/tmp/requirements.txt \
  && /opt/venv/bin/pip install -r /tmp/requirements.txt
-# The candidate runtime: what programs in the sandbox may import besides the standard library.
+# The runtime directory programs in the sandbox see (Python's site-packages, a warm Go build
+# cache, prebuilt Rust crates, Node modules, the TypeScript transpiler), built as `make
+# install` builds it; npm is not in the image, so js-md5 comes as its tarball (checked).
+COPY scripts/build_runtime.sh /src/scripts/build_runtime.sh
 COPY sandbox/runtime-requirements.txt /src/sandbox/runtime-requirements.txt
-RUN /opt/venv/bin/pip install --no-deps --target /opt/sandbox-runtime/site-packages -r /src/sandbox/runtime-requirements.txt
+COPY sandbox/toolchains /src/sandbox/toolchains
+ADD https://registry.npmjs.org/js-md5/-/js-md5-0.7.3.tgz /tmp/reward-build/node/
+RUN bash /src/scripts/build_runtime.sh --pip /opt/venv/bin/pip --node-tarballs /tmp/reward-build/node /opt/sandbox-runtime
 COPY sandbox /src/sandbox
 COPY services /src/services
 COPY reward_server /src/reward_server
@@ -43,6 +55,7 @@ RUN /opt/venv/bin/pip install --no-deps /src
 
 # ---------------------------------------------------------------- runtime
 FROM ${BASE_IMAGE}
+ARG LANGUAGES
 ENV DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 COPY deploy/system-packages.sh /usr/local/sbin/reward-system-packages
 RUN sh /usr/local/sbin/reward-system-packages

@@ -8,31 +8,39 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed-stamp
-RUNTIME_DIR := .sandbox-runtime/site-packages
+RUNTIME_DIR := .sandbox-runtime
+RUNTIME_INPUTS := scripts/build_runtime.sh sandbox/runtime-requirements.txt $(wildcard sandbox/toolchains/*/* sandbox/toolchains/*.*)
+# The sandbox's languages (space- or comma-separated; default all): which toolchains
+# `make system`/`make install` install and which parts of the runtime directory are built.
+LANGUAGES ?= c cpp java javascript typescript go rust bash
+export LANGUAGES
+# The set-up reruns when LANGUAGES changes: this file holds the value it last ran with.
+LANGUAGES_STAMP := $(RUNTIME_DIR)/.languages
+$(shell mkdir -p $(RUNTIME_DIR) && { echo '$(LANGUAGES)' | cmp -s - $(LANGUAGES_STAMP) || echo '$(LANGUAGES)' >$(LANGUAGES_STAMP); })
 TRL_STAMP := $(VENV)/.trl-stamp
 # torch's CPU build (about 200 MB) from PyTorch's own index when it resolves; else PyPI's
 # torch==2.13.0, which on Linux x86-64 is the CUDA build (several GB with its nvidia-* wheels).
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: system install install-trl serve worker test bench realdata grpo-step lint format clean train up down compose-test loadtest
+.PHONY: system install install-trl serve worker test bench realdata humanevalx grpo-step lint format clean train up down compose-test loadtest
 
 # Scaled-out settings (rq backend): REDIS_URL for `make worker` and `make up`.
 REDIS_URL ?= redis://127.0.0.1:6379/0
 
-# System packages: a C++ compiler for the code sandbox, Python's venv, Redis for the
+# System packages: the code sandbox's languages (LANGUAGES), Python's venv, Redis for the
 # scaled-out backend and the tests (started when none answers on 6379).
 system:
 	bash scripts/install_system.sh
 
-$(STAMP): pyproject.toml sandbox/_native.c sandbox/runtime-requirements.txt
+$(STAMP): pyproject.toml sandbox/_native.c $(RUNTIME_INPUTS) $(LANGUAGES_STAMP)
 	bash scripts/install_system.sh serve
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
-	# The candidate runtime: what programs in the sandbox may import besides the standard
-	# library (every package pinned in the file, dependencies included).
-	rm -rf $(RUNTIME_DIR)
-	$(BIN)/pip install --quiet --no-deps --target $(RUNTIME_DIR) -r sandbox/runtime-requirements.txt
+	# The runtime directory programs in the sandbox see: Python's site-packages (every package
+	# pinned in sandbox/runtime-requirements.txt), a warm Go build cache, prebuilt Rust crates,
+	# Node modules, the TypeScript transpiler; each part only when out of date.
+	bash scripts/build_runtime.sh --pip $(BIN)/pip $(RUNTIME_DIR)
 	# OpenRLHF's and veRL's reward clients are tested against the service; their own deps
 	# (torch, ray, vllm, ...) are not needed for that.
 	$(BIN)/pip install --quiet --no-deps openrlhf==0.11.2 verl==0.9.1
@@ -64,6 +72,12 @@ bench: $(STAMP)
 # make realdata DATA=/path/to/data (default: ../shared/data when it exists) [REALDATA_ARGS="--limit 50"]
 realdata: $(STAMP)
 	$(BIN)/python -m bench.realdata $(DATA) $(REALDATA_ARGS)
+
+# HumanEval-X's canonical solutions (and another problem's) in C++, Go, Java, JavaScript, Python and
+# Rust through /v1/score and /run_code: make humanevalx DATA=/path/to/humaneval-x
+# (default: ../shared/data/humaneval-x when it exists) [HUMANEVALX_ARGS="--languages go,rust --limit 20"]
+humanevalx: $(STAMP)
+	$(BIN)/python -m bench.humanevalx $(DATA) $(HUMANEVALX_ARGS)
 
 # One GRPO code step (128 prompts x 8 samples) as OpenRLHF sends it, next to the study's own reward:
 # make grpo-step [GRPO_ARGS="--backend rq --rq-workers 4"]

@@ -15,7 +15,8 @@
 # Environment: WORKERS (default 2), MONITORING=1 (Prometheus + Grafana; their images come
 # from a registry), BASE_IMAGE (default reward-base:bookworm, built with debootstrap when
 # missing), REWARD_IMAGE (default reward-service:local), DEBIAN_MIRROR, OFFLINE=1 (use the
-# wheelhouse in deploy/.build/wheelhouse as it is, no PyPI).
+# wheelhouse in deploy/.build/wheelhouse as it is, no PyPI, no npm), LANGUAGES (the code
+# sandbox's languages in the images, space- or comma-separated; default all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,9 +30,12 @@ DEFAULT_IMAGE="${DEFAULT_IMAGE:-reward-service:default}"
 BUILD_DIR="deploy/.build"
 WHEELHOUSE="${WHEELHOUSE:-$BUILD_DIR/wheelhouse}"
 PROJECT="${COMPOSE_PROJECT_NAME:-reward}"
-BASE_PACKAGES="python3,python3-venv,g++,redis-server,tini,ca-certificates"
+# The languages' toolchains are not in the base: each image build installs those LANGUAGES names.
+BASE_PACKAGES="python3,python3-venv,redis-server,tini,ca-certificates"
+LANGUAGES="${LANGUAGES:-c cpp java javascript typescript go rust bash}"
+NODE_TARBALLS="$BUILD_DIR/node"
 STARTED_AT=$(date +%s)
-export BASE_IMAGE REWARD_IMAGE WHEELHOUSE
+export BASE_IMAGE REWARD_IMAGE WHEELHOUSE LANGUAGES
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -116,8 +120,10 @@ build_base() {
     --change 'ENV LANG=C.UTF-8' \
     --change 'CMD ["/bin/bash"]' - "$BASE_IMAGE" >/dev/null
   $SUDO rm -rf "$rootfs"
-  log "base image $BASE_IMAGE: imported ($(docker image inspect --format '{{.Size}}' "$BASE_IMAGE" | awk '{printf "%d MB", $1/1e6}'))"
+  log "base image $BASE_IMAGE: imported ($(image_size "$BASE_IMAGE"))"
 }
+
+image_size() { docker image inspect --format '{{.Size}}' "$1" | awk '{printf "%d MB", $1/1e6}'; }
 
 host_pip() {
   if [ -x .venv/bin/pip ]; then echo .venv/bin/pip; else echo "python3 -m pip"; fi
@@ -143,14 +149,28 @@ build_wheelhouse() {
   log "wheelhouse: $(find "$WHEELHOUSE" -name '*.whl' | wc -l) wheels"
 }
 
+# The Node modules of the runtime directory as tarballs (the image has no npm): fetched
+# with npm here, checked against their pinned digests in the image build.
+build_node_tarballs() {
+  mkdir -p "$NODE_TARBALLS"
+  if [ "${OFFLINE:-0}" = "1" ]; then
+    log "node tarballs $NODE_TARBALLS: as they are ($(find "$NODE_TARBALLS" -name '*.tgz' | wc -l))"
+  elif bash scripts/build_runtime.sh --pack-node "$NODE_TARBALLS" >"$BUILD_DIR/npm-pack.log" 2>&1; then
+    log "$(tail -n1 "$BUILD_DIR/npm-pack.log")"
+  else
+    log "node tarballs: npm could not fetch them (log: $BUILD_DIR/npm-pack.log); the image's JavaScript goes without js-md5"
+  fi
+}
+
 build_image() {
-  log "app image $REWARD_IMAGE: docker build (offline: base $BASE_IMAGE, wheels from $WHEELHOUSE)"
+  log "app image $REWARD_IMAGE: docker build (offline: base $BASE_IMAGE, wheels from $WHEELHOUSE; languages: $LANGUAGES)"
   if ! docker build -f deploy/offline.Dockerfile --build-arg BASE_IMAGE="$BASE_IMAGE" \
-      --build-arg WHEELHOUSE="$WHEELHOUSE" -t "$REWARD_IMAGE" . >"$BUILD_DIR/docker-build.log" 2>&1; then
+      --build-arg WHEELHOUSE="$WHEELHOUSE" --build-arg LANGUAGES="$LANGUAGES" -t "$REWARD_IMAGE" . \
+      >"$BUILD_DIR/docker-build.log" 2>&1; then
     tail -n 30 "$BUILD_DIR/docker-build.log"
     die "docker build failed (log: $BUILD_DIR/docker-build.log)"
   fi
-  log "app image $REWARD_IMAGE: built"
+  log "app image $REWARD_IMAGE: built ($(image_size "$REWARD_IMAGE"))"
 }
 
 build_default() {
@@ -172,7 +192,8 @@ build_default() {
     log "default image: pip in the build trusts $cert (as pip here does)"
   fi
   log "default image $DEFAULT_IMAGE: docker build . (the default Dockerfile: base $DEFAULT_BASE_IMAGE, packages from PyPI)"
-  if ! docker build --pull=false --build-arg BASE_IMAGE="$DEFAULT_BASE_IMAGE" -t "$DEFAULT_IMAGE" . \
+  if ! docker build --pull=false --build-arg BASE_IMAGE="$DEFAULT_BASE_IMAGE" --build-arg LANGUAGES="$LANGUAGES" \
+      -t "$DEFAULT_IMAGE" . \
       >"$BUILD_DIR/docker-build-default.log" 2>&1; then
     tail -n 30 "$BUILD_DIR/docker-build-default.log"
     die "the default docker build failed (log: $BUILD_DIR/docker-build-default.log)"
@@ -180,7 +201,7 @@ build_default() {
   docker run --rm --entrypoint python "$DEFAULT_IMAGE" -c \
     'import reward_server.app, sandbox, services.scoring; print("default image: the service imports")' \
     || die "the default image does not run the service"
-  log "default image $DEFAULT_IMAGE: built ($(docker image inspect --format '{{.Size}}' "$DEFAULT_IMAGE" | awk '{printf "%d MB", $1/1e6}'))"
+  log "default image $DEFAULT_IMAGE: built ($(image_size "$DEFAULT_IMAGE"))"
 }
 
 build_all() {
@@ -188,6 +209,7 @@ build_all() {
   ensure_engine
   build_base
   build_wheelhouse
+  build_node_tarballs
   build_image
 }
 

@@ -7,18 +7,33 @@
 #                --build-arg WHEELHOUSE=deploy/.build/wheelhouse -t reward-service:local .
 
 ARG BASE_IMAGE=reward-base:bookworm
+# The code sandbox's languages (space- or comma-separated), Python always: their Debian
+# packages (from the base image's apt sources when the base lacks them) and their parts of
+# the runtime directory.
+ARG LANGUAGES="c cpp java javascript typescript go rust bash"
 
 # ---------------------------------------------------------------- deps: the virtualenv
+# Its first steps are the runtime stage's, so both get the same layer (one apt run, the same
+# toolchains the runtime directory is built with and run by).
 FROM ${BASE_IMAGE} AS deps
-ARG WHEELHOUSE=deploy/.build/wheelhouse
+ARG LANGUAGES
 ENV DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 COPY deploy/system-packages.sh /usr/local/sbin/reward-system-packages
 RUN sh /usr/local/sbin/reward-system-packages
+RUN sh /usr/local/sbin/reward-system-packages --build
+ARG WHEELHOUSE=deploy/.build/wheelhouse
 COPY ${WHEELHOUSE} /wheels
-COPY sandbox/runtime-requirements.txt /tmp/runtime-requirements.txt
 RUN python3 -m venv /opt/venv \
- && /opt/venv/bin/pip install --no-index --find-links /wheels /wheels/*.whl \
- && /opt/venv/bin/pip install --no-index --find-links /wheels --no-deps --target /opt/sandbox-runtime/site-packages -r /tmp/runtime-requirements.txt
+ && /opt/venv/bin/pip install --no-index --find-links /wheels /wheels/*.whl
+# The runtime directory, as `make install` builds it: site-packages from the wheelhouse,
+# js-md5 from its tarball (deploy/.build/node, which compose.sh fetches with npm; without
+# it the glob copies only the script, and the runtime directory goes without js-md5).
+COPY scripts/build_runtime.sh /src/scripts/build_runtime.sh
+COPY sandbox/runtime-requirements.txt /src/sandbox/runtime-requirements.txt
+COPY sandbox/toolchains /src/sandbox/toolchains
+COPY deploy/system-packages.sh deploy/.build/nod[e] /tmp/node/
+RUN bash /src/scripts/build_runtime.sh --pip /opt/venv/bin/pip --pip-args "--no-index --find-links /wheels" \
+      --node-tarballs /tmp/node /opt/sandbox-runtime
 
 # ---------------------------------------------------------------- project: its wheel
 FROM deps AS project
@@ -29,6 +44,7 @@ RUN rm -rf /src/deploy/.build \
 # ---------------------------------------------------------------- runtime
 # Layers: system packages, the dependencies (change with the wheelhouse), then the project.
 FROM ${BASE_IMAGE}
+ARG LANGUAGES
 ENV DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 COPY deploy/system-packages.sh /usr/local/sbin/reward-system-packages
 RUN sh /usr/local/sbin/reward-system-packages

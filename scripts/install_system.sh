@@ -3,10 +3,15 @@
 # sudo when not root. Safe to run again.
 #
 #   bash scripts/install_system.sh serve   what `make serve` needs: Python's venv, g++ (the
-#                                          sandbox's C++ language and its C fast path)
+#                                          sandbox's C fast path), the sandbox's languages
 #   bash scripts/install_system.sh         everything (`make system`, `make test`): also Redis,
 #                                          started on 127.0.0.1:6379 when none answers there
+#
+# LANGUAGES (space- or comma-separated; default all: c cpp java javascript typescript go rust
+# bash) picks the sandbox's languages; their packages, with what `make install` builds the
+# runtime directory from (cargo, Debian's crate sources), are deploy/system-packages.sh's.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 PROFILE="${1:-all}"
 SUDO=""
@@ -14,6 +19,9 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 python_version=$(python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")' 2>/dev/null || echo "")
 packages=(g++ python3-venv)
+language_packages=$(sh deploy/system-packages.sh --list --build)
+# shellcheck disable=SC2206  # one package name a line
+packages+=($language_packages)
 # Debian/Ubuntu split venv per Python version (python3.11-venv); ensurepip is what it adds.
 if [ -n "$python_version" ] && ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
   packages+=("python${python_version}-venv")
@@ -37,7 +45,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
   echo "installing system packages: ${missing[*]}${SUDO:+ (with sudo)}"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 if [ "$PROFILE" = "serve" ]; then
