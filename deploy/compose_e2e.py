@@ -29,14 +29,18 @@ import httpx
 
 SANDBOX_LAYERS = (
     "pid_ns", "net_ns", "ipc_ns", "mount_ns", "uts_ns", "readonly_root",
-    "private_proc", "uid", "no_new_privs", "rlimits", "seccomp",
+    "private_proc", "uid", "no_new_privs", "rlimits", "seccomp", "minimal_root",
 )  # fmt: skip
+CONTAINER_OPTIONAL = ("run_limits",)
+"""Per-run cgroups need a cgroup hierarchy the container may write: a container runtime
+mounts it read-only unless told otherwise (docs/deployment.md). Without, the memory
+watchdog holds, inside the container's own limits; /readyz says which."""
 
 WORKER_LAYER_PROBE = (
     "import json, sandbox\n"
     "pool = sandbox.SandboxPool(size=1)\n"
     "print(json.dumps({'layers': pool.layers, 'errors': getattr(pool, 'layer_errors', {}),\n"
-    "                  'native': pool.native_setup}, default=str))\n"
+    "                  'native': pool.native_setup, 'limits': pool.limits}, default=str))\n"
     "pool.close()\n"
 )
 
@@ -227,7 +231,8 @@ def check_sandbox_layers(stack: Stack, workers: int) -> None:
     sandboxes = report["backend"].get("worker_sandboxes", {})
     check(len(sandboxes) >= workers, f"worker sandbox reports at /readyz: {sandboxes}")
     for name, sandbox in sandboxes.items():
-        check(sandbox["inactive"] == [], f"sandbox layers inactive in worker {name}: {sandbox['inactive']}")
+        inactive = [layer for layer in sandbox["inactive"] if layer not in CONTAINER_OPTIONAL]
+        check(inactive == [], f"sandbox layers inactive in worker {name}: {inactive}")
         check(set(sandbox["layers"]) >= set(SANDBOX_LAYERS), f"{name} layers: {sorted(sandbox['layers'])}")
     step(f"api /readyz: ready, {report['backend'].get('workers')} workers, each with all sandbox layers active")
     for container in stack.containers("worker"):
@@ -235,10 +240,11 @@ def check_sandbox_layers(stack: Stack, workers: int) -> None:
         output = result.output.decode()
         check(result.exit_code == 0, f"{container.name}: sandbox probe failed: {output[-2000:]}")
         probe = json.loads(output.strip().splitlines()[-1])
-        inactive = sorted(name for name, on in probe["layers"].items() if not on)
+        inactive = sorted(name for name, on in probe["layers"].items() if not on and name not in CONTAINER_OPTIONAL)
         check(not inactive, f"{container.name}: sandbox layers inactive: {inactive} ({probe['errors']})")
         check(probe["native"] is True, f"{container.name}: the sandbox's C fast path is not built in the image")
-        step(f"{container.name}: all {len(probe['layers'])} sandbox layers active, C fast path built")
+        memory = probe["limits"]["mechanisms"]["memory"]
+        step(f"{container.name}: sandbox layers active (minimal root included), C fast path built; memory held by: {memory}")
 
 
 def check_auth(stack: Stack) -> None:

@@ -98,7 +98,7 @@ register_language(Language(
 register_language(Language(
     name="typescript", source_file="solution.ts", artifacts=("solution.js",), run_argv=("node", *NODE_FLAGS, "solution.js"),
     compile_argv=("node", f"{RUNTIME_IN_ROOT}/tools/transpile_ts.js", "{source}", "solution.js"),
-    compile_tools=("node",), compile_paths=("/usr/share/nodejs/typescript",), compile_runtime=("tools",),
+    compile_tools=("node",), compile_paths=("/usr/share/nodejs/typescript", *NODE_BUILTINS), compile_runtime=("tools",),
     compile_env=(("NODE_PATH", "/usr/share/nodejs"),),
     run_tools=("node",), run_paths=NODE_BUILTINS, run_runtime=("node_modules",), env=NODE_ENV,
     address_space_limit=False, min_processes=16, version_argv=("node", "-e", "console.log('TypeScript ' + require('/usr/share/nodejs/typescript').version)"),

@@ -15,6 +15,7 @@ its root's namespace before its own setup.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from typing import Any
@@ -27,6 +28,9 @@ DEVICES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8), "ur
 DEVICE_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
                 "stderr": "/proc/self/fd/2", "shm": "/tmp"}  # fmt: skip
 SYS_pivot_root_x86_64 = 155
+_DEVICE_MOUNTS: set[str] = set()
+"""Device nodes bound from the host (no CAP_MKNOD): the only mounts of a root that keep
+their devices usable (every other is nodev)."""
 
 
 def build(plans: dict[str, Any], uids: tuple[int, int]) -> tuple[list[int | None], int]:
@@ -126,6 +130,7 @@ def _skeleton(uids: tuple[int, int]) -> None:
         except PermissionError:  # no CAP_MKNOD (some containers): the host's node, bound
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666))
             isolation.mount(f"/dev/{name}", path, None, isolation.MS_BIND)
+            _DEVICE_MOUNTS.add(path)
     for name, text in DEVICE_LINKS.items():
         os.symlink(text, _at(f"/dev/{name}"))
     users = "".join(f"sandbox{i}:x:{uid}:{uid}:sandbox:/tmp:/bin/sh\n" for i, uid in enumerate(uids))
@@ -147,16 +152,26 @@ def _enter() -> None:
     flags = isolation.MOUNT_ATTR_RDONLY | isolation.MOUNT_ATTR_NOSUID | isolation.MOUNT_ATTR_NODEV
     try:
         isolation.mount_setattr(STAGING, flags, 0, recursive=True)
-        isolation.mount_setattr(STAGING, 0, isolation.MOUNT_ATTR_NODEV, recursive=False)
+        for point in (STAGING, *_DEVICE_MOUNTS):
+            isolation.mount_setattr(point, 0, isolation.MOUNT_ATTR_NODEV, recursive=False)
     except OSError:
         _remount_readonly()
+    _DEVICE_MOUNTS.clear()
     os.chdir(STAGING)
-    if isolation._libc.syscall(SYS_pivot_root_x86_64, b".", b".") != 0:
-        import ctypes
+    if isolation._libc.syscall(SYS_pivot_root_x86_64, b".", b".") == 0:
+        isolation.umount(".", isolation.MNT_DETACH)
+        os.chdir("/")
+        return
+    import ctypes
 
-        err = ctypes.get_errno()
+    err = ctypes.get_errno()
+    if err not in (errno.EPERM, errno.EACCES, errno.EINVAL, errno.ENOSYS):
         raise OSError(err, f"pivot_root: {os.strerror(err)}")
-    isolation.umount(".", isolation.MNT_DETACH)
+    # Where pivot_root is refused (a container runtime's default seccomp profile): the
+    # staged root is moved onto "/", covering the host's, and becomes this process's root
+    # (the runs, without capabilities, can neither unmount it nor leave a chroot).
+    isolation.mount(STAGING, "/", None, isolation.MS_MOVE)
+    os.chroot(".")
     os.chdir("/")
 
 
@@ -165,6 +180,6 @@ def _remount_readonly() -> None:
     points = [p for p in isolation.mount_points() if p == STAGING or p.startswith(STAGING + "/")]
     for point in points:
         flags = isolation.MS_REMOUNT | isolation.MS_BIND | isolation.MS_RDONLY | isolation.MS_NOSUID
-        if point != STAGING:
+        if point != STAGING and point not in _DEVICE_MOUNTS:
             flags |= isolation.MS_NODEV
         isolation.mount(None, point, None, flags)
