@@ -4,6 +4,10 @@ The equation is read with Python's ``ast`` parser and evaluated by walking the t
 with exact fractions: only integer literals, ``+ - * /``, unary minus and parentheses
 are accepted (no ``**``, no ``//``, no names, no calls), so nothing is ever ``eval``-ed.
 Its size is bounded before parsing, and division by zero is a wrong answer.
+
+Where the answer is, and how a chain of steps is judged (``10 - 4 = 6``, ``6 * 5 = 30``,
+``30 - 6 = 24``): :mod:`services.domains.countdown_chain`. A label with ``"steps": false``
+accepts one expression only.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from services.core import DomainLabel, Outcome
-from services.domains.math import boxed_answers
+from services.domains import countdown_chain as chain
 from services.extraction import Extracted
 from services.rewards import RewardOptions
 
@@ -26,6 +30,9 @@ class CountdownLabel(DomainLabel):
     domain: Literal["countdown"]
     target: int
     numbers: list[int] = Field(min_length=1, max_length=16)
+    steps: bool = True
+    """Accept a chain of steps (``10 - 4 = 6``, ``6 * 5 = 30``, ...) that together use every
+    number once; ``false`` keeps the stricter rule of one expression only."""
 
 
 Label = CountdownLabel
@@ -34,42 +41,11 @@ MAX_EQUATION_CHARS = 400
 MAX_NODES = 200
 MAX_DEPTH = 40
 
-_SYMBOLS = {
-    "\\times": "*",
-    "\\cdot": "*",
-    "\\div": "/",
-    "×": "*",
-    "·": "*",
-    "÷": "/",
-    "−": "-",
-    "\\left": "",
-    "\\right": "",
-    "$": "",
-}
 _ALLOWED_CHARS = re.compile(r"^[\d+\-*/().\s]+$")
 
 
 class EquationError(ValueError):
     """The equation breaks the rules; the message says which."""
-
-
-def _candidate_equation(region: str) -> str:
-    boxes = boxed_answers(region)
-    text = boxes[-1] if boxes else region
-    for symbol, replacement in _SYMBOLS.items():
-        text = text.replace(symbol, replacement)
-    text = text.replace("{", "(").replace("}", ")")
-    # "expr = 24" or "24 = expr": keep the side that is an expression.
-    if "=" in text:
-        sides = [s.strip() for s in text.split("=") if s.strip()]
-        expressions = [s for s in sides if re.search(r"[+\-*/]", s)]
-        text = expressions[0] if expressions else (sides[0] if sides else "")
-    # A sentence around the equation: keep the last line that looks like one.
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    for line in reversed(lines):
-        if _ALLOWED_CHARS.match(line):
-            return line
-    return lines[-1] if lines else ""
 
 
 def _evaluate(node: ast.AST, used: list[int]) -> Fraction:
@@ -129,7 +105,35 @@ def verify(extracted: Extracted, label: CountdownLabel, options: RewardOptions) 
     region = extracted.answer_region
     if not region.strip():
         return Outcome(score=0.0, parsed=False, reason="no answer outside the think block")
-    equation = _candidate_equation(region)
+    lines = chain.answer_lines(region)
+    if not lines:
+        last = [ln.strip() for ln in region.strip().splitlines() if ln.strip()]
+        return _judge_expression(last[-1] if last else "", label)
+    end = chain.final_index(lines)
+    single = _judge_expression(chain.expression_side(lines[end].text), label)
+    if single.score == 1.0 or not label.steps:
+        return single
+    steps = chain.chain_before(lines, end)
+    # A chain of one step is the expression judged above.
+    if len(steps) < 2:
+        return single
+    details: dict[str, Any] = {"steps": [f"{e} = {v}" for e, v in steps][:20]}
+    try:
+        value = chain.check_chain(steps, label.numbers, label.target, evaluate_equation)
+    except EquationError as exc:
+        return Outcome(score=0.0, parsed=False, reason=str(exc), details=details)
+    except ZeroDivisionError:
+        return Outcome(score=0.0, reason="division by zero", details=details)
+    except RecursionError:
+        return Outcome(score=0.0, parsed=False, reason="equation nested too deeply", details=details)
+    except chain.ChainError as exc:
+        return Outcome(score=0.0, reason=str(exc), details=details)
+    details["value"] = str(value)
+    return Outcome(score=1.0, details=details)
+
+
+def _judge_expression(equation: str, label: CountdownLabel) -> Outcome:
+    """One expression that must use every given number exactly once and give the target."""
     details: dict[str, Any] = {"equation": equation[:200]}
     try:
         value, used = evaluate_equation(equation)
