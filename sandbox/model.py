@@ -50,7 +50,13 @@ class RunRequest:
     """Cap on stdout and on stderr each; past it the run is killed (status output_limit)."""
     argv: list[str] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)
-    """Extra files written into the work dir before the run."""
+    """Extra files written into the work dir before the run (a compiled language's compile
+    step sees them too, and they are part of what its program is cached by)."""
+    compile_files: dict[str, bytes] = field(default_factory=dict)
+    """Files only a compile step sees (headers), part of what its program is cached by."""
+    run_files: dict[str, bytes] = field(default_factory=dict)
+    """Files only the run sees, never a compile step nor its cache key: per-run data of one
+    compiled program (a checker's input, answer and output) leaves it compiled once."""
     collect: list[str] = field(default_factory=list)
     """Files read back from the work dir after the run (returned in RunResult.files)."""
     driver: str | None = None

@@ -244,9 +244,10 @@ class SandboxPool:
             return RunResult(status=model.SANDBOX_ERROR, reason=f"{language.name} is not installed on this host")
         if language.in_process:
             mode = PYTHON_DRIVER if req.driver is not None else PYTHON
-            settings = self.steps.settings(req, mode=mode, argv=tuple(req.argv), files=req.files, source_file=language.source_file)
+            files = {**req.files, **req.run_files}
+            settings = self.steps.settings(req, mode=mode, argv=tuple(req.argv), files=files, source_file=language.source_file)
             source = req.source.encode("utf-8", "surrogatepass")
-            return self._dispatch(settings, source, req.stdin, req.files, req.driver, cancel, priority)
+            return self._dispatch(settings, source, req.stdin, files, req.driver, cancel, priority)
         artifacts: dict[str, bytes] = {}
         compiled = None
         if language.compiled:

@@ -106,8 +106,8 @@ class Steps:
         digest = hashlib.sha256()
         for part in (language.name, repr(self.compile_argv(language, req)), req.source):
             digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
-        for name in sorted(req.files):
-            digest.update(name.encode() + b"\0" + bytes(req.files[name]) + b"\0")
+        for name, data in sorted({**req.files, **req.compile_files}.items()):
+            digest.update(name.encode() + b"\0" + bytes(data) + b"\0")
         return digest.hexdigest()
 
     def compile_step(self, language: Language, req: RunRequest) -> tuple[RunSettings, dict[str, bytes]]:
@@ -123,7 +123,8 @@ class Steps:
             max_file_mb=max(req.max_file_mb, language.max_artifact_mb),
             stdin=b"",
         )
-        files = {**req.files, language.file_name(req.source): req.source.encode("utf-8", "surrogatepass")}
+        source = req.source.encode("utf-8", "surrogatepass")
+        files = {**req.files, **req.compile_files, language.file_name(req.source): source}
         argv = self.compile_argv(language, req)
         settings = self.settings(compile_req, mode=EXEC_COLLECT, argv=argv, files=files, root=COMPILE_ROOT,
                                  language=language, compile_step=True)  # fmt: skip
@@ -133,7 +134,7 @@ class Steps:
         """A command's run: a compiled program's artifacts in the work dir, or the source."""
         run_argv = language.expand(language.run_argv or (), source=req.source, memory_mb=req.memory_mb, entry=req.entry)
         argv = (*run_argv, *req.argv)
-        files = {**req.files, **artifacts}
+        files = {**req.files, **req.run_files, **artifacts}
         source_file = None if language.compiled else language.file_name(req.source)
         settings = self.settings(req, mode=EXEC, argv=argv, files=files, source_file=source_file,
                                  root=self.root_of(language), language=language)  # fmt: skip

@@ -4,7 +4,8 @@ Three test styles (see :class:`services.labels.CodeTests`):
 
 * stdin/stdout - ``inputs``/``outputs`` strings; one sandbox run per test; stdout is
   compared here, in the trusted parent, ignoring trailing white space and blank lines,
-  numbers within ``float_tolerance`` when the label sets one. Expected outputs never
+  numbers within ``float_tolerance`` when the label sets one, or judged by the label's
+  ``checker`` (:mod:`services.domains.code.checkers`). Expected outputs never
   enter the sandbox.
 * call-based - ``fn_name`` with JSON argument lists; the solution is loaded once and the
   function called per test (per-test time limit, reloaded after a timeout or crash);
@@ -32,6 +33,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.core import RUN_CONTROL, DomainLabel, Outcome, RunControl
+from services.domains.code.checkers import Checker
+from services.domains.code.compare import FloatRule, Tolerance
 from services.extraction import Extracted
 from services.rewards import RewardOptions
 
@@ -71,6 +74,15 @@ class CodeLabel(DomainLabel):
     memory_mb: int | None = Field(default=None, gt=0, le=16384)
     float_tolerance: float | None = Field(default=None, ge=0)
     """stdin/stdout tests: numeric tokens may differ by this much (absolute or relative)."""
+    float_rule: FloatRule | None = None
+    """How ``float_tolerance`` applies: ``isclose`` (the default: within it absolutely or
+    relatively to either token) or ``abs_or_rel`` (``|got - expected| <= eps * max(1,
+    |expected|)`` for tokens that are real numbers: the "absolute or relative error"
+    of problem statements)."""
+    checker: Checker | None = None
+    """stdin/stdout tests: a program that judges each output instead of comparing it with
+    the expected one (problems with several right answers; partial points), see
+    :mod:`services.domains.code.checkers`."""
 
 
 Label = CodeLabel
@@ -126,6 +138,8 @@ def verify(extracted: Extracted, label: CodeLabel, options: RewardOptions) -> Ou
     except ValueError as exc:
         return Outcome(score=0.0, verdict="error", reason=str(exc))
     code, fenced = extract_code(extracted.answer_region, language)
+    if label.checker is not None and (label.tests.functional or label.tests.fn_name):
+        return Outcome(score=0.0, verdict="error", reason="label: a checker judges stdin/stdout tests only")
     if code is None:
         reason = "no code block in the answer" if not fenced else "empty code block"
         return Outcome(score=0.0, parsed=False, reason=reason)
@@ -151,7 +165,9 @@ def verify(extracted: Extracted, label: CodeLabel, options: RewardOptions) -> Ou
             outcome = call_based(runner, code, label.prelude, tests.fn_name, tests.inputs or [], tests.outputs or [], stop_early)
         elif tests.inputs is not None and tests.outputs is not None:
             program = f"{label.prelude}\n{code}" if label.prelude and language == "python" else code
-            outcome = stdio(runner, program, tests.inputs, tests.outputs, stop_early, label.float_tolerance)
+            rule = label.float_rule or "isclose"
+            tolerance = None if label.float_tolerance is None else Tolerance(label.float_tolerance, rule)
+            outcome = stdio(runner, program, tests.inputs, tests.outputs, stop_early, tolerance, label.checker)
         else:
             return Outcome(score=0.0, verdict="error", reason="label has no tests (inputs/outputs, fn_name or functional)")
     except sandbox.SandboxUnavailable as exc:
@@ -159,4 +175,6 @@ def verify(extracted: Extracted, label: CodeLabel, options: RewardOptions) -> Ou
     outcome.details.setdefault("language", language)
     outcome.details["cpu_ms"] = round(runner.cpu_s * 1000, 2)
     outcome.details["run_ms"] = round(runner.run_s * 1000, 2)
+    if label.checker is not None:
+        outcome.details["checker_cpu_ms"] = round(runner.checker_cpu_s * 1000, 2)
     return outcome

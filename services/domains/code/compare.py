@@ -3,7 +3,27 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+FloatRule = Literal["isclose", "abs_or_rel"]
+_REAL = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+"""A token that is a real number as problem statements mean it (not Python's "inf",
+"nan" or "1_000")."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tolerance:
+    """How far numeric tokens may be from the expected ones.
+
+    ``isclose``: within ``eps`` absolutely or relatively to either token (math.isclose).
+    ``abs_or_rel``: the rule of problem statements that accept "absolute or relative error
+    at most eps": ``|got - expected| <= eps * max(1, |expected|)``, for tokens that are
+    real numbers; other tokens must be equal."""
+
+    eps: float
+    rule: FloatRule = "isclose"
 
 
 def _lines(text: str) -> list[str]:
@@ -12,27 +32,36 @@ def _lines(text: str) -> list[str]:
     return [" ".join(line.split()) for line in text.replace("\r\n", "\n").split("\n") if line.strip()]
 
 
-def _tokens_match(got: str, expected: str, tolerance: float) -> bool:
+def _tokens_match(got: str, expected: str, tolerance: Tolerance) -> bool:
     if got == expected:
         return True
+    if tolerance.rule == "abs_or_rel":
+        if not (_REAL.fullmatch(got) and _REAL.fullmatch(expected)):
+            return False
+        a, b = float(got), float(expected)
+        if math.isinf(a) or math.isinf(b):  # digits past a double's range
+            return a == b
+        return abs(a - b) <= tolerance.eps * max(1.0, abs(b)) * (1 + 1e-12)
     try:
         a, b = float(got), float(expected)
     except ValueError:
         return False
     if math.isnan(a) or math.isnan(b):
         return math.isnan(a) and math.isnan(b)
-    return math.isclose(a, b, rel_tol=tolerance, abs_tol=tolerance)
+    return math.isclose(a, b, rel_tol=tolerance.eps, abs_tol=tolerance.eps)
 
 
-def outputs_match(got: str, expected: str, float_tolerance: float | None = None) -> bool:
+def outputs_match(got: str, expected: str, float_tolerance: float | Tolerance | None = None) -> bool:
     """stdout against the expected text, line by line: blank lines and the white space
     around and between tokens ignored; with a tolerance, numeric tokens may differ by
-    that much (absolute or relative)."""
+    that much (a bare number: absolute or relative to either token, :class:`Tolerance`)."""
     got_lines, expected_lines = _lines(got), _lines(expected)
     if got_lines == expected_lines:
         return True
     if float_tolerance is None or len(got_lines) != len(expected_lines):
         return False
+    if not isinstance(float_tolerance, Tolerance):
+        float_tolerance = Tolerance(float(float_tolerance))
     for g, e in zip(got_lines, expected_lines, strict=True):
         g_tokens, e_tokens = g.split(), e.split()
         if len(g_tokens) != len(e_tokens):

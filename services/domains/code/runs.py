@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.core import RUN_CONTROL, Outcome, RunControl, Verdict
-from services.domains.code.compare import call_result_matches, outputs_match
+from services.domains.code.checkers import Checker, Judgement, checker_request, judgement
+from services.domains.code.compare import Tolerance, call_result_matches, outputs_match
 from services.domains.code.drivers import CALL_DRIVER, FUNCTIONAL_DRIVER
 
 MAX_OUTPUT_BYTES = 4 << 20
@@ -36,21 +37,26 @@ class Runner:
     control: RunControl = field(default_factory=lambda: RUN_CONTROL.get() or RunControl())
     cpu_s: float = 0.0
     run_s: float = 0.0
+    checker_cpu_s: float = 0.0
+    """What checkers took: not the candidate's, so it never counts against its budget."""
 
     @property
     def budget_left_s(self) -> float:
         return self.budget_cpu_s - self.cpu_s
 
-    def run(self, **request: Any) -> Any:
+    def run(self, *, checker: bool = False, **request: Any) -> Any:
         import sandbox
 
         pool = sandbox.get_default_pool()
         result = pool.run(
-            sandbox.RunRequest(memory_mb=self.memory_mb, max_output_bytes=MAX_OUTPUT_BYTES, **request),
+            sandbox.RunRequest(**{"memory_mb": self.memory_mb, "max_output_bytes": MAX_OUTPUT_BYTES, **request}),
             cancel=self.control.cancel,
             priority=self.control.used_s,
         )
-        self.cpu_s += result.cpu_s
+        if checker:
+            self.checker_cpu_s += result.cpu_s
+        else:
+            self.cpu_s += result.cpu_s
         self.run_s += result.wall_s
         self.control.used_s += result.wall_s
         return result
@@ -60,24 +66,28 @@ def _cancelled() -> Outcome:
     return Outcome(score=0.0, verdict=Verdict.UNSCORED, reason="given up before its tests finished")
 
 
-def summarise(style: str, results: list[tuple[bool, str | None, str | None]], total: int) -> Outcome:
-    """results: per test run (passed, failure status, reason); tests never run count as failed."""
-    passed = sum(1 for ok, _, _ in results if ok)
+def summarise(style: str, results: list[tuple[bool | float, str | None, str | None]], total: int) -> Outcome:
+    """results: per test run (passed, or a checker's points in [0, 1]; failure status,
+    reason); tests never run count as failed."""
+    passed = sum(1 for ok, _, _ in results if ok == 1)
+    points = sum(float(ok) for ok, _, _ in results)
     details: dict[str, Any] = {"style": style, "tests": total, "passed": passed}
-    first_failure = next(((i, status, why) for i, (ok, status, why) in enumerate(results) if not ok), None)
+    if points != passed:
+        details["points"] = round(points, 6)
+    first_failure = next(((i, status, why) for i, (ok, status, why) in enumerate(results) if ok != 1), None)
     verdict = None
     reason = None
     if first_failure is not None:
         index, status, why = first_failure
         details["first_failure"] = {"test": index, "status": status, "reason": why}
         reason = f"test {index} {status}" + (f": {why}" if why else "")
-        if passed == 0 and status == "timeout":
+        if points == 0 and status == "timeout":
             verdict = Verdict.TIMEOUT
-        if passed == 0 and status == "sandbox_error":
+        if points == 0 and status == "sandbox_error":
             verdict = Verdict.ERROR
     elif len(results) < total:
         reason = "not every test ran"
-    score = passed / total if total else 0.0
+    score = points / total if total else 0.0
     return Outcome(score=score, reason=reason, details=details, verdict=verdict)
 
 
@@ -88,12 +98,15 @@ def _as_text(value: Any) -> str:
 
 
 def stdio(
-    runner: Runner, code: str, inputs: list[Any], outputs: list[Any], stop_early: bool, tolerance: float | None
-) -> Outcome:
+    runner: Runner, code: str, inputs: list[Any], outputs: list[Any], stop_early: bool,
+    tolerance: Tolerance | None = None, checker: Checker | None = None,
+) -> Outcome:  # fmt: skip
+    """One run per test; its output compared here (``tolerance``), or judged by the label's
+    ``checker`` in a run of its own (:mod:`services.domains.code.checkers`)."""
     if len(inputs) != len(outputs) or not inputs:
         return Outcome(score=0.0, verdict=Verdict.ERROR, reason="stdin/stdout tests need equally many inputs and outputs")
-    results: list[tuple[bool, str | None, str | None]] = []
-    for stdin, expected in zip(inputs, outputs, strict=True):
+    results: list[tuple[bool | float, str | None, str | None]] = []
+    for index, (stdin, expected) in enumerate(zip(inputs, outputs, strict=True)):
         if runner.budget_left_s <= 0:
             results.append((False, "timeout", "the item's CPU budget ran out"))
             break
@@ -103,16 +116,35 @@ def stdio(
         )
         if run.status == "cancelled":
             return _cancelled()
-        if run.status == "ok":
+        if run.status == "ok" and checker is not None:
+            judged = _judge(runner, checker, _as_text(stdin), _as_text(expected), run.stdout)
+            if judged is None:
+                return _cancelled()
+            if judged.error is not None:
+                # A checker's failure says nothing about the answer: never a wrong answer.
+                details = {"style": "stdio", "checker_error": True}
+                return Outcome(score=0.0, verdict=Verdict.ERROR, reason=f"checker on test {index}: {judged.error}", details=details)
+            accepted = judged.score == 1
+            why = None if accepted else judged.message or "rejected by the checker"
+            results.append((judged.score, None if accepted else "wrong_output", why))
+        elif run.status == "ok":
             ok = outputs_match(run.stdout, _as_text(expected), tolerance)
             results.append((ok, None if ok else "wrong_output", None if ok else "output differs"))
         else:
             results.append((False, run.status, run.reason))
             if run.status == "compile_error":
                 break  # every test would fail the same way
-        if stop_early and not results[-1][0]:
+        if stop_early and results[-1][0] != 1:
             break
     return summarise("stdio", results, len(inputs))
+
+
+def _judge(runner: Runner, checker: Checker, stdin: str, expected: str, output: str) -> Judgement | None:
+    """The checker's word on one output; None when the item was given up meanwhile."""
+    result = runner.run(checker=True, **checker_request(checker, stdin, expected, output))
+    if result.status == "cancelled":
+        return None
+    return judgement(checker, result)
 
 
 def call_based(
