@@ -9,6 +9,14 @@ Where the answer is (in the answer region; the think block never counts):
 4. else the region itself as plain LaTeX (``3\\sqrt{13}``, ``\\text{Evelyn}``, ``6 - 5i``),
    or, when it reads as prose, the number or expression at its end.
 
+A box left blank (``\\boxed{\\phantom{2}}``, the problem's own blank copied) is no answer,
+and boxes built in a fenced block (code, a program's output) count only when there is no
+other box. A sentence that judges an answer ("our answer is correct") is no final-answer
+sentence. Of a chain of equalities (``a + b = 11 + 9 = 20``) the last value is the answer;
+of a congruence ``n \\equiv 5 \\pmod{17}`` the residue, unless the gold is a congruence;
+a percent with a decimal point (``35.0\\%``) is its number for a gold without one, as
+math-verify takes ``35\\%``.
+
 Several candidates (boxes; with answer tags, delimited pieces too) must agree: different
 candidates for one value are hedging and score 0. They count together only when the gold
 answer has that many parts (a set or list of solutions, a tuple of values) and the
@@ -88,6 +96,21 @@ _SENTENCE_END_MARKS = " .;,"
 """What closes a sentence after an answer (``-\\frac{5}{3}.``); no part of the value."""
 _WORD_OF_TWO = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")
 _COMMAND_ARGUMENT = re.compile(r"\\[A-Za-z]+\*?\s*\{[^{}]*\}")
+_FENCED = re.compile(r"```.*?```", re.DOTALL)
+"""A code block or a program's printed output: a box built there is no answer of the model's."""
+_BLANK = re.compile(
+    r"\\(?:[hv]?phantom|[hv]space\*?)\s*\{[^{}]*\}|\\(?:quad|qquad|square|Box|ldots|dots|cdots|underline|text|mathrm)\b"
+    r"|\\[,;:! _]|[\s~?_.{}]"
+)
+"""What a box left blank for the reader is made of (``\\boxed{\\phantom{2}}``, ``\\boxed{\\quad}``,
+``\\boxed{?}``): a problem's own blank copied into the solution, not an answer."""
+_JUDGEMENT = re.compile(
+    r"(?:(?:indeed|also|definitely|certainly|clearly|still|now|thus|therefore)\s+)*"
+    r"(?:(?:in)?correct|right|wrong|(?:in)?valid|consistent|confirmed|verified|reasonable|accurate|plausible|sound"
+    r"|as\s+(?:follows|expected|above|below)|(?:given|shown|stated|found)\s+(?:above|below|earlier)|above|below)\b",
+    re.IGNORECASE,
+)
+"""What a sentence says about an answer rather than giving one ("our answer is correct")."""
 """A LaTeX command with its first argument (``\\text{Evelyn}``, ``\\begin{pmatrix}``): no
 word of the answer's prose."""
 
@@ -115,7 +138,9 @@ def _configs(latex_only: bool = False) -> tuple[Any, ...]:
 
 
 def _parse(text: str, latex_only: bool = False) -> list[Any]:
-    return _mv().parse(text, extraction_config=_configs(latex_only), extraction_mode="first_match", parsing_timeout=None)
+    return _mv().parse(
+        text, extraction_config=_configs(latex_only), extraction_mode="first_match", parsing_timeout=None
+    )
 
 
 def boxed_answers(text: str) -> list[str]:
@@ -209,26 +234,35 @@ def _read_text(text: str) -> list[Any]:
 
 def _final_sentence(region: str, after: int) -> str | None:
     """What the last "the final answer is ..." after position ``after`` says, if any."""
-    last = None
-    for match in _FINAL_PHRASE.finditer(region):
-        if match.start() >= after:
-            last = match
-    if last is None:
-        return None
-    tail = region[last.end() :]
-    end = _SENTENCE_END.search(tail)
-    said = (tail[: end.start()] if end else tail).strip()
-    return said or None
+    for match in reversed(list(_FINAL_PHRASE.finditer(region))):
+        if match.start() < after:
+            return None
+        tail = region[match.end() :]
+        end = _SENTENCE_END.search(tail)
+        said = (tail[: end.start()] if end else tail).strip()
+        if said and not _JUDGEMENT.match(said):
+            return said
+    return None
+
+
+def _masked(region: str) -> str:
+    """The region with its fenced blocks (code, a program's output) blanked, positions kept."""
+    return _FENCED.sub(lambda m: " " * len(m.group()), region) if "```" in region else region
+
+
+def _is_blank(content: str) -> bool:
+    return not _BLANK.sub("", content)
 
 
 def _candidates(region: str, answer_tags: bool) -> tuple[list[str], str]:
     """The answer's candidate texts (all must agree, or make up the gold's parts) and how
-    they were found."""
-    boxes = _boxes(region)
-    sentence = _final_sentence(region, boxes[-1][1] if boxes else 0)
+    they were found. Boxes in code blocks count only when there is no other box."""
+    masked = _masked(region)
+    boxes = _boxes(masked) or _boxes(region)
+    sentence = _final_sentence(masked, boxes[-1][1] if boxes else 0)
     if sentence is not None:
         return [sentence], "sentence"
-    contents = [c.strip() for _, _, c in boxes if c.strip()]
+    contents = [c.strip() for _, _, c in boxes if not _is_blank(c)]
     if contents:
         return contents, "boxed"
     if boxes:
@@ -243,6 +277,62 @@ def _candidates(region: str, answer_tags: bool) -> tuple[list[str], str]:
 
 def _equal(gold: Any, pred: list[Any], options: RewardOptions) -> bool:
     return bool(_mv().verify(list(gold), pred, float_rounding=options.float_digits, timeout_seconds=None))
+
+
+def _percent_number(parsed: list[Any]) -> Any | None:
+    """The number of a percent answer (``35.0`` of ``35.0\\%``), or None when it is none."""
+    import sympy
+
+    value = parsed[0] if parsed else None
+    if isinstance(value, sympy.Mul) and len(value.args) == 2:
+        number, scale = value.args
+        if scale == sympy.UnevaluatedExpr(sympy.Rational(1, 100)) and isinstance(number, sympy.Number):
+            return number
+    return None
+
+
+_CONGRUENCE = re.compile(
+    r"^(?:[A-Za-z](?:_\{?\w+\}?)?\s*)?\\equiv\s*(?P<residue>.+?)\s*"
+    r"(?:\\pmod\s*\{[^{}]+\}|\\(?:bmod|mod)\s*\{?\s*\w+\s*\}?|\(\s*\\?(?:bmod|mod)\s*\{?\w+\}?\s*\))\s*$"
+)
+_CHAIN_SIDE = re.compile(r"(?<![<>\\!])=(?!=)")
+
+
+def _answer_part(piece: str, gold: str) -> str:
+    """What of a candidate is the answer: the residue of ``n \\equiv 5 \\pmod{17}`` (when the
+    gold is no congruence), the last value of a chain ``a + b = 11 + 9 = 20``."""
+    text = piece.strip()
+    if "\\equiv" in text and "\\equiv" not in gold and "mod" not in gold:
+        found = _CONGRUENCE.match(text)
+        if found:
+            return found.group("residue")
+    # A list of equations (``x = 1, y = 2``) or displayed math is no single chain.
+    plain = "\n" not in text and not any(
+        m in text for m in ("$", "\\]", "\\)", "\\begin", ",", ";", "\\quad", " and ")
+    )
+    if plain and text.count("=") >= 2 and not _is_prose(text):
+        sides = [side.strip() for side in _CHAIN_SIDE.split(_braces_free(text))]
+        if len(sides) >= 3 and sides[-1] and _balanced(sides[-1]):
+            return text[len(text) - len(sides[-1]) :] if text.endswith(sides[-1]) else sides[-1]
+    return piece
+
+
+def _braces_free(text: str) -> str:
+    """``text`` with every ``=`` inside braces hidden, so only top-level sides split."""
+    out, depth = [], 0
+    for ch in text:
+        depth += (ch == "{") - (ch == "}")
+        out.append("\x00" if ch == "=" and depth > 0 else ch)
+    return "".join(out)
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for ch in text:
+        depth += (ch == "{") - (ch == "}")
+        if depth < 0:
+            return False
+    return depth == 0
 
 
 def _joined(pieces: list[str], gold: tuple[Any, ...]) -> list[list[Any]]:
@@ -265,6 +355,8 @@ def verify(extracted: Extracted, label: MathLabel, options: RewardOptions) -> Ou
         return Outcome(score=0.0, parsed=False, reason="empty \\boxed{}", details=details)
     # A full stop closing a candidate (``\\boxed{-\\frac{5}{3}.}``) ends a sentence, as in gold answers.
     distinct = list(dict.fromkeys(p.rstrip(_SENTENCE_END_MARKS) or p for p in pieces))
+    if how != "text" or not _is_prose(distinct[-1]):
+        distinct = list(dict.fromkeys(_answer_part(p, label.answer) for p in distinct))
     if len(distinct) > _MAX_COMPARED:
         return Outcome(score=0.0, reason=f"hedging: {len(distinct)} different answers", details=details)
     screened = math_screen.judge(label.answer, distinct)
@@ -295,5 +387,8 @@ def verify(extracted: Extracted, label: MathLabel, options: RewardOptions) -> Ou
     if not pred:
         return Outcome(score=0.0, parsed=False, reason="no parseable math answer", details=details)
     correct = _equal(gold, pred, options)
+    percent = None if correct else _percent_number(pred)
+    if percent is not None and "%" not in label.answer:  # 35.0\% for a gold 35, as math-verify takes 35\%
+        correct = _equal(gold, [percent], options)
     details["extracted"] = str(pred[-1])[:200]
     return Outcome(score=1.0 if correct else 0.0, details=details)
