@@ -8,12 +8,39 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.rewards import RewardOptions
 
+LABEL_EXAMPLES = {
+    "math": {"domain": "math", "answer": "\\frac{1}{2}"},
+    "code with a checker": {
+        "domain": "code",
+        "tests": {"inputs": ["3\n"], "outputs": ["2 3 1\n"]},
+        "checker": {
+            "language": "python",
+            "source": "def check(input, expected, output):\n"
+            "    n = int(input)\n"
+            "    p = [int(t) for t in output.split()]\n"
+            "    return sorted(p) == list(range(1, n + 1)) and all(x != i + 1 for i, x in enumerate(p))\n",
+        },
+    },
+    "code within an absolute or relative error": {
+        "domain": "code",
+        "tests": {"inputs": ["2\n"], "outputs": ["1.414213562\n"]},
+        "float_tolerance": 1e-6,
+        "float_rule": "abs_or_rel",
+    },
+}
+"""Label examples shown in the OpenAPI document (one label each)."""
+
 
 class ScoreItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     response: str = Field(description="the model's response (prompt not included)")
-    label: Any = Field(description="a label object, or a string holding one (see the label schema)")
+    label: Any = Field(
+        description="a label object, or a string holding one (see the label schema); a code label's "
+        "stdin/stdout tests may carry a `checker` ({language: python | cpp, source, time_limit_s?, memory_mb?}) "
+        "that judges each output, and `float_tolerance` with `float_rule` (isclose | abs_or_rel)",
+        json_schema_extra={"examples": list(LABEL_EXAMPLES.values())},
+    )
     prompt: str | None = Field(default=None, description="the prompt; its tail is read by format checks")
     options: dict[str, Any] | None = Field(
         default=None, description="reward options for this item (checked per item: a bad one is an item error)"
@@ -48,7 +75,10 @@ class RewardRequest(BaseModel):
 
     query: list[str] = Field(min_length=1, description="prompt + response as decoded by the trainer")
     prompts: list[str] | None = Field(default=None, description="the prompts, one per query")
-    labels: list[Any] = Field(description="one label per query")
+    labels: list[Any] = Field(
+        description="one label per query (as /v1/score's items' label: code labels may carry a `checker`)",
+        json_schema_extra={"examples": [list(LABEL_EXAMPLES.values())[1:]]},
+    )
     options: RewardOptions | None = None
 
     @model_validator(mode="after")
