@@ -80,7 +80,8 @@ def restyle(grid: dict, rnd, style: int) -> str:
         return rnd.choice([key, key.lower(), key.upper(), f" {key}"])
 
     answer = {
-        house_key(house): {key_style(k): value_style(v) for k, v in cells.items()} for house, cells in grid.items()
+        house_key(house): {key_style(k): value_style(v) for k, v in cells.items()}
+        for house, cells in grid.items()
     }
     if style == 0:
         return json.dumps(answer)
@@ -116,7 +117,9 @@ def test_changing_k_cells_lowers_partial_score_by_k_over_total(grid, data):
     cells = [(house, attribute) for house, row in grid.items() for attribute in row]
     total = len(cells)
     changed = data.draw(st.sets(st.sampled_from(cells), max_size=total), label="changed")
-    removed = data.draw(st.sets(st.sampled_from(sorted(changed)), max_size=len(changed)) if changed else st.just(set()))
+    removed = data.draw(
+        st.sets(st.sampled_from(sorted(changed)), max_size=len(changed)) if changed else st.just(set())
+    )
     answer = {house: dict(row) for house, row in grid.items()}
     for house, attribute in changed:
         if (house, attribute) in removed:
@@ -169,8 +172,10 @@ def test_details_name_wrong_cells():
 
 
 def test_two_values_for_one_cell_is_wrong():
-    answer = '{"House 1": {"Name": "Arnold", "Pet": "cat", "Drink": "tea"}, "house 1": {"Name": "Bob"},' \
-             ' "House 2": {"Name": "Bob", "Pet": "dog", "Drink": ["milk", "tea"]}}'
+    answer = (
+        '{"House 1": {"Name": "Arnold", "Pet": "cat", "Drink": "tea"}, "house 1": {"Name": "Bob"},'
+        ' "House 2": {"Name": "Bob", "Pet": "dog", "Drink": ["milk", "tea"]}}'
+    )
     result = zebra_score(answer)
     assert result["score"] == pytest.approx(4 / 6)
     assert any("more than one value" in w for w in result["details"]["wrong_cells"])
@@ -210,7 +215,10 @@ def test_last_grid_in_the_answer_counts():
 def test_bad_answers_get_a_verdict_with_a_reason(response, verdict, reason):
     result = score_item(response, LABEL, layers=({"mode": "logic-rl"},))
     assert result["verdict"] == verdict, result
-    assert reason.lower() in (result["details"].get("reason", "") + result["details"].get("format_reason", "")).lower()
+    assert (
+        reason.lower()
+        in (result["details"].get("reason", "") + result["details"].get("format_reason", "")).lower()
+    )
 
 
 @pytest.mark.parametrize(
@@ -231,7 +239,7 @@ def test_bad_labels_are_errors_not_exceptions(label):
 
 
 def test_find_answer_grid_on_fenced_json_with_text_around():
-    text = "The grid:\n```json\n{\"solution\": {\"House 1\": {\"Name\": \"Arnold\"},}}\n```\nThat is all."
+    text = 'The grid:\n```json\n{"solution": {"House 1": {"Name": "Arnold"},}}\n```\nThat is all.'
     grid, _, why = find_answer_grid(text)
     assert why is None and grid == {1: {"name": ["arnold"]}}
 
@@ -275,7 +283,9 @@ LPB_LABEL = {"domain": "zebra", "solution": LPB, "row_order": "any"}
 
 
 def grid_answer(rows: list[dict]) -> str:
-    return json.dumps({"reasoning": "...", "solution": {f"House {i}": r for i, r in enumerate(rows, start=1)}})
+    return json.dumps(
+        {"reasoning": "...", "solution": {f"House {i}": r for i, r in enumerate(rows, start=1)}}
+    )
 
 
 def test_association_rows_in_any_order_score_one():
@@ -315,3 +325,58 @@ def test_fewer_rows_count_the_missing_cells_wrong():
 def test_row_order_must_be_fixed_or_any():
     result = score_item(tagged(grid_answer(list(LPB.values()))), {**LPB_LABEL, "row_order": "sorted"})
     assert result["verdict"] == "error" and "row_order" in result["details"]["reason"]
+
+
+# --------------------------------------------------------------------------- grids by column
+
+COLUMN_GOLD = {
+    "House 1": {"Food": "kale", "Hobby": "chess", "Car": "tesla"},
+    "House 2": {"Food": "rice", "Hobby": "rowing", "Car": "ford"},
+    "House 3": {"Food": "plum", "Hobby": "poetry", "Car": "bmw"},
+}
+COLUMN_LABEL = {"domain": "zebra", "solution": COLUMN_GOLD}
+COLUMNS = {
+    "Food": ["kale", "rice", "plum"],
+    "Hobby": ["chess", "rowing", "poetry"],
+    "Car": ["tesla", "ford", "bmw"],
+}
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        json.dumps(COLUMNS),
+        str(COLUMNS),  # Python's own print: single quotes
+        f"Here's the grid:\n```python\n{COLUMNS!r}\n```",
+        json.dumps({"House": [1, 2, 3], **COLUMNS}),
+        json.dumps(
+            {
+                "House": ["House 3", "House 1", "House 2"],
+                **{k: [v[2], v[0], v[1]] for k, v in COLUMNS.items()},
+            }
+        ),
+    ],
+)
+def test_a_grid_by_columns_is_read_by_house(answer):
+    result = zebra_score(answer, COLUMN_LABEL, mode="binary")
+    assert result["verdict"] == "correct", result
+    assert result["details"]["cells_right"] == 9
+
+
+@pytest.mark.parametrize("quote", [json.dumps, str])
+def test_a_column_with_two_values_swapped_scores_less(quote):
+    swapped = {**COLUMNS, "Hobby": ["rowing", "chess", "poetry"]}
+    result = zebra_score(quote(swapped), COLUMN_LABEL)
+    assert result["verdict"] == "partial"
+    assert result["details"]["cells_right"] == 7
+    assert zebra_score(quote(swapped), COLUMN_LABEL, mode="binary")["reward"] == 0.0
+
+
+def test_columns_of_unequal_or_nested_values_are_no_grid():
+    assert zebra_score(json.dumps({"Food": [["kale"], ["rice"]]}), COLUMN_LABEL)["verdict"] == "format_error"
+    assert (
+        zebra_score(json.dumps({"Food": ["kale", "rice", "plum"], "note": "x"}), COLUMN_LABEL)["verdict"]
+        == "format_error"
+    )
+    short = zebra_score(json.dumps({"Food": ["kale", "rice"], "Hobby": ["chess"]}), COLUMN_LABEL)
+    assert short["verdict"] == "partial" and short["details"]["cells_right"] == 3

@@ -5,7 +5,11 @@ Gold and answer are read by the same normaliser, :func:`read_grid`, from either 
 - ZebraLogic's answer form ``{"House 1": {"Name": "Arnold", "Pet": "cat"}, "House 2": ...}``
   (house keys may be "House 1", "house_1", "1", ...; a ``{"solution": {...}}`` wrapper, as
   in ZebraLogic's ``{"reasoning": ..., "solution": ...}`` output, is unwrapped);
-- ZebraLogic's gold form ``{"header": ["House", "Name", ...], "rows": [["1", "Arnold", ...], ...]}``.
+- ZebraLogic's gold form ``{"header": ["House", "Name", ...], "rows": [["1", "Arnold", ...], ...]}``;
+- by columns, each attribute's values listed by house: ``{"Name": ["Arnold", "Eric"], "Pet":
+  ["cat", "dog"]}`` (the form GRPO zebra prompts ask for; a ``House`` column numbers them).
+
+An object written as a Python literal (single quotes) is read as well.
 
 The answer is the last complete JSON object in the answer region that has the grid's shape
 (```json fences and text around it are fine; trailing commas are forgiven). Cells compare
@@ -25,8 +29,10 @@ Rows are read one of two ways, as the label says (``row_order``):
 
 from __future__ import annotations
 
+import ast
 import json
 import re
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import PrivateAttr, model_validator
@@ -38,6 +44,9 @@ MAX_ANSWER_CHARS = 100_000
 """Only the last this-many characters of the answer region are searched for JSON."""
 MAX_DECODE_ATTEMPTS = 2_000
 """At most this many '{' positions are tried as the start of a JSON object."""
+MAX_LITERAL_ATTEMPTS = 200
+MAX_LITERAL_CHARS = 20_000
+"""A grid written as a Python literal is small: the brace scan stops this far on."""
 
 Grid = dict[int, dict[str, list[str]]]
 """house number -> normalised attribute -> the normalised values given for that cell."""
@@ -130,8 +139,34 @@ def read_grid(obj: Any) -> tuple[Grid, dict[str, str]]:
         for attribute, value in attributes.items():
             put(house, attribute, value)
     if not grid:
-        raise ZebraGridError('no houses: expected {"House 1": {"Name": ...}, ...}')
+        _read_columns(obj, put)
+    if not grid:
+        raise ZebraGridError(
+            'no houses: expected {"House 1": {"Name": ...}, ...} or {"Name": [...], ...} by house'
+        )
     return grid, display
+
+
+def _read_columns(obj: dict[str, Any], put: Callable[[int, Any, Any], None]) -> None:
+    """The grid by columns: each attribute's values listed by house, ``{"Food": ["corn",
+    "kale"], "Pet": ["cat", "dog"]}``; a ``House`` column, when there is one, numbers them."""
+    columns = {k: v for k, v in obj.items() if isinstance(v, list)}
+    if (
+        not columns
+        or len(columns) != len(obj)
+        or any(not v or any(isinstance(x, dict | list) for x in v) for v in columns.values())
+    ):
+        return
+    numbers: list[int] | None = None
+    house_key = next(
+        (k for k in columns if normalise(k) in ("house", "houses", "house number", "position")), None
+    )
+    if house_key is not None:
+        numbers = [n for n in (_house_number(v) for v in columns.pop(house_key)) if n is not None]
+    for attribute, values in columns.items():
+        for index, value in enumerate(values):
+            house = numbers[index] if numbers is not None and index < len(numbers) else index + 1
+            put(house, attribute, value)
 
 
 def gold_grid(solution: Any) -> tuple[dict[int, dict[str, str]], dict[str, str]]:
@@ -222,6 +257,56 @@ def json_objects(text: str) -> tuple[list[Any], str | None]:
     return found, error
 
 
+def python_objects(text: str) -> list[Any]:
+    """Every outermost ``{...}`` in ``text`` that reads as a Python literal (a dict written
+    with single quotes, as models print one), in order."""
+    found: list[Any] = []
+    position = attempts = 0
+    while attempts < MAX_LITERAL_ATTEMPTS:
+        start = text.find("{", position)
+        if start < 0:
+            break
+        attempts += 1
+        end = _closing_brace(text, start)
+        if end is None:
+            position = start + 1
+            continue
+        try:
+            obj = ast.literal_eval(text[start : end + 1])
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            position = start + 1
+            continue
+        if isinstance(obj, dict):
+            found.append(obj)
+        position = end + 1
+    return found
+
+
+def _closing_brace(text: str, start: int) -> int | None:
+    """Where the brace opened at ``start`` closes, quotes respected; None when it does not."""
+    depth, quote, i = 0, "", start
+    stop = min(len(text), start + MAX_LITERAL_CHARS)
+    while i < stop:
+        ch = text[i]
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "{[":
+            depth += 1
+            if depth > 20:
+                return None
+        elif ch in "}]":
+            depth -= 1
+            if depth == 0:
+                return i if ch == "}" else None
+        i += 1
+    return None
+
+
 def find_answer_grid(answer: str) -> tuple[Grid | None, dict[str, str], str | None]:
     """The last JSON object in the answer that is a grid, or None and why there is none."""
     text = answer[-MAX_ANSWER_CHARS:]
@@ -229,6 +314,10 @@ def find_answer_grid(answer: str) -> tuple[Grid | None, dict[str, str], str | No
         return None, {}, "no JSON object in the answer"
     objects, error = json_objects(text)
     grid, display, shape_error = _last_grid(objects)
+    if grid is None and "'" in text:
+        literal_objects = python_objects(text)
+        grid, display, _ = _last_grid(literal_objects)
+        objects = objects or literal_objects
     if grid is None:
         repaired = _TRAILING_COMMA.sub(r"\1", text)
         if repaired != text:
@@ -270,7 +359,11 @@ def _cell_status(given: list[str] | None, expected: str) -> str | None:
 
 
 def _row_right(gold_row: dict[str, str], answer_row: dict[str, list[str]]) -> int:
-    return sum(1 for attribute, expected in gold_row.items() if _cell_status(answer_row.get(attribute), expected) is None)
+    return sum(
+        1
+        for attribute, expected in gold_row.items()
+        if _cell_status(answer_row.get(attribute), expected) is None
+    )
 
 
 def match_rows(gold: dict[int, dict[str, str]], grid: Grid) -> dict[int, int | None]:
@@ -301,7 +394,9 @@ def verify(extracted: Any, label: ZebraLabel, options: RewardOptions) -> Outcome
     }
     answer = extracted.answer_region
     if not answer.strip():
-        return Outcome(score=0.0, parsed=False, reason="empty answer region: no grid to read", details=base_details)
+        return Outcome(
+            score=0.0, parsed=False, reason="empty answer region: no grid to read", details=base_details
+        )
     grid, answer_display, why = find_answer_grid(answer)
     if grid is None:
         return Outcome(score=0.0, parsed=False, reason=why, details=base_details)
