@@ -27,6 +27,8 @@ from trainer.data.formats.code import fenced
 TOT = "princeton-nlp+tree-of-thought-llm"
 TORA = "microsoft+ToRA"
 REFLEXION = "noahshinn+reflexion"
+ZEROEVAL = "yuchenlin+ZeroEval"
+ZEROEVAL_COMMIT = "570c6269a2e4930ee06a17e713fece1ba52cf1dd"
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,26 @@ SOURCES: tuple[Source, ...] = (
         "reflexion",
     ),
 )
+SOURCES += tuple(
+    Source(
+        f"zeroeval-math-l5-{short}",
+        "math",
+        ZEROEVAL,
+        ZEROEVAL_COMMIT,
+        f"math-l5-{model}.json",
+        f"result_dirs/math-l5/{model}.json",
+        "Apache-2.0",
+        model,
+        "chat markdown reasoning in a JSON object with an answer field (MATH level 5)",
+        "zeroeval",
+    )
+    for short, model in (
+        ("gpt4o", "gpt-4o-2024-08-06"),
+        ("claude35", "claude-3-5-sonnet-20240620"),
+        ("qwen25-7b", "Qwen2.5-7B-Instruct"),
+        ("llama31-8b", "Meta-Llama-3.1-8B-Instruct"),
+    )
+)
 # Game of 24's puzzles, which the logs name by index only.
 GAME24_PUZZLES = ("24.csv", "src/tot/data/24/24.csv")
 
@@ -274,10 +296,46 @@ def _reflexion_rows(data: Path, source: Source) -> Iterator[dict[str, Any]]:
         }
 
 
+def _answer_field(output: str) -> str | None:
+    """ZeroEval's answer: the ``answer`` field of the JSON object the prompt asks for."""
+    text = output.strip().removeprefix("```json").removesuffix("```").strip()
+    try:
+        value = json.loads(text).get("answer")
+    except (ValueError, AttributeError):
+        # LaTeX in the reasoning often makes the object invalid JSON (``\\(`` escapes, raw
+        # newlines): then the field as written, quoted or a bare number.
+        match = re.search(r'"answer"\s*:\s*(?:"((?:[^"\\]|\\.)*)"|(-?[\d.,/]+))', output)
+        value = (match.group(1) if match.group(1) is not None else match.group(2)) if match else None
+    return None if value is None else str(value)
+
+
+def _zeroeval_rows(data: Path, source: Source) -> Iterator[dict[str, Any]]:
+    from math_verify import parse, verify
+
+    def math(text: str) -> Any:
+        return parse(text if "$" in text else f"${text}$")
+
+    for row in json.loads(raw_path(data, source).read_text()):
+        output = row["output"][0] if row["output"] else ""
+        answer = _answer_field(output)
+        # ZeroEval stores no per-item verdict: the reference grader here is Math-Verify
+        # on the answer field against MATH's gold answer (the gold first, as it asks).
+        expected = answer is not None and bool(verify(math(row["answer"]), math(answer)))
+        yield {
+            "problem": row["id"],
+            "k": 0,
+            "response": output,
+            "expected": expected,
+            "label": {"domain": "math", "answer": row["answer"]},
+            "prompt": row["problem"],
+        }
+
+
 READERS: dict[str, Callable[[Path, Source], Iterator[dict[str, Any]]]] = {
     "tot": _tot_rows,
     "tora": _tora_rows,
     "reflexion": _reflexion_rows,
+    "zeroeval": _zeroeval_rows,
 }
 
 
