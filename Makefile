@@ -22,7 +22,7 @@ TRL_STAMP := $(VENV)/.trl-stamp
 # torch==2.13.0, which on Linux x86-64 is the CUDA build (several GB with its nvidia-* wheels).
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: system install install-trl serve worker test bench realdata humanevalx grpo-step lint format clean train up down compose-test loadtest
+.PHONY: system install install-trl serve worker test bench realdata realgens humanevalx grpo-step lint format clean train up down compose-test loadtest
 
 # Scaled-out settings (rq backend): REDIS_URL for `make worker` and `make up`.
 REDIS_URL ?= redis://127.0.0.1:6379/0
@@ -72,6 +72,13 @@ bench: $(STAMP)
 # make realdata DATA=/path/to/data (default: ../shared/data when it exists) [REALDATA_ARGS="--limit 50"]
 realdata: $(STAMP)
 	$(BIN)/python -m bench.realdata $(DATA) $(REALDATA_ARGS)
+
+# Public model generations labelled right or wrong by their sources, scored through the service
+# (bench, not test): make realgens DATA=DIR, where DIR holds raw/ (docs/eval.md says how to fetch
+# it) or an already built corpus/, and adjudication.jsonl [REALGENS_ARGS="--only tot --limit 200"]
+realgens: $(STAMP)
+	@if [ -z "$(DATA)" ]; then echo "make realgens needs DATA=DIR: the real-generations corpus (raw/ or corpus/, and adjudication.jsonl; see docs/eval.md)"; exit 2; fi
+	$(BIN)/python -m bench.realgens $(DATA) $(REALGENS_ARGS)
 
 # HumanEval-X's canonical solutions (and another problem's) in C++, Go, Java, JavaScript, Python and
 # Rust through /v1/score and /run_code: make humanevalx DATA=/path/to/humaneval-x

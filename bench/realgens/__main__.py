@@ -220,10 +220,18 @@ def main(argv: list[str] | None = None) -> int:
         lacking = missing(args.data)
         if lacking:
             console.print(f"[red]{args.data} holds no corpus/ and its raw/ lacks: " + ", ".join(lacking))
+            console.print(
+                "lay raw/ out from clones of the source repositories with "
+                "python -m bench.realgens.build DIR --from-clones CLONES (docs/eval.md)"
+            )
             return 2
         build(args.data)
     corpus = load_corpus(args.data, args.only, args.limit)
     adjudication = load_adjudication(args.data / "adjudication.jsonl")
+    if not adjudication:
+        console.print(
+            f"[yellow]no {args.data / 'adjudication.jsonl'}: every disagreement counts as unadjudicated"
+        )
 
     service = None
     url = args.url
