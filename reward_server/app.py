@@ -20,13 +20,23 @@ from reward_server.readiness import languages_report, sandbox_report
 from reward_server.run_code import register_run_code
 from reward_server.settings import Settings
 from services.api import RewardRequest, RewardResponse, ScoreRequest, ScoreResponse
-from services.extraction import response_from_query
+from services.extraction import DEFAULT_END_TOKENS, finished, response_from_query
 from services.registry import DOMAINS
 from services.rewards import RewardOptions
 from services.scoring import WorkItem, decode_item
 
 # Per-sample numbers returned in OpenRLHF's extra_logs (one list entry per query).
-EXTRA_LOG_KEYS = ("correct", "partial", "format_ok", "format_error", "timeout", "error", "unscored", "cached")
+EXTRA_LOG_KEYS = (
+    "correct",
+    "partial",
+    "format_ok",
+    "format_error",
+    "truncated",
+    "timeout",
+    "error",
+    "unscored",
+    "cached",
+)
 
 
 def openrlhf_extra_logs(items: list[WorkItem], results: list[dict[str, Any]]) -> dict[str, list[float]]:
@@ -48,6 +58,7 @@ def openrlhf_extra_logs(items: list[WorkItem], results: list[dict[str, Any]]) ->
             "partial": verdict == "partial",
             "format_ok": r["format_ok"],
             "format_error": verdict == "format_error",
+            "truncated": verdict == "truncated",
             "timeout": verdict == "timeout",
             "error": verdict == "error",
             "unscored": verdict == "unscored",
@@ -154,11 +165,29 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         check_batch_size(len(request.items))
         request_layer = request.options.model_dump(exclude_unset=True) if request.options else None
         items = [
-            decode_item(it.response, it.label, it.prompt, base_options, (request_layer, it.options))
+            decode_item(
+                it.response,
+                it.label,
+                it.prompt,
+                base_options,
+                (request_layer, it.options),
+                it.finish_reason == "length",
+            )
             for it in request.items
         ]
         results = await scored_while_connected(http, front.score(items), metrics)
         return {"results": results} if results is not None else Response(status_code=CLIENT_GONE_STATUS)
+
+    def reward_item(
+        query: str, prompt: str | None, label: Any, request_layer: dict[str, Any] | None
+    ) -> WorkItem:
+        """An OpenRLHF sample; one that the length limit cut off is marked so (the query's
+        special tokens tell: a finished response ends with an end token)."""
+        item = decode_item(response_from_query(query, prompt), label, prompt, base_options, (request_layer,))
+        end_tokens = item.options.end_tokens if item.options.end_tokens is not None else DEFAULT_END_TOKENS
+        if item.error is None and finished(query, item.response, end_tokens) is False:
+            item = decode_item(item.response, label, prompt, base_options, (request_layer,), truncated=True)
+        return item
 
     async def reward(request: RewardRequest, http: Request) -> Any:
         """OpenRLHF's remote reward: ``{query, prompts, labels}`` in, ``{rewards, scores, extra_logs}`` out."""
@@ -166,7 +195,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         prompts = request.prompts or [None] * len(request.query)
         request_layer = request.options.model_dump(exclude_unset=True) if request.options else None
         items = [
-            decode_item(response_from_query(query, prompt), label, prompt, base_options, (request_layer,))
+            reward_item(query, prompt, label, request_layer)
             for query, prompt, label in zip(request.query, prompts, request.labels, strict=True)
         ]
         results = await scored_while_connected(http, front.score(items), metrics)

@@ -43,7 +43,13 @@ class ScoreItem(BaseModel):
     )
     prompt: str | None = Field(default=None, description="the prompt; its tail is read by format checks")
     options: dict[str, Any] | None = Field(
-        default=None, description="reward options for this item (checked per item: a bad one is an item error)"
+        default=None,
+        description="reward options for this item (checked per item: a bad one is an item error)",
+    )
+    finish_reason: str | None = Field(
+        default=None,
+        description="why generation stopped, as the inference server says (OpenAI's, vLLM's): 'length' is a "
+        "response the token limit cut off, verdict truncated unless the options say score_truncated",
     )
 
 
@@ -57,7 +63,9 @@ class ScoreRequest(BaseModel):
 class ItemResult(BaseModel):
     reward: float
     score: float = Field(description="fraction correct in [0, 1], whatever the mode")
-    verdict: str = Field(description="correct, partial, wrong, format_error, timeout or error")
+    verdict: str = Field(
+        description="correct, partial, wrong, format_error, truncated, timeout, error or unscored"
+    )
     format_ok: bool
     details: dict[str, Any]
     latency_ms: float

@@ -19,7 +19,8 @@ from services.rewards import RewardOptions
 
 class Verdict(StrEnum):
     """How one item came out. ``unscored`` is the service's own failure to reach the item
-    before its deadline, never a statement about the answer."""
+    before its deadline, never a statement about the answer. ``truncated`` is a response
+    the length limit cut off: not scored unless the options ask for it."""
 
     CORRECT = "correct"
     PARTIAL = "partial"
@@ -28,6 +29,7 @@ class Verdict(StrEnum):
     TIMEOUT = "timeout"
     ERROR = "error"
     UNSCORED = "unscored"
+    TRUNCATED = "truncated"
 
 
 FAILURE_VERDICTS = frozenset({Verdict.TIMEOUT, Verdict.ERROR, Verdict.UNSCORED})

@@ -7,7 +7,11 @@
    format checks look at the prompt tail plus the response.
 4. The answer region is the last ``<answer>...</answer>`` when answer tags are expected,
    else the text after the last ``</think>``, else the whole response. Text inside the
-   think block never counts as an answer.
+   think block never counts as an answer. Reasoning models' markers read the same way:
+   ``<|begin_of_thought|>...<|end_of_thought|>`` is a think block, and
+   ``<|begin_of_solution|>...<|end_of_solution|>`` after it the answer region.
+5. Whether a response finished (:func:`finished`): where the trainer sends special tokens,
+   one that does not end with an end token was cut off by the length limit.
 """
 
 from __future__ import annotations
@@ -47,6 +51,22 @@ ASSISTANT_MARKERS: tuple[str, ...] = (
     "[/INST]",
     "Assistant:",
 )
+
+# A query that holds one of these was decoded with its special tokens, so a response that
+# finished carries its end token.
+_SPECIAL_TOKENS: tuple[str, ...] = (
+    "<|im_start|>",
+    "<|start_header_id|>",
+    "<|begin_of_text|>",
+    "<｜begin▁of▁sentence｜>",
+    "<｜Assistant｜>",
+    "<|assistant|>",
+    "<start_of_turn>",
+    "<bos>",
+)
+_THOUGHT_MARKERS = (("<|begin_of_thought|>", "<think>"), ("<|end_of_thought|>", "</think>"))
+_SOLUTION_OPEN = "<|begin_of_solution|>"
+_SOLUTION_CLOSE = "<|end_of_solution|>"
 
 _THINK_OPEN = "<think>"
 _THINK_CLOSE = "</think>"
@@ -105,6 +125,30 @@ def strip_end_tokens(text: str, end_tokens: tuple[str, ...] | list[str] = DEFAUL
     return text
 
 
+def finished(
+    query: str, response: str, end_tokens: tuple[str, ...] | list[str] = DEFAULT_END_TOKENS
+) -> bool | None:
+    """Whether ``response`` (inside OpenRLHF's ``query``) ended by itself: True when it ends
+    with an end token, False when the query holds special tokens but the response ends
+    without one (the length limit cut it off), None when the query holds none (decoded
+    without them: nothing tells)."""
+    tokens = [t for t in end_tokens if t]
+    if not any(t in query for t in (*tokens, *_SPECIAL_TOKENS)):
+        return None
+    return strip_end_tokens(response, tokens) != response.rstrip()
+
+
+def _solution(after_think: str) -> tuple[str, str | None]:
+    """The text after the think block with solution markers removed, and the content of
+    its last ``<|begin_of_solution|>`` block (None when there is none)."""
+    at = after_think.rfind(_SOLUTION_OPEN)
+    if at < 0:
+        return after_think, None
+    end = after_think.find(_SOLUTION_CLOSE, at)
+    solution = after_think[at + len(_SOLUTION_OPEN) : end if end >= 0 else len(after_think)]
+    return after_think.replace(_SOLUTION_OPEN, "").replace(_SOLUTION_CLOSE, ""), solution
+
+
 def _count(text: str, tag: str) -> int:
     return text.count(tag)
 
@@ -113,9 +157,12 @@ def extract(response: str, prompt: str | None, options: RewardOptions) -> Extrac
     """Cut a response into think block, answer region and format verdict."""
     end_tokens = tuple(options.end_tokens) if options.end_tokens is not None else DEFAULT_END_TOKENS
     response = strip_end_tokens(response, end_tokens)
+    for marker, tag in _THOUGHT_MARKERS:
+        response = response.replace(marker, tag)
     # An R1 prompt ends in "<think>"; a response that opens its own block is not doubled.
     opens_think = response.lstrip().startswith(_THINK_OPEN)
-    tail = _THINK_OPEN if prompt and _PROMPT_TAIL.search(prompt) and not opens_think else ""
+    prompt_opens = bool(prompt) and bool(_PROMPT_TAIL.search(prompt.replace(*_THOUGHT_MARKERS[0])))
+    tail = _THINK_OPEN if prompt_opens and not opens_think else ""
     text = tail + response
 
     if options.answer_tags is not None:
@@ -138,6 +185,9 @@ def extract(response: str, prompt: str | None, options: RewardOptions) -> Extrac
         after_think = ""
     else:
         after_think = text
+    after_think, solution = _solution(after_think)
+    if solution is not None:
+        text = text.replace(_SOLUTION_OPEN, "").replace(_SOLUTION_CLOSE, "")
 
     # The answer region.
     if answer_tags:
@@ -148,6 +198,8 @@ def extract(response: str, prompt: str | None, options: RewardOptions) -> Extrac
             answer_region = after_think[a_open + len(_ANSWER_OPEN) : end].strip()
         else:
             answer_region = ""
+    elif solution is not None:
+        answer_region = solution.strip()
     else:
         answer_region = after_think.strip()
 
@@ -179,12 +231,18 @@ def _check_format(
     if answer_tags:
         n_open, n_close = _count(text, _ANSWER_OPEN), _count(text, _ANSWER_CLOSE)
         if n_open != 1 or n_close != 1:
-            return False, f"expected one <answer>...</answer>, found {n_open} <answer> and {n_close} </answer>"
+            return (
+                False,
+                f"expected one <answer>...</answer>, found {n_open} <answer> and {n_close} </answer>",
+            )
         pattern = _TAGS_FORMAT if options.require_think else None
         if pattern is not None and not pattern.match(text):
             return False, "expected <think>...</think> then <answer>...</answer> and nothing after"
         if pattern is None and not (_TAGS_FORMAT.match(text) or _ANSWER_ONLY_FORMAT.match(after_think)):
             return False, "expected <answer>...</answer> and nothing after"
     if not answer_region:
-        return False, "empty answer" if think is None or after_think.strip() else "no answer after the think block"
+        return (
+            False,
+            "empty answer" if think is None or after_think.strip() else "no answer after the think block",
+        )
     return True, None

@@ -37,7 +37,13 @@ class RewardOptions(BaseModel):
     format_penalty: float = Field(default=-1.0, description="reward in format mode when the tags are wrong")
     failure_reward: float | None = Field(
         default=None,
-        description="reward for verdicts timeout and error; default: what a wrong answer gets in the mode",
+        description="reward for verdicts timeout, error, unscored and truncated; default: what a wrong answer "
+        "gets in the mode",
+    )
+    score_truncated: bool = Field(
+        default=False,
+        description="score a response the length limit cut off (finish_reason 'length', or no end token where "
+        "the query holds special tokens) like any other; default: verdict truncated, the failure reward",
     )
     logic_rl_format_ok: float = 1.0
     logic_rl_format_bad: float = -1.0
@@ -82,16 +88,21 @@ class RewardOptions(BaseModel):
         return RewardOptions.model_validate(merged)
 
 
+UNPAID_VERDICTS = frozenset({"timeout", "error", "unscored", "truncated"})
+"""Verdicts that earn ``failure_reward``: nothing was judged about the answer."""
+
+
 def compute_reward(
     verdict: str, score: float, format_ok: bool, parsed: bool, options: RewardOptions
 ) -> float:
     """The training reward for one outcome under ``options.mode``.
 
-    An item that could not be scored (``timeout``, ``error``, ``unscored``) gets
+    An item that could not be scored (``timeout``, ``error``, ``unscored``) or was cut off
+    (``truncated``) gets
     ``failure_reward`` when set, else what a wrong but readable answer gets in the mode:
     a service failure must never pay more than a wrong answer, and it must not be
     punished like a format error the policy did not make."""
-    if verdict in ("timeout", "error", "unscored"):
+    if verdict in UNPAID_VERDICTS:
         if options.failure_reward is not None:
             return float(options.failure_reward)
         score, parsed = 0.0, True

@@ -40,6 +40,9 @@ class WorkItem:
     """Identity for the result caches: domain, label, prompt, options and response."""
     error: str | None = None
     """Why the item cannot be scored (a bad label or bad options); it then gets ``error``."""
+    truncated: bool = False
+    """The response did not finish: the length limit cut it off (verdict ``truncated``
+    unless the options say ``score_truncated``)."""
 
     @property
     def sandbox(self) -> bool:
@@ -53,10 +56,13 @@ class WorkItem:
             "response": self.response,
             "prompt": self.prompt,
             "domain": self.domain,
-            "label": self.label.model_dump(mode="json", exclude_none=True) if self.label is not None else None,
+            "label": self.label.model_dump(mode="json", exclude_none=True)
+            if self.label is not None
+            else None,
             "options": self.options.model_dump(mode="json"),
             "key": self.key,
             "error": self.error,
+            "truncated": self.truncated,
         }
 
     @classmethod
@@ -65,14 +71,32 @@ class WorkItem:
         label = None
         if data.get("label") is not None and data["domain"] in REGISTRY:
             label = REGISTRY[data["domain"]].label_model.model_validate(data["label"])
-        return cls(data["response"], data.get("prompt"), data["domain"], label, options, data["key"], data.get("error"))
+        return cls(
+            data["response"],
+            data.get("prompt"),
+            data["domain"],
+            label,
+            options,
+            data["key"],
+            data.get("error"),
+            bool(data.get("truncated", False)),
+        )
 
 
-def item_key(domain: str, label_json: str, prompt: str | None, options: RewardOptions, response: str) -> str:
+def item_key(
+    domain: str,
+    label_json: str,
+    prompt: str | None,
+    options: RewardOptions,
+    response: str,
+    truncated: bool = False,
+) -> str:
     h = hashlib.blake2b(digest_size=20)
     for part in (domain, label_json, "" if prompt is None else "\x01" + prompt, options.model_dump_json()):
         h.update(part.encode("utf-8", "surrogatepass"))
         h.update(b"\x00")
+    if truncated:
+        h.update(b"\x02truncated\x00")
     h.update(response.encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
@@ -90,10 +114,12 @@ def decode_item(
     prompt: str | None = None,
     base: RewardOptions | None = None,
     layers: tuple[dict[str, Any] | None, ...] = (),
+    truncated: bool = False,
 ) -> WorkItem:
     """Read one item: its label, its options (``layers`` over ``base``, the label's own
     ``reward`` options last). Never raises: an unreadable item (text that is not Unicode
-    included, :mod:`services.text`) carries its ``error``."""
+    included, :mod:`services.text`) carries its ``error``. ``truncated``: the response was
+    cut off by the length limit (:func:`services.extraction.finished`, a finish reason)."""
     base = base or RewardOptions()
     text_error = undecodable(response, "response") or undecodable(prompt, "prompt")
     text_error = text_error or next(filter(None, (undecodable(layer, "options") for layer in layers)), None)
@@ -107,8 +133,8 @@ def decode_item(
         key = item_key(UNKNOWN_DOMAIN, repr(raw_label)[:10_000], prompt, options, response)
         return WorkItem(response, prompt, UNKNOWN_DOMAIN, None, options, key, error=f"label: {exc}")
     options, error = _layered(base, (*layers, label.reward))
-    key = item_key(label.domain, label.model_dump_json(), prompt, options, response)
-    return WorkItem(response, prompt, label.domain, label, options, key, error=error)
+    key = item_key(label.domain, label.model_dump_json(), prompt, options, response, truncated)
+    return WorkItem(response, prompt, label.domain, label, options, key, error=error, truncated=truncated)
 
 
 def make_result(
@@ -121,7 +147,7 @@ def make_result(
         details.setdefault("reason", outcome.reason)
     if format_reason and not format_ok:
         details.setdefault("format_reason", format_reason)
-    failed = verdict in (Verdict.TIMEOUT, Verdict.ERROR, Verdict.UNSCORED)
+    failed = verdict in (Verdict.TIMEOUT, Verdict.ERROR, Verdict.UNSCORED, Verdict.TRUNCATED)
     return {
         "reward": compute_reward(verdict, outcome.score, format_ok, outcome.parsed, options),
         "score": 0.0 if failed else float(outcome.score),
@@ -138,7 +164,9 @@ def failure_result(item: WorkItem, verdict: Verdict, reason: str) -> dict[str, A
         format_ok, format_reason = ex.format_ok, ex.format_reason
     except Exception:  # extraction is plain string work; stay safe on the failure path
         format_ok, format_reason = False, None
-    return make_result(Outcome(score=0.0, reason=reason, verdict=verdict), format_ok, item.options, format_reason)
+    return make_result(
+        Outcome(score=0.0, reason=reason, verdict=verdict), format_ok, item.options, format_reason
+    )
 
 
 def score(item: WorkItem) -> dict[str, Any]:
@@ -146,12 +174,21 @@ def score(item: WorkItem) -> dict[str, Any]:
     if item.error is not None or item.label is None:
         return failure_result(item, Verdict.ERROR, item.error or "no label")
     ex = extract(item.response, item.prompt, item.options)
+    if item.truncated and not item.options.score_truncated:
+        # A cut-off response holds reasoning, not an answer: whatever its tail says, it is not paid.
+        reason = "the response did not finish: the length limit cut it off"
+        return make_result(
+            Outcome(score=0.0, reason=reason, verdict=Verdict.TRUNCATED), ex.format_ok, item.options
+        )
     try:
         outcome = REGISTRY[item.domain].verify(ex, item.label, item.options)
     except (Exception, RecursionError, MemoryError) as exc:
         reason = f"verifier failed: {type(exc).__name__}: {exc}"[:500]
         outcome = Outcome(score=0.0, verdict=Verdict.ERROR, reason=reason)
-    return make_result(outcome, ex.format_ok, item.options, ex.format_reason)
+    result = make_result(outcome, ex.format_ok, item.options, ex.format_reason)
+    if item.truncated:
+        result["details"]["truncated"] = True
+    return result
 
 
 def score_item(
@@ -160,6 +197,7 @@ def score_item(
     prompt: str | None = None,
     base: RewardOptions | None = None,
     layers: tuple[dict[str, Any] | None, ...] = (),
+    truncated: bool = False,
 ) -> dict[str, Any]:
     """Decode and score in one call: for scripts and tests that hold one raw item."""
-    return score(decode_item(response, raw_label, prompt, base, layers))
+    return score(decode_item(response, raw_label, prompt, base, layers, truncated))
