@@ -33,6 +33,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.core import RUN_CONTROL, DomainLabel, Outcome, RunControl
+from services.domains.code.blocks import called_names, pick_block
 from services.domains.code.checkers import Checker
 from services.domains.code.compare import FloatRule, Tolerance
 from services.extraction import Extracted
@@ -114,15 +115,18 @@ _LANGUAGE_TAGS = {
 # --------------------------------------------------------------------------- extraction
 
 
-def extract_code(answer_region: str, language: str) -> tuple[str | None, bool]:
-    """The program in an answer region: the last fenced block tagged with the language,
-    else the last fenced block. Returns (code or None, whether a fence was found)."""
+def extract_code(
+    answer_region: str, language: str, calls: frozenset[str] = frozenset()
+) -> tuple[str | None, bool]:
+    """The program in an answer region: of the fenced blocks tagged with the language (else
+    all of them), the last that defines a name in ``calls`` (what the tests call), else the
+    last. Returns (code or None, whether a fence was found)."""
     blocks = [(m.group(1).lower(), m.group(2)) for m in _FENCE.finditer(answer_region)]
     if not blocks:
         return None, False
     wanted = _LANGUAGE_TAGS.get(language, {language})
     tagged = [code for tag, code in blocks if tag in wanted]
-    code = tagged[-1] if tagged else blocks[-1][1]
+    code = pick_block(tagged or [code for _, code in blocks], calls if language == "python" else frozenset())
     return (code if code.strip() else None), True
 
 
@@ -137,7 +141,8 @@ def verify(extracted: Extracted, label: CodeLabel, options: RewardOptions) -> Ou
         language = sandbox.get_language(label.language).name
     except ValueError as exc:
         return Outcome(score=0.0, verdict="error", reason=str(exc))
-    code, fenced = extract_code(extracted.answer_region, language)
+    calls = called_names(label.tests.fn_name, label.tests.functional)
+    code, fenced = extract_code(extracted.answer_region, language, calls)
     if label.checker is not None and (label.tests.functional or label.tests.fn_name):
         return Outcome(score=0.0, verdict="error", reason="label: a checker judges stdin/stdout tests only")
     if code is None:
