@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from reward_server.audit import Auditor
 from reward_server.errors import register_error_handlers
 from reward_server.execution import EmbeddedBackend
 from reward_server.front import Backend, Front
@@ -119,6 +120,8 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         else:
             backend = EmbeddedBackend(settings, metrics)
     front = Front(settings, metrics, backend)
+    auditor = Auditor(settings, metrics, backend, front.limit_for)
+    front.observers.append(auditor.observe)
     base_options = RewardOptions(mode=settings.default_mode)
 
     @asynccontextmanager
@@ -127,6 +130,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         try:
             yield
         finally:
+            await auditor.close()
             await backend.stop()
 
     app = FastAPI(
@@ -139,6 +143,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     app.state.metrics = metrics
     app.state.backend = backend
     app.state.front = front
+    app.state.auditor = auditor
     register_error_handlers(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)

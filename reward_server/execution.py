@@ -36,7 +36,8 @@ from reward_server.metrics import Metrics
 from reward_server.settings import Settings
 from services.core import RUN_CONTROL, RunControl, Verdict
 from services.registry import warm_up
-from services.scoring import WorkItem, failure_result, score
+from services.scoring import WorkItem, failure_result
+from services.second_opinion import run_item
 
 # Modules each verifier process needs; the fork server imports them once.
 PRELOAD = ["services.scoring", "services.domains.math", "services.domains.countdown", "math_verify", "sympy"]
@@ -60,7 +61,7 @@ def _score_under(control: RunControl, item: WorkItem) -> dict[str, Any]:
     """Score on this thread with the item's run control in effect."""
     token = RUN_CONTROL.set(control)
     try:
-        return score(item)
+        return run_item(item)
     finally:
         RUN_CONTROL.reset(token)
 
@@ -236,7 +237,7 @@ class EmbeddedBackend:
             pool = self._pool
             assert pool is not None
             try:
-                pebble_future = pool.schedule(score, args=(item,), timeout=limit_s)
+                pebble_future = pool.schedule(run_item, args=(item,), timeout=limit_s)
             except RuntimeError:  # the pool is in pebble's error state
                 broken += 1
                 if broken > BROKEN_POOL_RETRIES:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from reward_server.cache import ResultCache
@@ -44,6 +45,9 @@ class Front:
         self.metrics = metrics
         self.backend = backend
         self.cache = ResultCache(settings.cache_size)
+        # Called with (item, result, cached) once an item is answered; they must not block
+        # (the audit, reward_server.audit, starts its work in the background).
+        self.observers: list[Callable[[WorkItem, dict[str, Any], bool], None]] = []
 
     def limit_for(self, item: WorkItem) -> float:
         """The item's own time limit: asked for in its options (capped), else the default."""
@@ -76,6 +80,8 @@ class Front:
         self.metrics.item_seconds.labels(item.domain).observe(elapsed)
         if result["verdict"] in (Verdict.TIMEOUT, Verdict.UNSCORED):
             self.metrics.timeouts.labels(item.domain).inc()
+        for observe in self.observers:
+            observe(item, result, cached)
         return {**result, "latency_ms": round(elapsed * 1000, 3), "cached": cached}
 
     async def _scored(self, item: WorkItem) -> tuple[dict[str, Any], bool]:

@@ -53,6 +53,34 @@ class Metrics:
         self.sandbox_runs = Gauge(
             "reward_sandbox_runs", "Sandbox runs by state: waiting for a slot, or running", ["state"], registry=r
         )
+        self.source_items = Counter(
+            "reward_source_items", "Items scored by data source (the label's data_source, else its domain) and "
+            "verdict: the verdict shares per source", ["data_source", "verdict"], registry=r,
+        )
+        self.audited = Counter(
+            "reward_audit_items", "Items judged again by a second method (reward_server.audit) with a decision",
+            ["domain", "data_source"], registry=r,
+        )
+        self.disagreements = Counter(
+            "reward_audit_disagreements", "Audited items whose second opinion contradicts the verdict",
+            ["domain", "data_source"], registry=r,
+        )
+        self.disagreement_rate = Gauge(
+            "reward_audit_disagreement_rate", "Disagreements over audited items, among the last REWARD_AUDIT_WINDOW "
+            "audits of the domain and source", ["domain", "data_source"], registry=r,
+        )
+        self.audit_skipped = Counter(
+            "reward_audit_skipped", "Audit work not done or undecided, by reason (busy, abstain, timeout, ...)",
+            ["reason"], registry=r,
+        )
+        self.canary_runs = Counter(
+            "reward_canary_runs", "Canaries scored (gold answers dressed, right; perturbed, wrong)",
+            ["domain", "data_source"], registry=r,
+        )
+        self.canary_failures = Counter(
+            "reward_canary_failures", "Canaries whose verdict contradicts what they are known to be: verifier faults",
+            ["domain", "data_source"], registry=r,
+        )
         self.worker_restarts = Counter(
             "reward_worker_restarts", "Verifier processes killed (timeout) or lost (crash)", ["reason"], registry=r
         )

@@ -35,6 +35,7 @@ from reward_server.readiness import sandbox_report
 from reward_server.settings import Settings
 from services.core import Verdict
 from services.scoring import WorkItem, failure_result
+from services.second_opinion import AUDIT_PREFIX
 
 log = logging.getLogger("reward.worker")
 
@@ -120,7 +121,8 @@ def score_batch(batch: dict[str, Any]) -> int:
         ttl = _runtime.settings.redis_cache_ttl_s
         if ttl > 0:
             for (item, _, _), result in zip(entries, results, strict=True):
-                if result["verdict"] not in UNCACHED_VERDICTS:
+                # Audit work (second opinions, canaries) is never cached: its key is its own.
+                if result["verdict"] not in UNCACHED_VERDICTS and not item.key.startswith(AUDIT_PREFIX):
                     pipe.set(CACHE_PREFIX + item.key, json.dumps(result), ex=int(ttl))
         job = get_current_job()
         retried = bool(job and job.retries_left is not None and job.retries_left < batch.get("max_retries", 0))

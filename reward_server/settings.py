@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
@@ -51,6 +52,23 @@ class Settings(BaseSettings):
         default=4, ge=1, description="jobs a worker process runs at once (they share its verifier and sandbox pools)"
     )
     redis_cache_ttl_s: float = Field(default=3600.0, ge=0, description="result cache lifetime in Redis (0: off)")
+
+    audit_rate: float = Field(
+        default=0.02, ge=0, le=1, description="share of scored items judged again off the request's path (0: off)"
+    )
+    audit_max_concurrent: int = Field(
+        default=4, ge=1, description="audit items (second opinions, canaries) out at once; more are dropped, never queued"
+    )
+    audit_window: int = Field(default=1000, ge=1, description="recent audits per domain and source behind the rate gauge")
+    audit_path: Path = Field(default=Path("reward-audit.jsonl"), description="audit records (embedded backend)")
+    audit_max_bytes: int = Field(default=16 * 1024 * 1024, ge=4096, description="size bound of the audit file")
+    audit_max_records: int = Field(default=10_000, ge=1, description="audit records kept in Redis (rq backend)")
+    canary_rate: float = Field(
+        default=0.001, ge=0, le=1, description="share of items whose label also sends its canaries (0: off)"
+    )
+    canary_rates: dict[str, float] = Field(
+        default_factory=dict, description="canary rate per data source (a JSON object), over canary_rate"
+    )
 
     cache_size: int = Field(default=200_000, ge=0, description="in-process result cache entries (0: off)")
     max_request_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)

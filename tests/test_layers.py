@@ -43,4 +43,4 @@ def test_the_reward_command_finds_the_other_packages_commands() -> None:
     result = subprocess.run([sys.executable, "-m", "reward_server.cli", "--help"], cwd=REPO, capture_output=True,
                             text=True, timeout=60)  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "{serve,worker,gen,eval,loadtest}" in result.stdout
+    assert "{serve,worker,gen,audit,eval,loadtest}" in result.stdout
