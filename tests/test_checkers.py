@@ -200,6 +200,8 @@ def test_absolute_or_relative_rule_compares_reals():
     assert not outputs_match("NO 2\n", "YES 2\n", rule)  # other tokens exactly
     assert not outputs_match("inf\n", "1e400\n", rule) and not outputs_match("nan\n", "nan1\n", rule)
     assert not outputs_match("1_000\n", "1000\n", rule)  # what Python reads as a number, statements do not
+    absolute = Tolerance(1e-2, "absolute")
+    assert outputs_match("100.005\n", "100\n", absolute) and not outputs_match("100.05\n", "100\n", absolute)
 
 
 @pytest.mark.parametrize(
@@ -512,3 +514,39 @@ def test_score_and_reward_take_checker_labels(client):
     schema = client.get("/openapi.json").json()["components"]["schemas"]["ScoreItem"]["properties"]["label"]
     assert "checker" in schema["description"] and any("checker" in example for example in schema["examples"])
     assert client.get("/healthz").status_code == 200
+
+
+# --------------------------------------------------------------------------- converters
+
+
+def test_converters_read_tolerances_and_checkers_from_the_dataset():
+    from trainer.data.formats.code import convert_coder1
+    from trainer.data.formats.judging import accepts_any_answer, tolerance_from_statement
+
+    assert tolerance_from_statement("The absolute error or the relative error must be at most 10^{-9}.") == {
+        "float_tolerance": 1e-9, "float_rule": "abs_or_rel"}  # fmt: skip
+    assert tolerance_from_statement("correct if its absolute or relative error does not exceed 10 - 6.") == {
+        "float_tolerance": 1e-6, "float_rule": "abs_or_rel"}  # fmt: skip
+    assert tolerance_from_statement("an absolute error less than 1.5 \\cdot 10^{-5}") == {
+        "float_tolerance": 1.5e-5, "float_rule": "absolute"}  # fmt: skip
+    assert tolerance_from_statement("Print the answer modulo 10^9+7.") is None
+    assert accepts_any_answer("If there are multiple answers, print any of them.")
+    assert not accepts_any_answer("If there are several solutions, print the lexicographically minimal one.")
+
+    def row(statement: str, truth: dict) -> dict:
+        return {"prompt": [{"role": "user", "content": statement}], "reward_model": {"ground_truth": truth},
+                "extra_info": {"dataset": "likaixin/TACO-verified"}}  # fmt: skip
+
+    stdio = {"inputs": ["2\n"], "outputs": ["1.4142135\n"]}
+    statement = "Print sqrt(n). Your answer is right if its absolute or relative error is at most 10^{-6}."
+    label = convert_coder1(row(statement, stdio)).label
+    assert (label["float_tolerance"], label["float_rule"]) == (1e-6, "abs_or_rel")
+    assert score_item(answer(ROOT_RIGHT), label)["verdict"] == "correct"
+    shipped = convert_coder1(row("Print any derangement.", {**DERANGEMENT, "checker": DERANGEMENT_CPP})).label
+    assert (
+        shipped["checker"] == {"language": "cpp", "source": DERANGEMENT_CPP}
+        and "float_tolerance" not in shipped
+    )
+    assert score_item(answer(ROTATE_RIGHT), shipped)["verdict"] == "correct"
+    call = convert_coder1(row(statement, {"fn_name": "f", "inputs": [[2]], "outputs": [1.4142135]})).label
+    assert "float_tolerance" not in call  # call-based values are compared as numbers already

@@ -79,7 +79,7 @@ class CodeLabel(DomainLabel):
     """How ``float_tolerance`` applies: ``isclose`` (the default: within it absolutely or
     relatively to either token) or ``abs_or_rel`` (``|got - expected| <= eps * max(1,
     |expected|)`` for tokens that are real numbers: the "absolute or relative error"
-    of problem statements)."""
+    of problem statements) or ``absolute`` (``|got - expected| <= eps``)."""
     checker: Checker | None = None
     """stdin/stdout tests: a program that judges each output instead of comparing it with
     the expected one (problems with several right answers; partial points), see
@@ -161,20 +161,36 @@ def verify(extracted: Extracted, label: CodeLabel, options: RewardOptions) -> Ou
     stop_early = options.mode == "binary"
     try:
         if tests.functional and language != "python":
-            outcome = assertion_program(runner, code, tests.functional, label.prelude, tests.style, tests.stderr_fails)
+            outcome = assertion_program(
+                runner, code, tests.functional, label.prelude, tests.style, tests.stderr_fails
+            )
         elif tests.functional:
             outcome = functional(runner, code, tests.functional, label.prelude, tests.fn_name)
         elif tests.fn_name:
             if language != "python":
                 return Outcome(score=0.0, verdict="error", reason="call-based tests need language python")
-            outcome = call_based(runner, code, label.prelude, tests.fn_name, tests.inputs or [], tests.outputs or [], stop_early)
+            outcome = call_based(
+                runner,
+                code,
+                label.prelude,
+                tests.fn_name,
+                tests.inputs or [],
+                tests.outputs or [],
+                stop_early,
+            )
         elif tests.inputs is not None and tests.outputs is not None:
             program = f"{label.prelude}\n{code}" if label.prelude and language == "python" else code
             rule = label.float_rule or "isclose"
             tolerance = None if label.float_tolerance is None else Tolerance(label.float_tolerance, rule)
-            outcome = stdio(runner, program, tests.inputs, tests.outputs, stop_early, tolerance, label.checker)
+            outcome = stdio(
+                runner, program, tests.inputs, tests.outputs, stop_early, tolerance, label.checker
+            )
         else:
-            return Outcome(score=0.0, verdict="error", reason="label has no tests (inputs/outputs, fn_name or functional)")
+            return Outcome(
+                score=0.0,
+                verdict="error",
+                reason="label has no tests (inputs/outputs, fn_name or functional)",
+            )
     except sandbox.SandboxUnavailable as exc:
         return Outcome(score=0.0, verdict="error", reason=f"sandbox unavailable: {exc}")
     outcome.details.setdefault("language", language)

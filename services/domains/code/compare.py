@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-FloatRule = Literal["isclose", "abs_or_rel"]
+FloatRule = Literal["isclose", "abs_or_rel", "absolute"]
 _REAL = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 """A token that is a real number as problem statements mean it (not Python's "inf",
 "nan" or "1_000")."""
@@ -20,7 +20,8 @@ class Tolerance:
     ``isclose``: within ``eps`` absolutely or relatively to either token (math.isclose).
     ``abs_or_rel``: the rule of problem statements that accept "absolute or relative error
     at most eps": ``|got - expected| <= eps * max(1, |expected|)``, for tokens that are
-    real numbers; other tokens must be equal."""
+    real numbers; other tokens must be equal. ``absolute``: ``|got - expected| <= eps``,
+    for statements that accept an absolute error alone."""
 
     eps: float
     rule: FloatRule = "isclose"
@@ -35,13 +36,14 @@ def _lines(text: str) -> list[str]:
 def _tokens_match(got: str, expected: str, tolerance: Tolerance) -> bool:
     if got == expected:
         return True
-    if tolerance.rule == "abs_or_rel":
+    if tolerance.rule != "isclose":
         if not (_REAL.fullmatch(got) and _REAL.fullmatch(expected)):
             return False
         a, b = float(got), float(expected)
         if math.isinf(a) or math.isinf(b):  # digits past a double's range
             return a == b
-        return abs(a - b) <= tolerance.eps * max(1.0, abs(b)) * (1 + 1e-12)
+        scale = max(1.0, abs(b)) if tolerance.rule == "abs_or_rel" else 1.0
+        return abs(a - b) <= tolerance.eps * scale * (1 + 1e-12)
     try:
         a, b = float(got), float(expected)
     except ValueError:

@@ -1,5 +1,8 @@
 """Code sources: CodeR1-12k (veRL style), LeetCodeDataset (human-eval form), HumanEval and MBPP.
 
+CodeR1-12k's stdin/stdout rows carry a checker when the row ships one, else the tolerance
+their statement states for real numbers (:mod:`trainer.data.formats.judging`).
+
 Whether a solution must be self-contained is the dataset's call, and its label carries it
 (``prelude``): LeetCodeDataset defines its problems with a prelude (``from typing import
 *`` and friends, ``ListNode``/``TreeNode`` helpers) that its reference solutions need, so
@@ -16,6 +19,7 @@ from importlib import resources
 from typing import Any
 
 from trainer.data.formats.common import SkipRow, ground_truth, json_field, question_from_prompt
+from trainer.data.formats.judging import checker_from, tolerance_from_statement
 from trainer.data.tasks import Task
 
 LEETCODE_SOURCE = "LeetCodeDataset"
@@ -60,6 +64,12 @@ def convert_coder1(row: dict[str, Any]) -> Task:
     label: dict[str, Any] = {"domain": "code", "tests": tests}
     if sub == LEETCODE_SOURCE:
         label["prelude"] = leetcode_prelude()
+    if "inputs" in tests and "fn_name" not in tests:  # outputs compared as text: how is the dataset's call
+        checker = checker_from(truth) or checker_from(extra)
+        if checker is not None:
+            label["checker"] = checker
+        else:
+            label.update(tolerance_from_statement(question) or {})
     reference = extra.get("reference") or row.get("completion")
     return Task(
         domain="code",
