@@ -59,3 +59,15 @@ def test_stdin_stdout_runs_the_last_block():
     assert score_item(f"```python\n{program}```", label)["verdict"] == "correct"
     # A second block after the program is what runs: the answer's last program is its answer.
     assert score_item(f"```python\n{program}```\nTry:\n```python\nprint(1)\n```", label)["verdict"] == "wrong"
+
+
+def test_a_right_program_slower_than_the_time_limit_is_not_paid():
+    # The limit is part of the problem, as on a judge; the label's time_limit_s is the knob.
+    slow = "a, b, c = map(int, input().split())\nx = 0\nfor i in range(6_000_000):\n    x += i\nprint(a * b * c)\n"
+    tests = {"inputs": ["2 3 4\n"], "outputs": ["24\n"]}
+    result = score_item(f"```python\n{slow}```", {"domain": "code", "tests": tests, "time_limit_s": 0.1})
+    assert result["verdict"] == "timeout" and result["reward"] == 0.0
+    assert (
+        score_item(f"```python\n{slow}```", {"domain": "code", "tests": tests, "time_limit_s": 30})["verdict"]
+        == "correct"
+    )
