@@ -4,7 +4,11 @@ TRL calls ``f(prompts=..., completions=..., completion_ids=..., trainer_state=..
 where every other dataset column arrives as a keyword list, one entry per completion.
 Completions are strings (standard format) or lists of ``{"role", "content"}`` messages
 (conversational format); prompts likewise. The function returns one float per
-completion: the service's reward under the chosen mode.
+completion: the service's reward under the chosen mode, or ``None`` for a sample the
+service did not score (verdict ``unscored``: it was busy past its deadline; and, with
+``error_as_none=True``, verdict ``error``). TRL (1.16) turns ``None`` into NaN and leaves
+the sample out: a completion that no reward function scored gets no share of its group's
+baseline and an advantage of 0, so a failure of the service never teaches the policy.
 
 Where the label comes from, per row:
 
@@ -80,9 +84,14 @@ class TRLRewardFunc:
         options: Mapping[str, Any] | None = None,
         api_key: str | None = None,
         name: str | None = None,
+        unscored_as_none: bool = True,
+        error_as_none: bool = False,
         **client_settings: Any,
     ) -> None:
         self.url = url
+        self.left_out = {"unscored"} if unscored_as_none else set()
+        if error_as_none:
+            self.left_out.add("error")
         self.label_column = label_column
         self.answer_column = answer_column
         self.domain = domain
@@ -131,7 +140,9 @@ class TRLRewardFunc:
             labels.append(label)
         return labels
 
-    def __call__(self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] | None = None, **columns: Any) -> list[float]:
+    def __call__(
+        self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] | None = None, **columns: Any
+    ) -> list[float | None]:
         if completions is None:
             raise TypeError("the reward function needs completions=[...]")
         n = len(completions)
@@ -146,7 +157,7 @@ class TRLRewardFunc:
             items.append(item)
         client = shared_client(self.url, self.api_key, **self.client_settings)
         self.last_results = client.score(items, self.options)
-        return [r.reward for r in self.last_results]
+        return [None if r.verdict in self.left_out else r.reward for r in self.last_results]
 
 
 def make_trl_reward_func(
@@ -159,6 +170,8 @@ def make_trl_reward_func(
     options: Mapping[str, Any] | None = None,
     api_key: str | None = None,
     name: str | None = None,
+    unscored_as_none: bool = True,
+    error_as_none: bool = False,
     **client_settings: Any,
 ) -> TRLRewardFunc:
     """A reward function for ``GRPOTrainer(reward_funcs=[...])`` that scores with the service.
@@ -166,6 +179,8 @@ def make_trl_reward_func(
     ``url`` defaults to ``$REWARD_URL``; ``mode`` (binary, partial, format, rescaled,
     logic-rl) and ``options`` are the request's reward options; ``client_settings`` go to
     :class:`reward_client.RewardClient` (``batch_size``, ``deadline_s``, ``max_retries``, ...).
+    ``unscored_as_none`` (default on) / ``error_as_none`` (default off): a sample with that
+    verdict gets ``None``, which TRL leaves out, instead of the failure reward.
     """
     return TRLRewardFunc(
         url,
@@ -176,5 +191,7 @@ def make_trl_reward_func(
         options=options,
         api_key=api_key,
         name=name,
+        unscored_as_none=unscored_as_none,
+        error_as_none=error_as_none,
         **client_settings,
     )

@@ -28,7 +28,9 @@ them win over the call's keywords) or from ``$REWARD_URL`` / ``$REWARD_API_KEY``
 
 The result is veRL's dict form: ``score`` is the training reward; the other keys (the
 same for every sample, as veRL's reward_extra_info needs) are ``acc`` (fraction correct in
-[0, 1]), ``correct``, ``format_ok``, ``timeout``, ``error`` (0/1) and ``verdict`` (text).
+[0, 1]), ``correct``, ``format_ok``, ``timeout``, ``error``, ``unscored`` (0/1) and
+``verdict`` (text). ``score`` of an unscored sample is the failure reward (veRL has no way
+to leave a sample out); ``unscored`` marks it, for masking (docs/training.md).
 Keys veRL adds to ``extra_info`` (``num_turns``, ``rollout_reward_scores``) are ignored; a
 ``prompt`` there is used for format checks.
 """
@@ -78,6 +80,7 @@ def as_verl_result(result: ItemResult) -> dict[str, Any]:
         "format_ok": float(result.format_ok),
         "timeout": float(result.verdict == "timeout"),
         "error": float(result.verdict == "error"),
+        "unscored": float(result.verdict == "unscored"),
         "verdict": result.verdict,
     }
 

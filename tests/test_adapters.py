@@ -61,7 +61,7 @@ def verl_samples() -> list[tuple[str, str, object, float]]:
     ]
 
 
-VERL_KEYS = {"score", "acc", "correct", "format_ok", "timeout", "error", "verdict"}
+VERL_KEYS = {"score", "acc", "correct", "format_ok", "timeout", "error", "unscored", "verdict"}
 
 
 # --------------------------------------------------------------------------- mapping
@@ -214,6 +214,14 @@ def test_trl_conversational_format_uses_the_prompt_messages(service_url):
     assert call_like_grpo_trainer(reward, rows, completions) == [1.0, 0.0, -1.0]
     assert reward.__name__ == "reward_service_format"
     assert [r.verdict for r in reward.last_results] == ["correct", "wrong", "format_error"]
+
+
+def test_trl_error_samples_are_none_only_when_asked(service_url):
+    rows = [{"prompt": "q", "label": {"domain": "math", "answer": "1"}}, {"prompt": "q", "label": {"domain": "math"}}]
+    completions = ["\\boxed{1}", "\\boxed{1}"]
+    assert call_like_grpo_trainer(make_trl_reward_func(url=service_url), rows, completions) == [1.0, 0.0]
+    left_out = make_trl_reward_func(url=service_url, error_as_none=True)
+    assert call_like_grpo_trainer(left_out, rows, completions) == [1.0, None]
 
 
 def test_trl_answer_column_with_a_fixed_domain(service_url):

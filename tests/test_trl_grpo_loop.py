@@ -103,6 +103,7 @@ class RecordReceived(TrainerCallback):
                 "prompts": list(logs["prompt"]),
                 "completions": list(logs["completion"]),
                 "rewards": {name: list(values) for name, values in logs["rewards"].items()},
+                "advantages": list(logs["advantages"]),
             }
         )
 
@@ -159,3 +160,94 @@ def test_grpo_trainer_trains_on_the_services_rewards(service_url: str, client, t
     assert all(r["verdict"] != "error" for r in answer.json()["results"])
     # Both labels' modes reached the trainer: CountDown's format penalty and KK's logic-rl shaping.
     assert len(set(received)) >= 2
+
+
+class BusyForPuzzles:
+    """A backend that scores CountDown in this process and never gets to KK items, as a
+    service too busy for them would: the front answers them ``unscored`` at its deadline."""
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    def readiness(self) -> dict:
+        return {"ok": True, "backend": "busy for kk"}
+
+    async def execute(self, item, limit_s: float) -> dict:
+        import asyncio
+
+        from services.second_opinion import run_item
+
+        if item.domain == "kk":
+            await asyncio.Event().wait()  # cancelled by the front at the deadline
+        return await asyncio.to_thread(run_item, item)
+
+
+def serve_in_thread(app):
+    """The app under uvicorn on a free port, on a thread of this process."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the service did not start")
+        time.sleep(0.05)
+    return server, thread, f"http://127.0.0.1:{port}"
+
+
+def test_unscored_samples_reach_the_trainer_as_none_and_are_left_out(tmp_path: Path) -> None:
+    import math
+
+    from reward_server.app import create_app
+    from reward_server.settings import Settings
+
+    rows = converted_rows(tmp_path)
+    # One CountDown and one KK prompt: every step's two prompts are these two.
+    picked = [
+        next(r for r in rows if '"countdown"' in r["label"]),
+        next(r for r in rows if '"kk"' in r["label"]),
+    ]
+    is_kk = {row["prompt"]: '"kk"' in row["label"] for row in picked}
+    settings = Settings(
+        queue_deadline_s=1.0, audit_rate=0.0, canary_rate=0.0, audit_path=tmp_path / "audit.jsonl"
+    )
+    server, thread, url = serve_in_thread(create_app(settings, backend=BusyForPuzzles()))
+    try:
+        dataset = Dataset.from_list([{"prompt": r["prompt"], "label": r["label"]} for r in picked])
+        tokenizer = train_tokenizer([r["prompt"] for r in rows])
+        reward = make_trl_reward_func(url=url)
+        config = trl.GRPOConfig(
+            output_dir=str(tmp_path / "out"), use_cpu=True, max_steps=1, per_device_train_batch_size=8,
+            num_generations=4, max_completion_length=8, learning_rate=1e-2, logging_steps=1,
+            save_strategy="no", report_to=[], seed=0, dataloader_num_workers=0,
+        )  # fmt: skip
+        recorder = RecordReceived()
+        grpo = trl.GRPOTrainer(model=tiny_policy(tokenizer), reward_funcs=[reward], args=config,
+                               train_dataset=dataset, processing_class=tokenizer, callbacks=[recorder])  # fmt: skip
+        recorder.trainer = grpo
+        grpo.train()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+    step = recorder.steps[0]
+    received = step["rewards"][reward.__name__]
+    kinds = [is_kk[p] for p in step["prompts"]]
+    assert sum(kinds) == 4 and len(kinds) == 8
+    # What the reward function returned: None for the unscored KK samples, the reward otherwise.
+    assert [r.verdict == "unscored" for r in reward.last_results] == kinds
+    # TRL holds None as NaN in its reward log, and gives those samples no advantage.
+    assert [math.isnan(r) for r in received] == kinds
+    assert all(a == 0.0 for a, kk in zip(step["advantages"], kinds, strict=True) if kk)
+    assert all(not math.isnan(a) for a in step["advantages"])
