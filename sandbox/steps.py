@@ -1,8 +1,8 @@
 """A request's steps: the settings of its compile step and of its run, and what came of a
 compile step.
 
-A compiled language compiles once per distinct (language, command, source, files) in the
-compile root; its artifacts (one program, or Java's classes) are kept on disk as one
+A compiled language compiles once per distinct (language, command, source, files and
+compile-only files) in the compile root; its artifacts (one program, or Java's classes) are kept on disk as one
 bundle and written into each run's work dir. A language run by a command (JavaScript,
 bash) writes its source and runs the command in its own root; Python runs in the warm
 interpreter.
