@@ -87,7 +87,7 @@ humanevalx: $(STAMP)
 	$(BIN)/python -m bench.humanevalx $(DATA) $(HUMANEVALX_ARGS)
 
 # One GRPO code step (128 prompts x 8 samples) as OpenRLHF sends it, next to the study's own reward:
-# make grpo-step [GRPO_ARGS="--backend rq --rq-workers 4"]
+# make grpo-step [GRPO_ARGS="--backend rq --rq-workers 4"]; GRPO_ARGS=--audit-compare: the audit at 2 % and off
 grpo-step: $(STAMP)
 	$(BIN)/python -m bench.grpo_step $(GRPO_ARGS)
 

@@ -9,6 +9,7 @@ lone request right after it. Writes report.json, report.md and report.png under 
     python -m bench.grpo_step                                  # embedded service, CodeR1-12k test split
     python -m bench.grpo_step --backend rq --rq-workers 4      # API + 4 workers on this machine
     python -m bench.grpo_step --url http://host:8000 --no-study
+    python -m bench.grpo_step --audit-compare                 # the audit at 2 % and off, side by side
 """
 
 from __future__ import annotations
@@ -139,12 +140,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="settings of the started service")
     parser.add_argument("--no-study", dest="study", action="store_false", help="skip the study's subprocess reward")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "grpo_step")
+    parser.add_argument("--audit-compare", action="store_true",
+                        help="the step sent to a service with the audit off and one with it at --audit-rate")
+    parser.add_argument("--audit-rate", type=float, default=0.02)
     args = parser.parse_args(argv)
     console = Console()
+    if args.audit_compare:
+        return audit_compare(args, console)
     figures = run(args, console)
     print_report(console, figures)
     write_report(figures, args.out)
     console.print(f"report: {args.out / 'report.md'}")
+    return 0
+
+
+def audit_compare(args: argparse.Namespace, console: Console) -> int:
+    from bench.grpo_step.audit_cost import report, run_audit_comparison
+
+    tasks, _ = load_tasks(SourceSpec.parse(f"{args.format}={args.data}"), progress=False)
+    step = build_step(tasks, args.prompts, args.samples, args.seed)
+    env = dict(item.split("=", 1) for item in args.env)
+    figures = run_audit_comparison(step, args.backend, args.rq_workers, env, args.audit_rate, console)
+    report(figures, console, args.out)
+    console.print(f"report: {args.out / 'audit_cost.md'}")
     return 0
 
 
