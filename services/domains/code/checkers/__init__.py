@@ -110,6 +110,9 @@ def _testlib_verdict(exit_code: int, stderr: str) -> Judgement:
 def _cpp_request(checker: Checker, data: dict[str, bytes]) -> dict[str, Any]:
     # Archives write both spellings; the header sits beside the source, where "" finds it.
     source = _ANGLE_INCLUDE.sub(r'\1"testlib.h"', checker.source)
+    # testlib's partially-correct exit codes start at 0 unless told otherwise, where they
+    # would read as ok or wrong answer: 50 + percent, as our header has them.
+    source = f"#define PC_BASE_EXIT_CODE 50\n#line 1\n{source}"
     return {"source": source, "language": "cpp", "compile_files": {"testlib.h": testlib_header()},
             "run_files": data, "argv": [INPUT, OUTPUT, ANSWER]}  # fmt: skip
 
