@@ -28,6 +28,8 @@ TOT = "princeton-nlp+tree-of-thought-llm"
 TORA = "microsoft+ToRA"
 REFLEXION = "noahshinn+reflexion"
 ZEROEVAL = "yuchenlin+ZeroEval"
+GSM8K = "openai+grade-school-math"
+GSM8K_RUNS = ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification")
 ZEROEVAL_COMMIT = "570c6269a2e4930ee06a17e713fece1ba52cf1dd"
 
 
@@ -212,6 +214,21 @@ SOURCES += tuple(
         ("llama31-8b", "Meta-Llama-3.1-8B-Instruct"),
     )
 )
+SOURCES += tuple(
+    Source(
+        f"gsm8k-gpt3-{run.replace('_', '-')}",
+        "math",
+        GSM8K,
+        "3101c7d5072418e28b9008a6636bde82a006892c",
+        "example_model_solutions.jsonl",
+        "grade_school_math/data/example_model_solutions.jsonl",
+        "MIT",
+        f"GPT-3 {run.split('_')[0].upper()} ({run.split('_')[1]})",
+        "chain of thought with calculator annotations, the last line A: answer",
+        "gsm8k",
+    )
+    for run in GSM8K_RUNS
+)
 # Game of 24's puzzles, which the logs name by index only.
 GAME24_PUZZLES = ("24.csv", "src/tot/data/24/24.csv")
 
@@ -334,11 +351,28 @@ def _zeroeval_rows(data: Path, source: Source) -> Iterator[dict[str, Any]]:
         }
 
 
+def _gsm8k_rows(data: Path, source: Source) -> Iterator[dict[str, Any]]:
+    run = next(r for r in GSM8K_RUNS if source.name.endswith(r.replace("_", "-")))
+    for n, line in enumerate(raw_path(data, source).open()):
+        row = json.loads(line)
+        # The gold answer is the reference solution's last line, ``A: <number>``.
+        gold = row["ground_truth"].rsplit("A:", 1)[1].strip()
+        yield {
+            "problem": n,
+            "k": 0,
+            "response": row[run]["solution"],
+            "expected": bool(row[run]["is_correct"]),
+            "label": {"domain": "math", "answer": gold},
+            "prompt": row["question"],
+        }
+
+
 READERS: dict[str, Callable[[Path, Source], Iterator[dict[str, Any]]]] = {
     "tot": _tot_rows,
     "tora": _tora_rows,
     "reflexion": _reflexion_rows,
     "zeroeval": _zeroeval_rows,
+    "gsm8k": _gsm8k_rows,
 }
 
 
