@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import httpx
@@ -10,6 +11,11 @@ import pytest
 from reward_client.local import RunningService, start_service, stop_service
 
 __all__ = ["RunningService", "start_service", "stop_service"]
+
+# The audit's background work (second opinions, canaries: reward_server.audit) is random;
+# services and apps the tests start have it off unless a test turns it on (tests/test_audit.py).
+os.environ.setdefault("REWARD_AUDIT_RATE", "0")
+os.environ.setdefault("REWARD_CANARY_RATE", "0")
 
 
 @pytest.fixture(scope="session")

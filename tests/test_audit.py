@@ -31,7 +31,7 @@ from reward_server.cli import main as reward_main
 from reward_server.settings import Settings
 from services.canaries import canaries_for, failed
 from services.scoring import decode_item, score
-from services.second_opinion import SECOND_OPINION_PREFIX, judge, run_item
+from services.second_opinion import AUDIT_PREFIX, SECOND_OPINION_PREFIX, judge, run_item
 
 
 class InProcessBackend:
@@ -296,3 +296,81 @@ def test_the_redis_store_is_bounded_and_newest_first() -> None:
         assert [r["n"] for r in read_redis(url, key=key)] == [7, 6, 5, 4, 3]
     finally:
         redis.Redis.from_url(url).delete(key)
+
+
+class AuditNeverEnds(InProcessBackend):
+    """Scores items at once; audit work (second opinions, canaries) never finishes."""
+
+    async def execute(self, item, limit_s: float) -> dict[str, Any]:
+        if item.key.startswith(AUDIT_PREFIX):
+            await asyncio.Event().wait()
+        return await super().execute(item, limit_s)
+
+
+def test_audit_work_never_holds_a_request_and_is_dropped_past_its_bound(tmp_path: Path) -> None:
+    settings = Settings(
+        audit_rate=1.0, canary_rate=0.0, audit_max_concurrent=1, audit_path=tmp_path / "a.jsonl"
+    )
+    with TestClient(create_app(settings, backend=AuditNeverEnds())) as client:
+        answer = client.post("/v1/score", json={"items": math_items("never ends")})
+        assert answer.status_code == 200
+        assert [r["reward"] for r in answer.json()["results"]] == [1.0, 1.0, 1.0, 1.0, 0.0, 0.0]
+        text = client.get("/metrics").text
+        # One audit holds the only place; the other five were dropped, not queued.
+        assert metric(text, "reward_audit_skipped_total", reason="busy") == 5
+        assert metric(text, "reward_audit_items_total") == 0
+
+
+def test_in_rq_mode_the_workers_judge_and_redis_keeps_the_records(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import time
+
+    import httpx
+    import redis
+
+    from reward_client.local import start_service, stop_service
+    from tests.test_rq_scaleout import kill_group, start_worker, wait_for_workers
+
+    url = "redis://127.0.0.1:6379/12"  # a database of its own (test_rq_scaleout flushes 13)
+    connection = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        connection.ping()
+    except redis.RedisError:
+        pytest.skip("no Redis at 127.0.0.1:6379")
+    connection.flushdb()
+    settings = {"REWARD_BACKEND": "rq", "REDIS_URL": url, "REWARD_AUDIT_RATE": "1", "REWARD_CANARY_RATE": "1"}
+    api = start_service(tmp_path, settings, ["--no-sandbox"])
+    worker = start_worker(tmp_path, "worker", REDIS_URL=url)
+    try:
+        wait_for_workers(api.url, 1)
+        # A float printed to 7 places where the test expects 10: wrong to the verifier (no
+        # tolerance in the label), right to the lenient re-run. And a math answer both agree on.
+        items = [
+            {"response": "```python\nprint(round(1 / 3, 7))\n```",
+             "label": {"domain": "code", "data_source": "taco", "tests": {"inputs": [""], "outputs": ["0.3333333333"]}}},
+            {"response": "<think>x</think> \\boxed{\\frac{3}{4}}", "label": {"domain": "math", "answer": "0.75"}},
+        ]  # fmt: skip
+        results = httpx.post(f"{api.url}/v1/score", json={"items": items}, timeout=120).json()["results"]
+        assert [r["verdict"] for r in results] == ["wrong", "correct"]
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # the audit finishes after the answer, on the worker
+            text = httpx.get(f"{api.url}/metrics", timeout=10).text
+            if (
+                metric(text, "reward_audit_items_total") >= 2
+                and metric(text, "reward_canary_runs_total") >= 3
+            ):
+                break
+            time.sleep(0.5)
+        assert metric(text, "reward_audit_disagreements_total", domain="code", data_source="taco") == 1
+        assert metric(text, "reward_audit_disagreements_total", domain="math") == 0
+        assert metric(text, "reward_canary_failures_total") == 0
+        # Audit results are never cached: only the two scored items are.
+        assert len(connection.keys("reward:cache:*")) == 2
+        assert reward_main(["audit", "--redis", url, "--kind", "disagreement"]) == 0
+        listing = capsys.readouterr().out
+        assert "1 records: 1 disagreements" in listing and "code: wrong vs correct" in listing
+    finally:
+        kill_group(worker)
+        stop_service(api)
+        connection.flushdb()
