@@ -550,3 +550,57 @@ def test_converters_read_tolerances_and_checkers_from_the_dataset():
     assert score_item(answer(ROTATE_RIGHT), shipped)["verdict"] == "correct"
     call = convert_coder1(row(statement, {"fn_name": "f", "inputs": [[2]], "outputs": [1.4142135]})).label
     assert "float_tolerance" not in call  # call-based values are compared as numbers already
+
+
+KITCHEN_SINK = """\
+#include "testlib.h"
+#include <string>
+#include <vector>
+using namespace std;
+
+int main(int argc, char* argv[]) {
+    setName("reads with most of the interface");
+    registerTestlibCmd(argc, argv);
+    int n = inf.readInt(1, 10, "n");
+    inf.readEoln();
+    vector<long long> a = inf.readLongs(n, -100, 100, "a");
+    string word;
+    ans.readWordTo(word);
+    ans.readLong();
+    vector<double> ja = ans.readDoubles(2);
+    string name = ouf.readToken("[a-z]+", "name");
+    ouf.readSpace();
+    long long total = ouf.readLong();
+    double x = ouf.readStrictDouble(-1e9, 1e9, 1, 6, "x");
+    double y = ouf.readReal();
+    ouf.seekEoln();
+    ouf.readEoln();
+    string line = ouf.readLine("[A-Z ]*", "line");
+    quitif(name != lowerCase(upperCase(word)), _wa, "name: expected %s, found %s", word.c_str(), compress(name).c_str());
+    long long want = 0;
+    for (long long v : a) want += v;
+    if (total != want) expectedButFound(_wa, want, total, "the %d%s token", 2, englishEnding(2).c_str());
+    ouf.ensuref(doubleCompare(ja[0], x, 1e-6), "x differs by %s", vtos(doubleDelta(ja[0], x)).c_str());
+    if (!doubleCompare(ja[1], y, MAX_DOUBLE_ERROR)) expectedButFound(_wa, ja[1], y);
+    ensuref(!line.empty(), "the last line is empty");
+    if (!ouf.seekEof()) quitf(_pe, "more output: %s", toString(ouf.readToken()).c_str());
+    quitf(_ok, "%s, %lld, %s", name.c_str(), total, format("%.2f", x).c_str());
+}
+"""
+
+
+def test_a_checker_using_most_of_the_interface():
+    tests = {"inputs": ["3\n1 2 -4\n"], "outputs": ["sum -1 0.5 3.25\n"]}
+    checker = cpp_checker(KITCHEN_SINK)
+    right = "print('sum -1 0.500000 3.2500000001')\nprint('DONE NOW')"
+    assert score_item(answer(right), label(tests, checker))["verdict"] == "correct"
+    for wrong, says in (
+        ("print('sum -1 0.5000000 3.25')\nprint('DONE')", "has the wrong number of digits"),
+        ("print('sum -2 0.5 3.25')\nprint('DONE')", "the 2nd token: expected '-1', but '-2' found"),
+        ("print('Sum -1 0.5 3.25')\nprint('DONE')", "does not match the pattern"),
+        ("print('sum -1 0.6 3.25')\nprint('DONE')", "x differs by"),
+        ("print('sum -1 0.5 3.26')\nprint('DONE')", "expected 3.25, but 3.26 found"),
+        ("print('sum -1 0.5 3.25')\nprint('done')", "does not match the pattern"),
+    ):
+        result = score_item(answer(wrong), label(tests, checker))
+        assert result["verdict"] == "wrong" and says in result["details"]["reason"], (wrong, result)

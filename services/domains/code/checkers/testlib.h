@@ -287,6 +287,15 @@ class InStream {
         return data.substr(start, end - start);
     }
     std::string readString() { return readLine(); }
+    void readTokenTo(std::string &out) { out = readToken(); }
+    void readWordTo(std::string &out) { out = readToken(); }
+    void readLineTo(std::string &out) { out = readLine(); }
+    void readStringTo(std::string &out) { out = readLine(); }
+    std::vector<std::string> readLines(int n) {
+        std::vector<std::string> out;
+        for (int i = 0; i < n; i++) out.push_back(readLine());
+        return out;
+    }
     std::string readLine(const std::string &pattern, const std::string &variable = "") {
         std::string line = readLine();
         checkPattern(line, pattern, variable);
@@ -472,13 +481,16 @@ inline void ensuref(bool condition, const char *fmt, ...) {
 }
 #define ensure(cond) ensuref((cond), "condition failed: %s", #cond)
 
+/* `prepend` is a printf format for what is compared ("the %d-th number", i). */
 template <typename T>
 REWARD_TL_NORETURN void expectedButFound(TResult result, T expected, T found, const char *prepend = "", ...) {
-    std::string prefix(prepend ? prepend : "");
+    if (!prepend) prepend = "";
+    REWARD_TL_FORMAT(prepend, prefix);
     quit(result, (prefix.empty() ? "" : prefix + ": ") + "expected '" + vtos(expected) + "', but '" + vtos(found) + "' found");
 }
 REWARD_TL_NORETURN inline void expectedButFound(TResult result, double expected, double found, const char *prepend = "", ...) {
-    std::string prefix(prepend ? prepend : "");
+    if (!prepend) prepend = "";
+    REWARD_TL_FORMAT(prepend, prefix);
     quit(result, (prefix.empty() ? "" : prefix + ": ") + format("expected %.10g, but %.10g found", expected, found));
 }
 
