@@ -17,7 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.realgens.sources import GAME24_PUZZLES, SOURCES, TOT, corpus_rows, missing, raw_path
+from bench.realgens.readers import corpus_rows
+from bench.realgens.sources import GAME24_PUZZLES, SOURCES, TOT, missing, raw_path
 
 
 def from_clones(clones: Path, data: Path) -> list[str]:
