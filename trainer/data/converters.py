@@ -13,7 +13,8 @@ cannot be used (the conversion counts the reasons and goes on). Formats:
 - ``coder1``      CodeR1-12k (veRL style): ``reward_model.ground_truth`` a JSON string of
                   ``{"functional": test code}`` (LeetCode) or ``{"inputs", "outputs"}``
                   (TACO stdin/stdout, optional ``fn_name``); LeetCode rows get
-                  LeetCodeDataset's prelude.
+                  LeetCodeDataset's prelude; stdin/stdout rows the row's ``checker``,
+                  else the tolerance their statement states for real numbers.
 - ``leetcode``    LeetCodeDataset's human-eval form: ``prompt`` (prelude), ``test``,
                   ``entry_point``, ``completion``.
 - ``humaneval``   HumanEval (``prompt``, ``entry_point``, ``canonical_solution``, ``test``;
