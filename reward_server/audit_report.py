@@ -117,7 +117,7 @@ def plot(records: list[dict[str, Any]], grouped: list[tuple[str, int]], out: Pat
     fig, (bars, timeline) = plt.subplots(2, 1, figsize=(11, 4 + 0.35 * max(len(shown), 1)))
     bars.barh([_short(n, 70) for n, _ in reversed(shown)], [c for _, c in reversed(shown)], color="tab:red")
     bars.set_xlabel("records")
-    bars.set_title(f"audit: {len(records)} records by class (newest file first)")
+    bars.set_title(f"audit: {len(records)} records by class, most first")
     times: dict[str, list[datetime]] = {}
     for r in records:
         try:
