@@ -148,3 +148,29 @@ def test_intermediate_boxes_before_a_final_box_are_hedging_unless_max_boxed_allo
     assert verdict(response, "30") == "wrong"
     assert verdict(response, "30", max_boxed=2) == "correct"
     assert verdict(response, "12", max_boxed=2) == "wrong"  # the last box is the answer
+
+
+# --------------------------------------------------------------------------- a JSON answer object
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        '{\n  "reasoning": "So the answer is 5 + 8 = 13, hence \\\\boxed{13}.",\n  "answer": "%s"\n}',
+        '```json\n{"reasoning": "the answer is 13", "answer": "%s"}\n```',
+        '{"reasoning": "thirteen", "answer": %s}',
+    ],
+)
+def test_the_answer_field_of_a_json_object_is_the_answer(tail):
+    assert verdict("Let me reason.\n" + tail % "27", "27") == "correct"
+    assert verdict("Let me reason.\n" + tail % "13", "27") == "wrong"
+
+
+def test_latex_in_a_json_answer_is_read_as_written():
+    assert verdict('{"reasoning": "...", "answer": "\\frac{3}{4}"}', "\\frac{3}{4}") == "correct"
+    assert verdict('{"reasoning": "...", "answer": "\\\\frac{3}{4}"}', "\\frac{3}{4}") == "correct"
+
+
+def test_a_json_object_in_the_middle_is_no_answer_object():
+    response = 'The tool returned {"answer": "13"}; checking again, the total is \\boxed{27}.'
+    assert verdict(response, "27") == "correct"

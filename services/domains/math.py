@@ -14,6 +14,7 @@ and boxes built in a fenced block (code, a program's output) count only when the
 other box. A sentence that judges an answer ("our answer is correct") is no final-answer
 sentence. Of a chain of equalities (``a + b = 11 + 9 = 20``) the last value is the answer;
 of a congruence ``n \\equiv 5 \\pmod{17}`` the residue, unless the gold is a congruence;
+the ``answer`` field of a JSON object that ends the region is the answer;
 a percent with a decimal point (``35.0\\%``) is its number for a gold without one, as
 math-verify takes ``35\\%``.
 
@@ -104,6 +105,11 @@ _BLANK = re.compile(
 )
 """What a box left blank for the reader is made of (``\\boxed{\\phantom{2}}``, ``\\boxed{\\quad}``,
 ``\\boxed{?}``): a problem's own blank copied into the solution, not an answer."""
+_JSON_ANSWER = re.compile(r'"(?:final_answer|answer)"\s*:\s*(?:"((?:[^"\\]|\\.)*)"|(-?\d[\d.,/]*))')
+"""The answer field of a JSON object that ends the region (``{"reasoning": ..., "answer": "34"}``,
+as prompts that ask for JSON get); its string is read raw, since LaTeX in it is seldom
+escaped as JSON wants (``"\\frac"`` would be a form feed)."""
+_JSON_TAIL = re.compile(r"\}\s*(?:```\s*)?\Z")
 _JUDGEMENT = re.compile(
     r"(?:(?:indeed|also|definitely|certainly|clearly|still|now|thus|therefore)\s+)*"
     r"(?:(?:in)?correct|right|wrong|(?:in)?valid|consistent|confirmed|verified|reasonable|accurate|plausible|sound"
@@ -250,6 +256,20 @@ def _masked(region: str) -> str:
     return _FENCED.sub(lambda m: " " * len(m.group()), region) if "```" in region else region
 
 
+def _json_answer(region: str) -> str | None:
+    """The ``answer`` field of the JSON object the region ends with, if any."""
+    if not _JSON_TAIL.search(region[-50:]):
+        return None
+    matches = list(_JSON_ANSWER.finditer(region[-_TAIL_CHARS:]))
+    found = matches[-1] if matches else None
+    if found is None:
+        return None
+    if found.group(2) is not None:
+        return found.group(2)
+    value = re.sub(r'\\(["\\/])', r"\1", found.group(1)).strip()
+    return value or None
+
+
 def _is_blank(content: str) -> bool:
     return not _BLANK.sub("", content)
 
@@ -257,6 +277,9 @@ def _is_blank(content: str) -> bool:
 def _candidates(region: str, answer_tags: bool) -> tuple[list[str], str]:
     """The answer's candidate texts (all must agree, or make up the gold's parts) and how
     they were found. Boxes in code blocks count only when there is no other box."""
+    json_answer = _json_answer(region)
+    if json_answer is not None:
+        return [json_answer], "json"
     masked = _masked(region)
     boxes = _boxes(masked) or _boxes(region)
     sentence = _final_sentence(masked, boxes[-1][1] if boxes else 0)
