@@ -6,9 +6,11 @@ differently from the verifier it checks, so that a reader gone wrong shows up:
 
 - math: Math-Verify called directly (its own extraction) on the response after the think
   block, and the answer read by another route (the last ``\\boxed{}``, else the last
-  number) compared with Math-Verify; neither goes through :mod:`services.extraction` or
-  :mod:`services.domains.math`'s reader. ``correct`` when a route finds the gold's value,
-  ``wrong`` when the routes read an answer and none equals the gold;
+  number; a percent sign dropped for a gold without one) compared with Math-Verify; neither
+  goes through :mod:`services.extraction` or :mod:`services.domains.math`'s reader. It
+  decides only where the routes that read an answer agree (each alone reads prose badly:
+  Math-Verify may take an early number of a sentence, the last number may be a step), and
+  abstains otherwise;
 - countdown: the final expression (last box, else the last line with arithmetic) evaluated
   with sympy; judged only when it uses exactly the given numbers (a chain of steps, which
   the verifier accepts, is left undecided rather than called wrong);
@@ -41,6 +43,7 @@ CODE_TIME_FACTOR = 2.0
 _TAIL_CHARS = 4000
 _MAX_EXPRESSION_CHARS = 300
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:/\d+)?")
+_PERCENT_SIGN = re.compile(r"\s*\\?%\s*$")
 _ARITHMETIC_LINE = re.compile(r"^[\d\s+\-*/×÷().=x]+$")
 
 
@@ -115,15 +118,17 @@ def judge_math(item: WorkItem) -> dict[str, Any]:
         numbers = _NUMBER.findall(text)
         read = numbers[-1] if numbers else None
     if read is not None:
+        if "%" not in answer:  # a percent for a gold without one is its number (35% for 35)
+            read = _PERCENT_SIGN.sub("", read)
         routes["last box or number"] = _compare(
             math_verify, gold, math_verify.parse(f"${read}$", parsing_timeout=None), item
         )
     said = ", ".join(f"{k}: {v}" for k, v in routes.items())
-    if "correct" in routes.values():
-        return _opinion("correct", said, "math-verify", routes=routes)
-    if "wrong" in routes.values():
-        return _opinion("wrong", said, "math-verify", routes=routes)
-    return _opinion("abstain", f"no answer read ({said})", "math-verify", routes=routes)
+    decided = {v for v in routes.values() if v != "unread"}
+    if len(decided) == 1:
+        return _opinion(decided.pop(), said, "math-verify", routes=routes)
+    why = "the two readers disagree" if decided else "no answer read"
+    return _opinion("abstain", f"{why} ({said})", "math-verify", routes=routes)
 
 
 def _compare(mv: Any, gold: list[Any], pred: list[Any], item: WorkItem) -> str:

@@ -201,6 +201,8 @@ def as_second_opinion(response: str, label: dict[str, Any]):
         ("The answer is 0.75", {"domain": "math", "answer": "\\frac{3}{4}"}, "correct"),
         ("The answer is \\boxed{2}", {"domain": "math", "answer": "\\frac{3}{4}"}, "wrong"),
         ("I cannot tell.", {"domain": "math", "answer": "\\frac{3}{4}"}, "abstain"),
+        # Math-Verify reads 35.0% as 0.35, the other reader drops the sign: no decision, no false alarm.
+        ("The percentage is $\\boxed{35.0\\%}$.", {"domain": "math", "answer": "35"}, "abstain"),
         (
             "<answer>6/(1-3/4) = 24</answer>",
             {"domain": "countdown", "target": 24, "numbers": [1, 3, 4, 6]},
