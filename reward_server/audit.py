@@ -15,6 +15,9 @@ API never runs untrusted programs or heavy math itself):
   (:mod:`services.canaries`), each label at most once per process while it is recent;
   a canary with the wrong verdict is a verifier fault, recorded and counted.
 
+An item (by key) is judged again at most once while it is recent (an identical item met
+again, from Redis's cache in rq mode or in a later epoch, is not audited twice).
+
 Nothing here is awaited by a request, and nothing changes a reward: audit work runs as
 background tasks, at most ``REWARD_AUDIT_MAX_CONCURRENT`` at once (work past that is
 dropped and counted, never queued), under keys of its own that no result cache holds.
@@ -48,7 +51,7 @@ NOT_AUDITED = frozenset({"error", "unscored", "truncated"})
 DECIDED = ("correct", "wrong")
 MAX_SOURCES = 64
 """Distinct data sources named in the metrics; more are counted as ``other``."""
-RECENT_LABELS = 4096
+RECENT_KEYS = 4096
 EXCERPT_HEAD, EXCERPT_TAIL = 300, 900
 
 
@@ -96,6 +99,9 @@ class Auditor:
         self._windows: dict[tuple[str, str], deque[bool]] = {}
         self._sources: set[str] = set()
         self._canaried: OrderedDict[str, None] = OrderedDict()
+        # Items judged again lately: an identical item answered from Redis (rq mode) or met
+        # again in a later epoch is not audited twice.
+        self._audited_keys: OrderedDict[str, None] = OrderedDict()
 
     # -- what the front calls ----------------------------------------------------------
 
@@ -114,7 +120,8 @@ class Auditor:
             return
         rate = self.settings.audit_rate
         if rate > 0 and not cached and self._auditable(item, verdict) and self.rng.random() < rate:
-            self._spawn(self._second_opinion(item, result, source))
+            if self._first_time(self._audited_keys, item.key):
+                self._spawn(self._second_opinion(item, result, source))
         canary_rate = self.settings.canary_rates.get(source, self.settings.canary_rate)
         if canary_rate > 0 and self.rng.random() < canary_rate and self._first_canary(item):
             self._spawn(self._canaries(item, source))
@@ -151,11 +158,16 @@ class Auditor:
     def _first_canary(self, item: WorkItem) -> bool:
         assert item.label is not None
         identity = hashlib.blake2b(item.label.model_dump_json().encode(), digest_size=12).hexdigest()
-        if identity in self._canaried:
+        return self._first_time(self._canaried, identity)
+
+    @staticmethod
+    def _first_time(recent: OrderedDict[str, None], key: str) -> bool:
+        """Whether ``key`` is new among the recent ones (remembered, the oldest forgotten)."""
+        if key in recent:
             return False
-        self._canaried[identity] = None
-        if len(self._canaried) > RECENT_LABELS:
-            self._canaried.popitem(last=False)
+        recent[key] = None
+        if len(recent) > RECENT_KEYS:
+            recent.popitem(last=False)
         return True
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
