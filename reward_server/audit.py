@@ -119,7 +119,7 @@ class Auditor:
         if item.label is None or item.error is not None or item.key.startswith(AUDIT_PREFIX):
             return
         rate = self.settings.audit_rate
-        if rate > 0 and not cached and self._auditable(item, verdict) and self.rng.random() < rate:
+        if rate > 0 and not cached and self._auditable(item, result) and self.rng.random() < rate:
             if self._first_time(self._audited_keys, item.key):
                 self._spawn(self._second_opinion(item, result, source))
         canary_rate = self.settings.canary_rates.get(source, self.settings.canary_rate)
@@ -148,9 +148,12 @@ class Auditor:
         return source
 
     @staticmethod
-    def _auditable(item: WorkItem, verdict: str) -> bool:
+    def _auditable(item: WorkItem, result: dict[str, Any]) -> bool:
+        verdict = result["verdict"]
         if item.domain not in AUDITED_DOMAINS or verdict in NOT_AUDITED:
             return False
+        if result.get("details", {}).get("screen") == "huge":
+            return False  # a value too large to build: Math-Verify would only spend its time limit on it
         if item.domain == "code":
             return verdict != "correct"  # the lenient re-run looks for false negatives
         return verdict != "timeout"  # the same math again would only time out again

@@ -376,3 +376,12 @@ def test_in_rq_mode_the_workers_judge_and_redis_keeps_the_records(
         kill_group(worker)
         stop_service(api)
         connection.flushdb()
+
+
+def test_answers_too_large_to_build_are_not_judged_again(tmp_path: Path) -> None:
+    """The math screen decided them; Math-Verify would only spend its time limit on them."""
+    with TestClient(audited_app(tmp_path, canary_rate=0.0)) as client:
+        item = {"response": "\\boxed{9^{9^{9^{9}}}}", "label": {"domain": "math", "answer": "5"}}
+        (result,) = score_all(client, [item])
+        assert result["verdict"] == "wrong" and result["details"].get("screen") == "huge"
+        assert metric(client.get("/metrics").text, "reward_audit_items_total") == 0
