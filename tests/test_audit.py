@@ -380,8 +380,21 @@ def test_in_rq_mode_the_workers_judge_and_redis_keeps_the_records(
 
 def test_answers_too_large_to_build_are_not_judged_again(tmp_path: Path) -> None:
     """The math screen decided them; Math-Verify would only spend its time limit on them."""
-    with TestClient(audited_app(tmp_path, canary_rate=0.0)) as client:
-        item = {"response": "\\boxed{9^{9^{9^{9}}}}", "label": {"domain": "math", "answer": "5"}}
-        (result,) = score_all(client, [item])
-        assert result["verdict"] == "wrong" and result["details"].get("screen") == "huge"
-        assert metric(client.get("/metrics").text, "reward_audit_items_total") == 0
+
+    class Recording(InProcessBackend):
+        audits: list[str] = []
+
+        async def execute(self, item, limit_s: float) -> dict[str, Any]:
+            if item.key.startswith(AUDIT_PREFIX):
+                self.audits.append(item.response)
+                return {"verdict": "abstain", "reason": "not run here"}
+            return await super().execute(item, limit_s)
+
+    backend = Recording()
+    settings = Settings(audit_rate=1.0, canary_rate=0.0, audit_path=tmp_path / "a.jsonl")
+    with TestClient(create_app(settings, backend=backend)) as client:
+        items = [{"response": "\\boxed{9^{9^{9^{9}}}}", "label": {"domain": "math", "answer": "5"}},
+                 {"response": "\\boxed{4}", "label": {"domain": "math", "answer": "5"}}]  # fmt: skip
+        results = score_all(client, items)
+        assert results[0]["verdict"] == "wrong" and results[0]["details"].get("screen") == "huge"
+        assert backend.audits == ["\\boxed{4}"]
