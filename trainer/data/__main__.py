@@ -6,16 +6,25 @@ import argparse
 import json
 import sys
 
+from rich.console import Console
+
 from trainer.data.build import DataSpecError, SourceSpec, build_dataset, parse_ratios
+from trainer.data.calibrate_cli import add_policy_arguments, calibrate_file
 from trainer.data.converters import CONVERTERS
 from trainer.data.generated import GeneratorsUnavailable
 from trainer.data.io import SourceFileError
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["calibrate"]:
+        from trainer.data.calibrate_cli import main as calibrate_main
+
+        return calibrate_main(argv[1:])
     parser = argparse.ArgumentParser(
         prog="python -m trainer.data",
-        description="Convert public datasets (or generate puzzles offline) into an OpenRLHF prompt dataset.",
+        description="Convert public datasets (or generate puzzles offline) into an OpenRLHF prompt dataset. "
+        "`python -m trainer.data calibrate IN OUT`: per-problem time limits from the reference solutions.",
     )
     parser.add_argument(
         "--source",
@@ -40,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--calibrate", action="store_true",
+                        help="set code rows' time limits from their reference solutions (see `calibrate --help`)")
+    add_policy_arguments(parser)
     args = parser.parse_args(argv)
     try:
         files = build_dataset(
@@ -59,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(files.describe())
+    if args.calibrate:
+        for path in [files.train, *([files.eval] if files.eval else []), *files.stages]:
+            calibrate_file(path, path, args, Console())
     print(
         json.dumps({k: files.counts[k] for k in ("train_by_domain", "eval_by_domain", "sources")}, indent=2)
     )

@@ -74,6 +74,8 @@ class Task:
             "datasource": self.domain,
             "source": self.source,
             "difficulty": self.difficulty,
+            # Code rows keep their reference: `python -m trainer.data calibrate` times it.
+            **({"reference": self.reference} if self.domain == "code" and self.reference else {}),
         }
 
 

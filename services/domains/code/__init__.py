@@ -72,6 +72,12 @@ class CodeLabel(DomainLabel):
     helpers, MBPP's test imports). Whether a solution must be self-contained is the
     dataset's call: its converter sets this, and the solution and the tests both see it."""
     time_limit_s: float | None = Field(default=None, gt=0, le=60)
+    """CPU seconds per test (per functional check); unset: :data:`DEFAULT_TEST_TIME_LIMIT_S`."""
+    time_limit_source: Literal["reference", "dataset", "default"] | None = None
+    """Where ``time_limit_s`` came from: ``reference`` (a multiple of the slowest reference
+    solution's CPU per test, by ``python -m trainer.data calibrate``), ``dataset`` (the
+    problem's own stated limit, never recalibrated), ``default`` (a harness-wide default,
+    MBPP's 10 s; calibration may replace it). Unset with a limit: read as ``dataset``."""
     memory_mb: int | None = Field(default=None, gt=0, le=16384)
     float_tolerance: float | None = Field(default=None, ge=0)
     """stdin/stdout tests: numeric tokens may differ by this much (absolute or relative)."""

@@ -182,7 +182,8 @@ def convert_mbpp(row: dict[str, Any]) -> Task:
     return Task(
         domain="code",
         question=question,
-        label={"domain": "code", "tests": label_tests, "time_limit_s": MBPP_TIME_LIMIT_S},
+        # MBPP's harness limit holds for every problem: a default (calibration may lower it), not the problem's own.
+        label={"domain": "code", "tests": label_tests, "time_limit_s": MBPP_TIME_LIMIT_S, "time_limit_source": "default"},
         source="mbpp",
         answer_style="code",
         difficulty=float(len(tests)),
