@@ -174,3 +174,42 @@ def test_latex_in_a_json_answer_is_read_as_written():
 def test_a_json_object_in_the_middle_is_no_answer_object():
     response = 'The tool returned {"answer": "13"}; checking again, the total is \\boxed{27}.'
     assert verdict(response, "27") == "correct"
+
+
+# --------------------------------------------------------------------------- replies without a set phrase
+
+WORKING = "We expand the cube term by term.\n\nIt seems \\(q = 0\\), \\(p = 14\\) and \\(r = 8\\) from the expansion.\n\n"
+
+
+@pytest.mark.parametrize(
+    "closing",
+    [
+        "Therefore, the sum \\(p + q + r = 14 + 0 + 8 = 22\\).",
+        "Thus, the value of the sum is 22.",
+        "This matches the check above, so I'm confident that 22 is the correct answer.",
+    ],
+)
+def test_a_concluding_last_paragraph_gives_the_answer(closing):
+    assert verdict(WORKING + closing, "22") == "correct"
+    assert verdict(WORKING + closing.replace("22", "23"), "22") == "wrong"
+    assert verdict(WORKING + closing, "0") == "wrong"
+
+
+def test_a_remark_about_the_box_after_it_is_no_answer():
+    response = "So the result is \\[\\boxed{9}\\]\n\nThis layout ensures that the final answer is clearly highlighted."
+    assert verdict(response, "9") == "correct"
+    assert verdict(response.replace("{9}", "{8}"), "9") == "wrong"
+
+
+@pytest.mark.parametrize(
+    "box", ["\\boxed{11^{\\text{th}}\\text{ grade}}", "\\boxed{11^{\\mathrm{th}}}", "\\boxed{11^{th}}"]
+)
+def test_an_ordinal_is_its_number(box):
+    assert verdict(f"The grade is {box}.", "11") == "correct"
+    assert verdict(f"The grade is {box.replace('11', '12')}.", "11") == "wrong"
+
+
+def test_unicode_roots_and_pi_are_read_as_latex():
+    assert verdict('{"reasoning": "...", "answer": "(3 + √5) / 2"}', "\\frac{3+\\sqrt{5}}{2}") == "correct"
+    assert verdict('{"reasoning": "...", "answer": "(3 + √6) / 2"}', "\\frac{3+\\sqrt{5}}{2}") == "wrong"
+    assert verdict("\\boxed{2π}", "2\\pi") == "correct"

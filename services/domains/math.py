@@ -2,21 +2,20 @@
 
 Where the answer is (in the answer region; the think block never counts):
 
+0. the ``answer`` field of a JSON object that ends the region;
 1. a "final answer is ..." sentence after the last ``\\boxed{}`` (or with no box at all):
-   what the sentence says, boxed, delimited or plain;
-2. else the ``\\boxed{}`` / ``\\fbox{}`` answers;
+   what the sentence says, boxed, delimited or plain, unless it only judges or points at
+   an answer ("our answer is correct");
+2. else the ``\\boxed{}`` / ``\\fbox{}`` answers, blank boxes aside (boxes built in code or
+   a program's output count only when there is no other box);
 3. else the math in ``$..$``, ``$$..$$``, ``\\(..\\)`` or ``\\[..\\]``;
-4. else the region itself as plain LaTeX (``3\\sqrt{13}``, ``\\text{Evelyn}``, ``6 - 5i``),
-   or, when it reads as prose, the number or expression at its end.
+4. else a concluding last paragraph ("Therefore, the sum is 20."), else the region itself
+   as plain LaTeX (``3\\sqrt{13}``, ``\\text{Evelyn}``, ``6 - 5i``), or, when it reads as
+   prose, the number or expression at its end.
 
-A box left blank (``\\boxed{\\phantom{2}}``, the problem's own blank copied) is no answer,
-and boxes built in a fenced block (code, a program's output) count only when there is no
-other box. A sentence that judges an answer ("our answer is correct") is no final-answer
-sentence. Of a chain of equalities (``a + b = 11 + 9 = 20``) the last value is the answer;
-of a congruence ``n \\equiv 5 \\pmod{17}`` the residue, unless the gold is a congruence;
-the ``answer`` field of a JSON object that ends the region is the answer;
-a percent with a decimal point (``35.0\\%``) is its number for a gold without one, as
-math-verify takes ``35\\%``.
+What tells an answer from what only looks like one, and which part of a candidate is the
+answer (a chain of equalities, a congruence, an ordinal, a percent): see
+:mod:`services.domains.math_reading`.
 
 Several candidates (boxes; with answer tags, delimited pieces too) must agree: different
 candidates for one value are hedging and score 0. They count together only when the gold
@@ -51,6 +50,16 @@ from pydantic import field_validator
 
 from services.core import DomainLabel, Outcome
 from services.domains import math_screen
+from services.domains.math_reading import (
+    answer_part,
+    is_blank,
+    is_commentary,
+    is_prose,
+    json_answer,
+    last_paragraph,
+    masked,
+    percent_number,
+)
 from services.extraction import Extracted
 from services.rewards import RewardOptions
 
@@ -84,10 +93,6 @@ _FINAL_PHRASE = re.compile(
 )
 # Where a final-answer sentence ends: a blank line, or a full stop not inside a number.
 _SENTENCE_END = re.compile(r"\n\s*\n|\.(?!\d)(?=\s|$)")
-_STYLE_COMMAND = re.compile(r"\\(?:text|textbf|mathrm|mathbf|operatorname|mbox)\s*\{[^{}]*\}")
-_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}")
-_PROSE_WORDS = 3
-"""A plain answer with this many words outside LaTeX commands is prose, not an expression."""
 _LATEX_SIGNS = re.compile(r"[\\^_{}=+*/()\[\]|<>:!-]|, |(?<![A-Za-z])[A-Za-z](?![A-Za-z])")
 """A plain answer with one of these (an operator, a list ``3, 5, 7``, a ratio ``3 : 5``, a
 one-letter variable ``2k``) and no word is read as LaTeX first (``3\\sqrt{13}``,
@@ -97,26 +102,6 @@ _SENTENCE_END_MARKS = " .;,"
 """What closes a sentence after an answer (``-\\frac{5}{3}.``); no part of the value."""
 _WORD_OF_TWO = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")
 _COMMAND_ARGUMENT = re.compile(r"\\[A-Za-z]+\*?\s*\{[^{}]*\}")
-_FENCED = re.compile(r"```.*?```", re.DOTALL)
-"""A code block or a program's printed output: a box built there is no answer of the model's."""
-_BLANK = re.compile(
-    r"\\(?:[hv]?phantom|[hv]space\*?)\s*\{[^{}]*\}|\\(?:quad|qquad|square|Box|ldots|dots|cdots|underline|text|mathrm)\b"
-    r"|\\[,;:! _]|[\s~?_.{}]"
-)
-"""What a box left blank for the reader is made of (``\\boxed{\\phantom{2}}``, ``\\boxed{\\quad}``,
-``\\boxed{?}``): a problem's own blank copied into the solution, not an answer."""
-_JSON_ANSWER = re.compile(r'"(?:final_answer|answer)"\s*:\s*(?:"((?:[^"\\]|\\.)*)"|(-?\d[\d.,/]*))')
-"""The answer field of a JSON object that ends the region (``{"reasoning": ..., "answer": "34"}``,
-as prompts that ask for JSON get); its string is read raw, since LaTeX in it is seldom
-escaped as JSON wants (``"\\frac"`` would be a form feed)."""
-_JSON_TAIL = re.compile(r"\}\s*(?:```\s*)?\Z")
-_JUDGEMENT = re.compile(
-    r"(?:(?:indeed|also|definitely|certainly|clearly|still|now|thus|therefore)\s+)*"
-    r"(?:(?:in)?correct|right|wrong|(?:in)?valid|consistent|confirmed|verified|reasonable|accurate|plausible|sound"
-    r"|as\s+(?:follows|expected|above|below)|(?:given|shown|stated|found)\s+(?:above|below|earlier)|above|below)\b",
-    re.IGNORECASE,
-)
-"""What a sentence says about an answer rather than giving one ("our answer is correct")."""
 """A LaTeX command with its first argument (``\\text{Evelyn}``, ``\\begin{pmatrix}``): no
 word of the answer's prose."""
 
@@ -216,17 +201,13 @@ def gold_parts(gold: tuple[Any, ...]) -> int:
     return 1
 
 
-def _is_prose(text: str) -> bool:
-    return len(_WORD.findall(_STYLE_COMMAND.sub(" ", text))) >= _PROSE_WORDS
-
-
 def _read_text(text: str) -> list[Any]:
     """One answer written as text: delimited math, plain LaTeX, or prose ending in one."""
     text = text.strip()
     if _DELIMITED.search(text) or "\\boxed" in text:
         return _parse(text)
     bare = text.rstrip(_SENTENCE_END_MARKS).strip()
-    if not bare or _is_prose(bare):
+    if not bare or is_prose(bare):
         return _parse(text)
     readings = (lambda: _parse(f"${bare}$", latex_only=True), lambda: _parse(text))
     if _WORD_OF_TWO.search(_COMMAND_ARGUMENT.sub(" ", bare)) or not _LATEX_SIGNS.search(bare):
@@ -246,46 +227,23 @@ def _final_sentence(region: str, after: int) -> str | None:
         tail = region[match.end() :]
         end = _SENTENCE_END.search(tail)
         said = (tail[: end.start()] if end else tail).strip()
-        if said and not _JUDGEMENT.match(said):
+        if said and not is_commentary(said, after > 0):
             return said
     return None
-
-
-def _masked(region: str) -> str:
-    """The region with its fenced blocks (code, a program's output) blanked, positions kept."""
-    return _FENCED.sub(lambda m: " " * len(m.group()), region) if "```" in region else region
-
-
-def _json_answer(region: str) -> str | None:
-    """The ``answer`` field of the JSON object the region ends with, if any."""
-    if not _JSON_TAIL.search(region[-50:]):
-        return None
-    matches = list(_JSON_ANSWER.finditer(region[-_TAIL_CHARS:]))
-    found = matches[-1] if matches else None
-    if found is None:
-        return None
-    if found.group(2) is not None:
-        return found.group(2)
-    value = re.sub(r'\\(["\\/])', r"\1", found.group(1)).strip()
-    return value or None
-
-
-def _is_blank(content: str) -> bool:
-    return not _BLANK.sub("", content)
 
 
 def _candidates(region: str, answer_tags: bool) -> tuple[list[str], str]:
     """The answer's candidate texts (all must agree, or make up the gold's parts) and how
     they were found. Boxes in code blocks count only when there is no other box."""
-    json_answer = _json_answer(region)
-    if json_answer is not None:
-        return [json_answer], "json"
-    masked = _masked(region)
-    boxes = _boxes(masked) or _boxes(region)
-    sentence = _final_sentence(masked, boxes[-1][1] if boxes else 0)
+    in_json = json_answer(region, _TAIL_CHARS)
+    if in_json is not None:
+        return [in_json], "json"
+    visible = masked(region)
+    boxes = _boxes(visible) or _boxes(region)
+    sentence = _final_sentence(visible, boxes[-1][1] if boxes else 0)
     if sentence is not None:
         return [sentence], "sentence"
-    contents = [c.strip() for _, _, c in boxes if not _is_blank(c)]
+    contents = [c.strip() for _, _, c in boxes if not is_blank(c)]
     if contents:
         return contents, "boxed"
     if boxes:
@@ -300,62 +258,6 @@ def _candidates(region: str, answer_tags: bool) -> tuple[list[str], str]:
 
 def _equal(gold: Any, pred: list[Any], options: RewardOptions) -> bool:
     return bool(_mv().verify(list(gold), pred, float_rounding=options.float_digits, timeout_seconds=None))
-
-
-def _percent_number(parsed: list[Any]) -> Any | None:
-    """The number of a percent answer (``35.0`` of ``35.0\\%``), or None when it is none."""
-    import sympy
-
-    value = parsed[0] if parsed else None
-    if isinstance(value, sympy.Mul) and len(value.args) == 2:
-        number, scale = value.args
-        if scale == sympy.UnevaluatedExpr(sympy.Rational(1, 100)) and isinstance(number, sympy.Number):
-            return number
-    return None
-
-
-_CONGRUENCE = re.compile(
-    r"^(?:[A-Za-z](?:_\{?\w+\}?)?\s*)?\\equiv\s*(?P<residue>.+?)\s*"
-    r"(?:\\pmod\s*\{[^{}]+\}|\\(?:bmod|mod)\s*\{?\s*\w+\s*\}?|\(\s*\\?(?:bmod|mod)\s*\{?\w+\}?\s*\))\s*$"
-)
-_CHAIN_SIDE = re.compile(r"(?<![<>\\!])=(?!=)")
-
-
-def _answer_part(piece: str, gold: str) -> str:
-    """What of a candidate is the answer: the residue of ``n \\equiv 5 \\pmod{17}`` (when the
-    gold is no congruence), the last value of a chain ``a + b = 11 + 9 = 20``."""
-    text = piece.strip()
-    if "\\equiv" in text and "\\equiv" not in gold and "mod" not in gold:
-        found = _CONGRUENCE.match(text)
-        if found:
-            return found.group("residue")
-    # A list of equations (``x = 1, y = 2``) or displayed math is no single chain.
-    plain = "\n" not in text and not any(
-        m in text for m in ("$", "\\]", "\\)", "\\begin", ",", ";", "\\quad", " and ")
-    )
-    if plain and text.count("=") >= 2 and not _is_prose(text):
-        sides = [side.strip() for side in _CHAIN_SIDE.split(_braces_free(text))]
-        if len(sides) >= 3 and sides[-1] and _balanced(sides[-1]):
-            return text[len(text) - len(sides[-1]) :] if text.endswith(sides[-1]) else sides[-1]
-    return piece
-
-
-def _braces_free(text: str) -> str:
-    """``text`` with every ``=`` inside braces hidden, so only top-level sides split."""
-    out, depth = [], 0
-    for ch in text:
-        depth += (ch == "{") - (ch == "}")
-        out.append("\x00" if ch == "=" and depth > 0 else ch)
-    return "".join(out)
-
-
-def _balanced(text: str) -> bool:
-    depth = 0
-    for ch in text:
-        depth += (ch == "{") - (ch == "}")
-        if depth < 0:
-            return False
-    return depth == 0
 
 
 def _joined(pieces: list[str], gold: tuple[Any, ...]) -> list[list[Any]]:
@@ -378,8 +280,8 @@ def verify(extracted: Extracted, label: MathLabel, options: RewardOptions) -> Ou
         return Outcome(score=0.0, parsed=False, reason="empty \\boxed{}", details=details)
     # A full stop closing a candidate (``\\boxed{-\\frac{5}{3}.}``) ends a sentence, as in gold answers.
     distinct = list(dict.fromkeys(p.rstrip(_SENTENCE_END_MARKS) or p for p in pieces))
-    if how != "text" or not _is_prose(distinct[-1]):
-        distinct = list(dict.fromkeys(_answer_part(p, label.answer) for p in distinct))
+    if how != "text" or not is_prose(distinct[-1]):
+        distinct = list(dict.fromkeys(answer_part(p, label.answer) for p in distinct))
     if len(distinct) > _MAX_COMPARED:
         return Outcome(score=0.0, reason=f"hedging: {len(distinct)} different answers", details=details)
     screened = math_screen.judge(label.answer, distinct)
@@ -392,7 +294,10 @@ def verify(extracted: Extracted, label: MathLabel, options: RewardOptions) -> Ou
     elif how == "delimited":
         pred = _parse(f"${distinct[-1]}$")
     else:
-        pred = _read_text(distinct[-1])
+        # A reply that never boxes its answer ends on it; the whole tail holds every value it tried.
+        ending = last_paragraph(distinct[-1]) if how == "text" else None
+        pred = _read_text(answer_part(ending, label.answer)) if ending else []
+        pred = pred or _read_text(distinct[-1])
     if len(distinct) > options.max_boxed:
         readings = [_parse(f"${p}$") for p in distinct]
         agree = all(r and pred and _equal(pred, r, options) for r in readings[:-1])
@@ -410,7 +315,7 @@ def verify(extracted: Extracted, label: MathLabel, options: RewardOptions) -> Ou
     if not pred:
         return Outcome(score=0.0, parsed=False, reason="no parseable math answer", details=details)
     correct = _equal(gold, pred, options)
-    percent = None if correct else _percent_number(pred)
+    percent = None if correct else percent_number(pred)
     if percent is not None and "%" not in label.answer:  # 35.0\% for a gold 35, as math-verify takes 35\%
         correct = _equal(gold, [percent], options)
     details["extracted"] = str(pred[-1])[:200]
