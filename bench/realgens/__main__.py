@@ -11,7 +11,8 @@ yet counts as a wrong reward and is listed as ``unadjudicated``.
 
 DATA holds ``raw/`` (the fetched sources, see :mod:`bench.realgens.sources`) and, built
 from it on the first run, ``corpus/``. Writes ``report.json``, ``report.md``, ``report.png``
-and ``disagreements.jsonl`` (each disagreement with its adjudication, for reading) under
+``disagreements.jsonl`` (each disagreement with its adjudication, for reading) and
+``verdicts.jsonl`` (every row's id, the source's verdict and the service's) under
 ``--out`` (default ``bench/results/realgens``).
 """
 
@@ -243,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     report: dict[str, Any] = {"data_dir": str(args.data), "url": url, "sources": []}
     disagreements: list[dict[str, Any]] = []
+    verdicts: list[dict[str, Any]] = []
     try:
         with (
             RewardClient(url, batch_size=64, concurrency=4, deadline_s=3600) as client,
@@ -259,6 +261,15 @@ def main(argv: list[str] | None = None) -> int:
                 summary, found = compare(name, rows, results, adjudication)
                 report["sources"].append(summary)
                 disagreements += found
+                verdicts += [
+                    {
+                        "id": r["id"],
+                        "expected": r["expected"],
+                        "verdict": res["verdict"],
+                        "score": res["score"],
+                    }
+                    for r, res in zip(rows, results, strict=True)
+                ]
     finally:
         if service is not None:
             service.stop()
@@ -266,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     report["rows"] = sum(s["rows"] for s in report["sources"])
     report["wrong_after"] = sum(s["wrong_after"] for s in report["sources"])
     print_report(console, report)
-    write_reports(report, disagreements, args.out)
+    write_reports(report, disagreements, verdicts, args.out)
     console.print(
         f"report: {args.out / 'report.md'}, plot: {args.out / 'report.png'}, "
         f"disagreements: {args.out / 'disagreements.jsonl'}"

@@ -99,8 +99,10 @@ def _answer_field(output: str) -> str | None:
         value = json.loads(text).get("answer")
     except (ValueError, AttributeError):
         # LaTeX in the reasoning often makes the object invalid JSON (``\\(`` escapes, raw
-        # newlines): then the field as written, quoted or a bare number.
-        match = re.search(r'"answer"\s*:\s*(?:"((?:[^"\\]|\\.)*)"|(-?[\d.,/]+))', output)
+        # newlines), and some replies write a second object to correct the first: then the
+        # last field as written, quoted or a bare number.
+        matches = list(re.finditer(r'"answer"\s*:\s*(?:"((?:[^"\\]|\\.)*)"|(-?[\d.,/]+))', output))
+        match = matches[-1] if matches else None
         value = (match.group(1) if match.group(1) is not None else match.group(2)) if match else None
     return None if value is None else str(value)
 

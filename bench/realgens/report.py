@@ -8,8 +8,13 @@ from pathlib import Path
 from typing import Any
 
 
-def write_reports(report: dict[str, Any], disagreements: list[dict[str, Any]], out: Path) -> None:
+def write_reports(
+    report: dict[str, Any], disagreements: list[dict[str, Any]], verdicts: list[dict[str, Any]], out: Path
+) -> None:
     out.mkdir(parents=True, exist_ok=True)
+    with (out / "verdicts.jsonl").open("w") as f:
+        for v in verdicts:
+            f.write(json.dumps(v) + "\n")
     (out / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
     (out / "report.md").write_text(markdown(report, disagreements))
     with (out / "disagreements.jsonl").open("w") as f:
