@@ -22,7 +22,7 @@ TRL_STAMP := $(VENV)/.trl-stamp
 # torch==2.13.0, which on Linux x86-64 is the CUDA build (several GB with its nvidia-* wheels).
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: system install install-trl serve worker test bench realdata realgens humanevalx grpo-step lint format clean train up down compose-test loadtest
+.PHONY: system install install-trl serve worker test bench realdata realgens humanevalx grpo-step calibrate-check lint format clean train up down compose-test loadtest
 
 # Scaled-out settings (rq backend): REDIS_URL for `make worker` and `make up`.
 REDIS_URL ?= redis://127.0.0.1:6379/0
@@ -88,8 +88,16 @@ humanevalx: $(STAMP)
 
 # One GRPO code step (128 prompts x 8 samples) as OpenRLHF sends it, next to the study's own reward:
 # make grpo-step [GRPO_ARGS="--backend rq --rq-workers 4"]; GRPO_ARGS=--audit-compare: the audit at 2 % and off
+# GRPO_ARGS=--calibrated: the default time limits and the limits from the references, side by side
 grpo-step: $(STAMP)
 	$(BIN)/python -m bench.grpo_step $(GRPO_ARGS)
+
+# Time limits from the references: every reference (and TACO oracle) of the study's code data, LeetCodeDataset
+# and MBPP scores 1 under its calibrated limit, RUNS times with the machine loaded:
+# make calibrate-check DATA=/path/to/data (default: ../shared/data) [RUNS=20] [CALIBRATE_ARGS="--limit 50"]
+RUNS ?= 20
+calibrate-check: $(STAMP)
+	$(BIN)/python -m bench.calibrate_check $(DATA) --runs $(RUNS) $(CALIBRATE_ARGS)
 
 # make train DOMAIN=math|countdown|code|kk|zebra|puzzle|mix [MODEL=Qwen/Qwen2.5-7B] [TEMPLATE=instruct]
 #   [SOURCES="deepscaler=FILE coder1=FILE gen:kk=8000"] [REWARD_URL=...] [DRY_RUN=1] [TRAIN_ARGS="--gpus 4"]

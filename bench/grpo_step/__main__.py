@@ -10,6 +10,7 @@ lone request right after it. Writes report.json, report.md and report.png under 
     python -m bench.grpo_step --backend rq --rq-workers 4      # API + 4 workers on this machine
     python -m bench.grpo_step --url http://host:8000 --no-study
     python -m bench.grpo_step --audit-compare                 # the audit at 2 % and off, side by side
+    python -m bench.grpo_step --calibrated                    # time limits from the references and default
 """
 
 from __future__ import annotations
@@ -143,10 +144,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--audit-compare", action="store_true",
                         help="the step sent to a service with the audit off and one with it at --audit-rate")
     parser.add_argument("--audit-rate", type=float, default=0.02)
+    parser.add_argument("--calibrated", action="store_true",
+                        help="the step sent with the default time limits and with limits from the references")
     args = parser.parse_args(argv)
     console = Console()
     if args.audit_compare:
         return audit_compare(args, console)
+    if args.calibrated:
+        return limits_compare(args, console)
     figures = run(args, console)
     print_report(console, figures)
     write_report(figures, args.out)
@@ -164,6 +169,19 @@ def audit_compare(args: argparse.Namespace, console: Console) -> int:
     report(figures, console, args.out)
     console.print(f"report: {args.out / 'audit_cost.md'}")
     return 0
+
+
+def limits_compare(args: argparse.Namespace, console: Console) -> int:
+    from bench.grpo_step.limits_compare import report, run_limits_comparison
+    from trainer.data.limits import LimitPolicy
+
+    tasks, _ = load_tasks(SourceSpec.parse(f"{args.format}={args.data}"), progress=False)
+    step = build_step(tasks, args.prompts, args.samples, args.seed)
+    env = dict(item.split("=", 1) for item in args.env)
+    figures = run_limits_comparison(step, tasks, args.backend, args.rq_workers, env, LimitPolicy(), 3, console)
+    report(figures, console, args.out)
+    console.print(f"report: {args.out / 'limits_compare.md'}")
+    return 0 if figures["calibrated"]["wrong_rewards"] == figures["calibrated"]["missing"] == 0 else 1
 
 
 def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:

@@ -168,8 +168,8 @@ def write(
 ) -> dict[str, Any]:
     """report.json / .md / .png next to ``out`` (``OUT.calibration.*``); returns the figures."""
     data = figures(calibration, policy, check_runs, load)
-    stem = out.with_name(out.name.split(".")[0] + ".calibration")
-    stem.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")
-    stem.with_suffix(".md").write_text(markdown(data))
-    plot(calibration, stem.with_suffix(".png"), out.name)
+    stem = out.name.split(".")[0] + ".calibration"
+    out.with_name(f"{stem}.json").write_text(json.dumps(data, indent=1) + "\n")
+    out.with_name(f"{stem}.md").write_text(markdown(data))
+    plot(calibration, out.with_name(f"{stem}.png"), out.name)
     return data
