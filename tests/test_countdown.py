@@ -173,3 +173,9 @@ def test_the_labelled_answer_wins_over_a_later_line():
     assert result["verdict"] == "correct", result
     result = score_chain("Answer: 9 * 3 + 7 = 34\nso 9 * 3 + 7 + 2 = 36")
     assert result["verdict"] == "wrong"
+
+
+def test_a_line_restating_the_target_is_not_the_final_equation():
+    assert score_chain("9 * 3 + 7 + 2 = 36\nThe answer is 36.")["verdict"] == "correct"
+    assert score_chain("9 * 3 = 27\n27 + 7 = 34\n34 + 2 = 36\nFinal answer: 36")["verdict"] == "correct"
+    assert score_chain("9 * 3 + 7 + 3 = 37\nThe answer is 36.")["verdict"] == "wrong"

@@ -42,7 +42,6 @@ _SYMBOLS = {
     "\\[": "",
     "\\]": "",
 }
-_MATH = re.compile(r"^[\d+\-*/().\s]+$")
 _EQUATION_LINE = re.compile(r"^[\d+\-*/().\s=]+$")
 _LABEL = re.compile(
     r"^\s*(?:(?:so|thus|therefore|hence)\s*,?\s*)?(?:the\s+)?"
@@ -99,7 +98,7 @@ def _math_of(line: str) -> str | None:
         run = match.group().strip().rstrip(".").strip()
         before = line[: match.start()][-1:]
         after = line[match.end() :][:1]
-        if before.isalnum() or before in "_." and before or after.isalnum() or after == "_":
+        if before.isalnum() or (before and before in "_.") or after.isalnum() or after == "_":
             continue
         if re.match(r"^[\d(-]", run) and _OPERATION.search(run) and run[-1] in "0123456789)":
             found = run
@@ -114,7 +113,8 @@ def answer_lines(region: str) -> list[Line]:
     lines = []
     for raw in _normalise(text).splitlines():
         math = _math_of(raw)
-        if math is not None:
+        # A line with no operation ("The answer is 24.") restates the target: no equation.
+        if math is not None and _OPERATION.search(math):
             lines.append(Line(math, bool(_ANSWER_LABEL.match(raw.replace("*", "")))))
     return lines
 
