@@ -213,3 +213,10 @@ def test_unicode_roots_and_pi_are_read_as_latex():
     assert verdict('{"reasoning": "...", "answer": "(3 + √5) / 2"}', "\\frac{3+\\sqrt{5}}{2}") == "correct"
     assert verdict('{"reasoning": "...", "answer": "(3 + √6) / 2"}', "\\frac{3+\\sqrt{5}}{2}") == "wrong"
     assert verdict("\\boxed{2π}", "2\\pi") == "correct"
+
+
+def test_a_tower_in_the_working_does_not_hide_the_concluding_paragraph():
+    working = "We need $1^{(3^{98765432})}$. Any power of one is one, however tall.\n\n"
+    result = score_item(working + "Therefore, the value is 1.", math("1"))
+    assert result["verdict"] == "correct" and result["details"]["read"] == "paragraph"
+    assert verdict(working + "Therefore, the value is 2.", "1") == "wrong"

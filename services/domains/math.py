@@ -270,6 +270,19 @@ def _joined(pieces: list[str], gold: tuple[Any, ...]) -> list[list[Any]]:
     return [r for r in readings if r]
 
 
+def _concluding(text: str, gold: str) -> str | None:
+    """The concluding paragraph of a reply read as text, when it holds an answer: such a
+    reply ends on its answer, while its whole tail holds every value it tried."""
+    ending = last_paragraph(text)
+    if ending is None:
+        return None
+    candidate = answer_part(ending, gold)
+    # A value too large to build is left to the screen, unparsed.
+    if math_screen.judge(gold, [candidate]) is not None or _read_text(candidate):
+        return candidate
+    return None
+
+
 def verify(extracted: Extracted, label: MathLabel, options: RewardOptions) -> Outcome:
     region = extracted.answer_region
     if not region.strip():
@@ -282,6 +295,10 @@ def verify(extracted: Extracted, label: MathLabel, options: RewardOptions) -> Ou
     distinct = list(dict.fromkeys(p.rstrip(_SENTENCE_END_MARKS) or p for p in pieces))
     if how != "text" or not is_prose(distinct[-1]):
         distinct = list(dict.fromkeys(answer_part(p, label.answer) for p in distinct))
+    ending = _concluding(distinct[-1], label.answer) if how == "text" else None
+    if ending is not None:
+        distinct, how = [ending], "paragraph"
+        details["read"] = how
     if len(distinct) > _MAX_COMPARED:
         return Outcome(score=0.0, reason=f"hedging: {len(distinct)} different answers", details=details)
     screened = math_screen.judge(label.answer, distinct)
@@ -294,10 +311,7 @@ def verify(extracted: Extracted, label: MathLabel, options: RewardOptions) -> Ou
     elif how == "delimited":
         pred = _parse(f"${distinct[-1]}$")
     else:
-        # A reply that never boxes its answer ends on it; the whole tail holds every value it tried.
-        ending = last_paragraph(distinct[-1]) if how == "text" else None
-        pred = _read_text(answer_part(ending, label.answer)) if ending else []
-        pred = pred or _read_text(distinct[-1])
+        pred = _read_text(distinct[-1])
     if len(distinct) > options.max_boxed:
         readings = [_parse(f"${p}$") for p in distinct]
         agree = all(r and pred and _equal(pred, r, options) for r in readings[:-1])
