@@ -2,9 +2,10 @@
 (tests/data/realgens, with its sources and licences) scored over HTTP must pay exactly the
 generations that are right after adjudication. The whole corpus runs in ``make realgens``.
 
-Rows of a class the service still gets wrong (``known_wrong``: an answer given only as a
-JSON object's ``answer`` field) are kept apart and expected to fail, so the sample says
-plainly what is not yet right and notices when it becomes right.
+Rows of a class the service still gets wrong (``known_wrong``, each naming its class: a reply
+cut off at the token limit whose source recorded no finish reason, the text fallback paying a
+step of a reply that never answers, a text read that runs out of time) are kept apart and
+expected to fail, so the sample says plainly what is not yet right and notices when it is.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def test_rewards_match_the_adjudicated_truth(client, domain):
     assert not any(res["verdict"] == "timeout" and r["truth"] for r, res in zip(rows, results, strict=True))
 
 
-@pytest.mark.xfail(reason="a JSON object's answer field is not read as the final answer", strict=False)
+@pytest.mark.xfail(reason="classes the service still gets wrong (see each row's class)", strict=False)
 def test_known_wrong_classes(client):
     rows = [r for r in ROWS if r["known_wrong"]]
     results = score(client, rows)
