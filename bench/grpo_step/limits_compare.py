@@ -72,6 +72,8 @@ def _one_side(step: list[Sample], backend: str, workers: int, env: dict[str, str
         "drain_s": None if drain is None else round(drain, 2),
         "wrong_rewards": len(wrong),
         "missing": sum(1 for a in answers if a.reward is None),
+        # Items the service gave up on past its queue deadline: wrong rewards of the service's load, not its verdicts.
+        "unscored": int(sum(a.extra.get("unscored", 0.0) for a in answers)),
         "wrong_by_kind": {k: sum(1 for s, _ in wrong if s.kind == k) for k in {s.kind for s, _ in wrong}},
     }
 
@@ -104,7 +106,8 @@ def run_limits_comparison(step: list[Sample], tasks: list[Task], backend: str, w
 
 ROWS = (("step wall time, s", "wall_s"), ("programs' CPU, s", "programs_cpu_s"),
         ("latency p50 / p90 / p99, s", "latency_s"), ("drain after, s", "drain_s"),
-        ("wrong rewards", "wrong_rewards"), ("missing rewards", "missing"))  # fmt: skip
+        ("wrong rewards", "wrong_rewards"), ("of them unscored (queue deadline)", "unscored"),
+        ("missing rewards", "missing"))  # fmt: skip
 
 
 def _cell(value: Any) -> str:

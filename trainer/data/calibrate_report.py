@@ -100,7 +100,9 @@ def figures(calibration: Calibration, policy: LimitPolicy, check_runs: int, load
     return out
 
 
-def plot(calibration: Calibration, path: Path, title: str) -> None:
+def plot(calibration: Calibration, policy: LimitPolicy, path: Path, title: str) -> None:
+    """Two panels: the calibrated limits (log counts: most problems sit at the floor), and
+    the slowest reference test's CPU that set them (log seconds) with the floor's reach."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -108,15 +110,29 @@ def plot(calibration: Calibration, path: Path, title: str) -> None:
 
     limits = [label_of(r).get("time_limit_s") for r, s in zip(calibration.rows, calibration.sources, strict=True)
               if s == "reference"]  # fmt: skip
-    fig, ax = plt.subplots(figsize=(7, 3.6))
+    slowest = [s for s in calibration.slowest_s if s]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
     if limits:
         edges = [round(0.1 * i, 1) for i in range(int(max(limits) * 10) + 3)]
-        ax.hist(limits, bins=edges, color="#4c72b0", edgecolor="white")
-    ax.set_xlabel("calibrated time limit per test, CPU s")
-    ax.set_ylabel("problems")
+        left.hist(limits, bins=edges, color="#4c72b0", edgecolor="white")
+        left.set_yscale("log")
+    left.set_xlabel("calibrated time limit per test, CPU s")
+    left.set_ylabel("problems")
     kept = Counter(s for s in calibration.sources if s and s != "reference")
-    ax.set_title(f"{title}\n{len(limits)} calibrated; kept: " + ", ".join(f"{k} {v}" for k, v in kept.items()),
-                 fontsize=9)  # fmt: skip
+    left.set_title(f"{len(limits)} calibrated; kept: " + (", ".join(f"{k} {v}" for k, v in kept.items()) or "none"),
+                   fontsize=9)  # fmt: skip
+    if slowest:
+        low = max(min(slowest), 1e-4)
+        edges = [low * (max(slowest) / low) ** (i / 40) for i in range(41)] if max(slowest) > low else 10
+        right.hist(slowest, bins=edges, color="#55a868", edgecolor="white")
+        right.set_xscale("log")
+        right.axvline(policy.floor_s / policy.multiple, color="#c44e52", linestyle="--",
+                      label=f"floor / multiple: the limit is {policy.floor_s:g} s below")  # fmt: skip
+        right.legend(fontsize=8)
+    right.set_xlabel("slowest reference test, CPU s")
+    right.set_title(f"{policy.multiple:g}x the slowest reference, between {policy.floor_s:g} and "
+                    f"{policy.ceiling_s:g} s", fontsize=9)  # fmt: skip
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -171,5 +187,5 @@ def write(
     stem = out.name.split(".")[0] + ".calibration"
     out.with_name(f"{stem}.json").write_text(json.dumps(data, indent=1) + "\n")
     out.with_name(f"{stem}.md").write_text(markdown(data))
-    plot(calibration, out.with_name(f"{stem}.png"), out.name)
+    plot(calibration, policy, out.with_name(f"{stem}.png"), out.name)
     return data
