@@ -149,3 +149,20 @@ def test_a_reference_that_fails_sets_no_limit_and_is_not_checked():
 def test_code_rows_keep_their_reference_for_calibration():
     row = {"prompt": "Write f.", "test_list": ["assert f() == 1"], "code": "def f():\n    return 1\n"}
     assert convert_mbpp(row).to_row()["reference"] == fenced("def f():\n    return 1")
+
+
+def test_the_command_takes_calibrated_limits_out_again(tmp_path):
+    from trainer.data.__main__ import main
+
+    label = {"domain": "code", "tests": {"inputs": ["1\n"], "outputs": ["1\n"]}}
+    rows = [
+        {"label": json.dumps(with_limit(label, 0.5, "reference"))},
+        {"label": json.dumps(with_limit(label, 2.0, "dataset"))},
+    ]
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["calibrate", str(source), str(tmp_path / "out.jsonl"), "--reset"]) == 0
+    out = [
+        json.loads(json.loads(line)["label"]) for line in (tmp_path / "out.jsonl").read_text().splitlines()
+    ]
+    assert out == [with_limit(label, None, "default"), with_limit(label, 2.0, "dataset")]
