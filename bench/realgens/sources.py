@@ -1,11 +1,11 @@
-"""The public model generations the real-generations bench reads, and how each becomes corpus rows.
+"""The public model generations the real-generations bench reads: repository, commit, file, licence.
 
 Every source is a file of a public GitHub repository, kept under ``DATA/raw/<owner>+<name>/``
-as the repository holds it (the layout ``SOURCES`` names). Each row of the corpus is one
-generation as the model wrote it, the label the service needs for its problem, and the
-source's own verdict (``expected``): the flag its authors stored, or the verdict of their
-grader re-run here where they stored only the extracted answer (ToRA: its ``pred`` against
-``gt``, compared as numbers as its ``math_equal`` does for GSM8K's integer answers).
+(the layout ``SOURCES`` names). Each row of the corpus is one generation as the model wrote it,
+the label the service needs for its problem, and the source's own verdict (``expected``): the
+flag its authors stored, or a reference grader re-run where they stored only the extracted
+answer (ToRA: its ``pred`` against ``gt`` as numbers, as its ``math_equal`` does for GSM8K's
+integer answers; ZeroEval: Math-Verify on the reply's answer field).
 
 :mod:`bench.realgens.readers` turns each file into rows.
 """
