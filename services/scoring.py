@@ -16,7 +16,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from services.core import DomainLabel, LabelError, Outcome, Verdict
-from services.extraction import extract
+from services.cutoff import cut_off
+from services.extraction import DEFAULT_END_TOKENS, extract, strip_end_tokens
 from services.labels import describe_error, parse_label
 from services.registry import REGISTRY
 from services.rewards import RewardOptions, compute_reward
@@ -180,6 +181,15 @@ def score(item: WorkItem) -> dict[str, Any]:
         return make_result(
             Outcome(score=0.0, reason=reason, verdict=Verdict.TRUNCATED), ex.format_ok, item.options
         )
+    if not item.truncated and not item.options.score_truncated:
+        end_tokens = (
+            tuple(item.options.end_tokens) if item.options.end_tokens is not None else DEFAULT_END_TOKENS
+        )
+        shown = cut_off(strip_end_tokens(item.response, end_tokens))
+        if shown is not None:  # no finish signal came, but the tail shows the cut
+            reason = f"the response did not finish: {shown}"
+            outcome = Outcome(score=0.0, reason=reason, verdict=Verdict.TRUNCATED, details={"cut_off": shown})
+            return make_result(outcome, ex.format_ok, item.options)
     try:
         outcome = REGISTRY[item.domain].verify(ex, item.label, item.options)
     except (Exception, RecursionError, MemoryError) as exc:

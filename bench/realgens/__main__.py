@@ -4,7 +4,8 @@ labelled right or wrong by their sources, scored through the service.
 Per source: rows, how many of the service's verdicts agree with the source's, the false
 positives (paid, the source says wrong) and false negatives (not paid, the source says
 right); then, with every disagreement read by hand and recorded in
-``DATA/adjudication.jsonl`` (``{"id", "class", "verdict": "ours" | "label" | "ambiguous",
+``bench/realgens/adjudication.jsonl``, or ``DATA/adjudication.jsonl`` where DATA holds one
+(``{"id", "class", "verdict": "ours" | "label" | "ambiguous",
 "note"}``: the service's error, the source's error, or either reading defensible), the
 wrong rewards that remain and the disagreements by class. A disagreement nobody has read
 yet counts as a wrong reward and is listed as ``unadjudicated``.
@@ -37,6 +38,8 @@ from bench.realgens.sources import SOURCES, missing
 from reward_client.client import RewardClient
 
 VERDICTS = ("ours", "label", "ambiguous")
+ADJUDICATION = Path(__file__).with_name("adjudication.jsonl")
+"""The project's adjudication of the corpus, used unless DATA holds its own."""
 
 
 def load_corpus(data: Path, only: str | None, limit: int | None) -> dict[str, list[dict[str, Any]]]:
@@ -228,11 +231,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         build(args.data)
     corpus = load_corpus(args.data, args.only, args.limit)
-    adjudication = load_adjudication(args.data / "adjudication.jsonl")
+    own = args.data / "adjudication.jsonl"
+    adjudication = load_adjudication(own if own.is_file() else ADJUDICATION)
     if not adjudication:
-        console.print(
-            f"[yellow]no {args.data / 'adjudication.jsonl'}: every disagreement counts as unadjudicated"
-        )
+        console.print(f"[yellow]no {own} nor {ADJUDICATION}: every disagreement counts as unadjudicated")
 
     service = None
     url = args.url
