@@ -18,7 +18,7 @@ from reward_server.metrics import Metrics
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
-SANDBOX_CAPABILITIES = {"SYS_ADMIN", "SETUID", "SETGID", "DAC_OVERRIDE", "KILL"}
+SANDBOX_CAPABILITIES = {"SYS_ADMIN", "SYS_CHROOT", "SETUID", "SETGID", "DAC_OVERRIDE", "KILL"}
 MONITORING = REPO / "deploy" / "monitoring"
 
 

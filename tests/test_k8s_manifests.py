@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 K8S = REPO / "k8s"
 KUBERNETES_VERSION = "1.37.0"
 KEDA_SCHEMA = json.loads((Path(__file__).parent / "schemas" / "keda-scaledobject.schema.json").read_text())
-SANDBOX_CAPABILITIES = {"SYS_ADMIN", "SETUID", "SETGID", "DAC_OVERRIDE", "KILL"}
+SANDBOX_CAPABILITIES = {"SYS_ADMIN", "SYS_CHROOT", "SETUID", "SETGID", "DAC_OVERRIDE", "KILL"}
 
 
 def load_documents(path: Path) -> list[dict]:
