@@ -77,7 +77,7 @@ realdata: $(STAMP)
 # (bench, not test): make realgens DATA=DIR, where DIR holds raw/ (docs/eval.md says how to fetch
 # it) or an already built corpus/, and adjudication.jsonl [REALGENS_ARGS="--only tot --limit 200"]
 realgens: $(STAMP)
-	@if [ -z "$(DATA)" ]; then echo "make realgens needs DATA=DIR: the real-generations corpus (raw/ or corpus/, and adjudication.jsonl; see docs/eval.md)"; exit 2; fi
+	@if [ -z "$(DATA)" ]; then echo "make realgens needs DATA=DIR: the real-generations corpus (raw/ or corpus/; docs/eval.md says how to build it)"; exit 2; fi
 	$(BIN)/python -m bench.realgens $(DATA) $(REALGENS_ARGS)
 
 # HumanEval-X's canonical solutions (and another problem's) in C++, Go, Java, JavaScript, Python and
