@@ -239,7 +239,7 @@ class Auditor:
         ]
         results = await asyncio.gather(*(self._run(w, self.limit_for(w)) for w in work))
         for canary, work_item, got in zip(found, work, results, strict=True):
-            if got is None or got["verdict"] in ("unscored", "truncated"):
+            if got is None or got["verdict"] == "unscored":
                 continue  # the service was busy: nothing learnt about the verifier
             self.metrics.canary_runs.labels(item.domain, source).inc()
             if failed(canary, got["verdict"]):

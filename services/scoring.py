@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from services.core import DomainLabel, LabelError, Outcome, Verdict
 from services.cutoff import cut_off
-from services.extraction import DEFAULT_END_TOKENS, extract, strip_end_tokens
+from services.extraction import extract
 from services.labels import describe_error, parse_label
 from services.registry import REGISTRY
 from services.rewards import RewardOptions, compute_reward
@@ -175,20 +175,16 @@ def score(item: WorkItem) -> dict[str, Any]:
     if item.error is not None or item.label is None:
         return failure_result(item, Verdict.ERROR, item.error or "no label")
     ex = extract(item.response, item.prompt, item.options)
-    if item.truncated and not item.options.score_truncated:
-        # A cut-off response holds reasoning, not an answer: whatever its tail says, it is not paid.
-        reason = "the response did not finish: the length limit cut it off"
-        return make_result(
-            Outcome(score=0.0, reason=reason, verdict=Verdict.TRUNCATED), ex.format_ok, item.options
-        )
-    if not item.truncated and not item.options.score_truncated:
-        end_tokens = (
-            tuple(item.options.end_tokens) if item.options.end_tokens is not None else DEFAULT_END_TOKENS
-        )
-        shown = cut_off(strip_end_tokens(item.response, end_tokens))
-        if shown is not None:  # no finish signal came, but the tail shows the cut
-            reason = f"the response did not finish: {shown}"
-            outcome = Outcome(score=0.0, reason=reason, verdict=Verdict.TRUNCATED, details={"cut_off": shown})
+    if not item.options.score_truncated:
+        # A cut-off response holds reasoning, not an answer: whatever its tail says, it is not
+        # paid. Where no finish signal came, the tail itself may show the cut.
+        shown = None if item.truncated else cut_off(ex.response)
+        if item.truncated or shown is not None:
+            why = shown or "the length limit cut it off"
+            details = {"cut_off": shown} if shown else {}
+            outcome = Outcome(
+                score=0.0, reason=f"the response did not finish: {why}", verdict=Verdict.TRUNCATED, details=details
+            )
             return make_result(outcome, ex.format_ok, item.options)
     try:
         outcome = REGISTRY[item.domain].verify(ex, item.label, item.options)
