@@ -31,34 +31,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bench.grpo_step.burst import drain_seconds, lone_request, send_step
 from bench.grpo_step.cluster import Cluster
 from bench.grpo_step.report import print_report, write_report
+from bench.grpo_step.sides import judge, percentile
 from bench.grpo_step.step import Sample, build_step
 from bench.grpo_step.study import study_rewards
 from trainer.data.build import SourceSpec, load_tasks
+from trainer.data.tasks import Task
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared" / "data" / "paper-2507.17512" / "code-r1-12k" / "test.parquet"
 FIXTURE = REPO / "tests" / "data" / "realdata" / "coder1_test.jsonl"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
-
-
-def judge(step: list[Sample], rewards: list[float | None]) -> dict[str, Any]:
-    by_kind: dict[str, dict[str, int]] = {}
-    for sample, reward in zip(step, rewards, strict=True):
-        entry = by_kind.setdefault(sample.kind, {"samples": 0, "wrong_rewards": 0, "missing": 0})
-        entry["samples"] += 1
-        if reward is None:
-            entry["missing"] += 1
-        elif reward != sample.expected_reward:
-            entry["wrong_rewards"] += 1
-    return {
-        "wrong_rewards": sum(e["wrong_rewards"] for e in by_kind.values()),
-        "missing": sum(e["missing"] for e in by_kind.values()),
-        "by_kind": by_kind,
-    }
 
 
 def progress_bar(console: Console) -> Progress:
@@ -162,12 +143,9 @@ def main(argv: list[str] | None = None) -> int:
 def audit_compare(args: argparse.Namespace, console: Console) -> int:
     from bench.grpo_step.audit_cost import report, run_audit_comparison
 
-    tasks, _ = load_tasks(SourceSpec.parse(f"{args.format}={args.data}"), progress=False)
-    step = build_step(tasks, args.prompts, args.samples, args.seed)
-    env = dict(item.split("=", 1) for item in args.env)
+    _, step, env = step_of(args)
     figures = run_audit_comparison(step, args.backend, args.rq_workers, env, args.audit_rate, console)
-    report(figures, console, args.out)
-    console.print(f"report: {args.out / 'audit_cost.md'}")
+    console.print(f"report: {report(figures, console, args.out)}")
     return 0
 
 
@@ -175,19 +153,21 @@ def limits_compare(args: argparse.Namespace, console: Console) -> int:
     from bench.grpo_step.limits_compare import report, run_limits_comparison
     from trainer.data.limits import LimitPolicy
 
-    tasks, _ = load_tasks(SourceSpec.parse(f"{args.format}={args.data}"), progress=False)
-    step = build_step(tasks, args.prompts, args.samples, args.seed)
-    env = dict(item.split("=", 1) for item in args.env)
+    tasks, step, env = step_of(args)
     figures = run_limits_comparison(step, tasks, args.backend, args.rq_workers, env, LimitPolicy(), 3, console)
-    report(figures, console, args.out)
-    console.print(f"report: {args.out / 'limits_compare.md'}")
+    console.print(f"report: {report(figures, console, args.out)}")
     return 0 if figures["calibrated"]["wrong_rewards"] == figures["calibrated"]["missing"] == 0 else 1
 
 
-def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
+def step_of(args: argparse.Namespace) -> tuple[list[Task], list[Sample], dict[str, str]]:
+    """The tasks, the step built from them, and the services' extra environment."""
     tasks, _ = load_tasks(SourceSpec.parse(f"{args.format}={args.data}"), progress=False)
     step = build_step(tasks, args.prompts, args.samples, args.seed)
-    env = dict(item.split("=", 1) for item in args.env)
+    return tasks, step, dict(item.split("=", 1) for item in args.env)
+
+
+def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
+    _, step, env = step_of(args)
     figures: dict[str, Any] = {
         "data": str(args.data), "samples": len(step), "prompts": args.prompts, "cores": len(os.sched_getaffinity(0)),
         "backend": "url" if args.url else args.backend, "rq_workers": args.rq_workers if args.backend == "rq" else None,

@@ -10,19 +10,16 @@ and the limits the step's prompts got. Writes limits_compare.json and .md under 
 
 from __future__ import annotations
 
-import asyncio
 import json
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
-from bench.grpo_step.burst import drain_seconds, send_step
-from bench.grpo_step.cluster import Cluster
+from bench.grpo_step.report import cell
+from bench.grpo_step.sides import report_sides, run_side
 from bench.grpo_step.step import Sample
 from trainer.data.calibrate import calibrate_rows, label_of
 from trainer.data.limits import LimitPolicy
@@ -47,45 +44,14 @@ def calibrated_step(step: list[Sample], tasks: list[Task], policy: LimitPolicy, 
     return out, limits
 
 
-def _one_side(step: list[Sample], backend: str, workers: int, env: dict[str, str], name: str,
-              console: Console) -> dict[str, Any]:  # fmt: skip
-    with Cluster(Path(tempfile.mkdtemp(prefix="grpo-limits-")), backend, workers, env) as cluster:
-        console.print(f"  {name}: {len(step)} requests ...")
-        started = time.monotonic()
-        answers = asyncio.run(send_step(cluster.url, step))
-        wall = time.monotonic() - started
-        drain = drain_seconds(cluster.url)
-    latencies = sorted(a.latency_s for a in answers)
-    cpu = sum(a.extra.get("run_cpu_s", 0.0) for a in answers if not a.extra.get("cached"))
-    wrong = [
-        (s, a)
-        for s, a in zip(step, answers, strict=True)
-        if a.reward is not None and a.reward != s.expected_reward
-    ]
-    return {
-        "wall_s": round(wall, 2),
-        "programs_cpu_s": round(cpu, 2),
-        "latency_s": {
-            q: round(latencies[min(len(latencies) - 1, int(v * len(latencies)))], 3)
-            for q, v in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
-        },  # fmt: skip
-        "drain_s": None if drain is None else round(drain, 2),
-        "wrong_rewards": len(wrong),
-        "missing": sum(1 for a in answers if a.reward is None),
-        # Items the service gave up on past its queue deadline: wrong rewards of the service's load, not its verdicts.
-        "unscored": int(sum(a.extra.get("unscored", 0.0) for a in answers)),
-        "wrong_by_kind": {k: sum(1 for s, _ in wrong if s.kind == k) for k in {s.kind for s, _ in wrong}},
-    }
-
-
 def run_limits_comparison(step: list[Sample], tasks: list[Task], backend: str, workers: int, env: dict[str, str],
                           policy: LimitPolicy, runs: int, console: Console) -> dict[str, Any]:  # fmt: skip
     console.print(f"calibrating the step's prompts ({runs} runs of each reference) ...")
     started = time.monotonic()
     calibrated, limits = calibrated_step(step, tasks, policy, runs)
     calibration_s = time.monotonic() - started
-    default = _one_side(step, backend, workers, env, "default limits", console)
-    tuned = _one_side(calibrated, backend, workers, env, "calibrated limits", console)
+    default, _ = run_side(step, backend, workers, env, "default limits", console)
+    tuned, _ = run_side(calibrated, backend, workers, env, "calibrated limits", console)
     set_limits = sorted(v for v in limits if v is not None)
     return {
         "samples": len(step),
@@ -110,29 +76,14 @@ ROWS = (("step wall time, s", "wall_s"), ("programs' CPU, s", "programs_cpu_s"),
         ("missing rewards", "missing"))  # fmt: skip
 
 
-def _cell(value: Any) -> str:
-    return " / ".join(str(v) for v in value.values()) if isinstance(value, dict) else str(value)
-
-
-def report(figures: dict[str, Any], console: Console, out: Path) -> None:
-    table = Table(title=f"a GRPO step of {figures['samples']} samples: default and calibrated time limits")
-    for column in ("", "default limits", "calibrated limits"):
-        table.add_column(column)
-    lines = [f"# A GRPO step of {figures['samples']} samples under default and calibrated time limits", "",
-             "| | default limits | calibrated limits |", "|---|---:|---:|"]  # fmt: skip
-    for name, key in ROWS:
-        cells = (_cell(figures["default"][key]), _cell(figures["calibrated"][key]))
-        table.add_row(name, *cells)
-        lines.append(f"| {name} | {cells[0]} | {cells[1]} |")
-    console.print(table)
+def report(figures: dict[str, Any], console: Console, out: Path) -> Path:
     policy = figures["policy"]
     summary = (
         f"default/calibrated wall: {figures['default_over_calibrated_wall']}x; policy {policy['multiple']:g}x, "
         f"floor {policy['floor_s']:g} s, ceiling {policy['ceiling_s']:g} s; prompts calibrated "
         f"{figures['prompts_calibrated']}, kept at the default {figures['prompts_default']}; limits "
-        f"{_cell(figures['limits_s'])} s (min / p50 / max); calibration took {figures['calibration_s']} s"
+        f"{cell(figures['limits_s'])} s (min / p50 / max); calibration took {figures['calibration_s']} s"
     )
-    console.print(summary)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "limits_compare.json").write_text(json.dumps(figures, indent=1) + "\n")
-    (out / "limits_compare.md").write_text("\n".join([*lines, "", summary]) + "\n")
+    title = f"A GRPO step of {figures['samples']} samples under default and calibrated time limits"
+    sides = (("default limits", "default"), ("calibrated limits", "calibrated"))
+    return report_sides("limits_compare", figures, sides, ROWS, title, summary, out, console)

@@ -17,7 +17,7 @@ ROWS = (
 )  # fmt: skip
 
 
-def _cell(value: Any) -> str:
+def cell(value: Any) -> str:
     if isinstance(value, dict):
         return " / ".join(str(v) for v in value.values())
     return "-" if value is None else str(value)
@@ -25,7 +25,7 @@ def _cell(value: Any) -> str:
 
 def rows(figures: dict[str, Any]) -> list[tuple[str, str, str]]:
     service, study = figures["service"], figures.get("study", {})
-    return [(name, _cell(service.get(key)), _cell(study.get(key)) if key in study else "") for name, key in ROWS]
+    return [(name, cell(service.get(key)), cell(study.get(key)) if key in study else "") for name, key in ROWS]
 
 
 def print_report(console: Console, figures: dict[str, Any]) -> None:
