@@ -120,12 +120,8 @@ def verify(extracted: Extracted, label: CountdownLabel, options: RewardOptions) 
     details: dict[str, Any] = {"steps": [f"{e} = {v}" for e, v in steps][:20]}
     try:
         value = chain.check_chain(steps, label.numbers, label.target, evaluate_equation)
-    except EquationError as exc:
-        return Outcome(score=0.0, parsed=False, reason=str(exc), details=details)
-    except ZeroDivisionError:
-        return Outcome(score=0.0, reason="division by zero", details=details)
-    except RecursionError:
-        return Outcome(score=0.0, parsed=False, reason="equation nested too deeply", details=details)
+    except (EquationError, ZeroDivisionError, RecursionError) as exc:
+        return _unevaluated(exc, details)
     except chain.ChainError as exc:
         return Outcome(score=0.0, reason=str(exc), details=details)
     details["value"] = str(value)
@@ -137,12 +133,8 @@ def _judge_expression(equation: str, label: CountdownLabel) -> Outcome:
     details: dict[str, Any] = {"equation": equation[:200]}
     try:
         value, used = evaluate_equation(equation)
-    except EquationError as exc:
-        return Outcome(score=0.0, parsed=False, reason=str(exc), details=details)
-    except ZeroDivisionError:
-        return Outcome(score=0.0, reason="division by zero", details=details)
-    except RecursionError:
-        return Outcome(score=0.0, parsed=False, reason="equation nested too deeply", details=details)
+    except (EquationError, ZeroDivisionError, RecursionError) as exc:
+        return _unevaluated(exc, details)
     if Counter(used) != Counter(label.numbers):
         return Outcome(
             score=0.0,
@@ -153,3 +145,12 @@ def _judge_expression(equation: str, label: CountdownLabel) -> Outcome:
     if value != label.target:
         return Outcome(score=0.0, reason=f"equation gives {value}, not {label.target}", details=details)
     return Outcome(score=1.0, details=details)
+
+
+def _unevaluated(exc: Exception, details: dict[str, Any]) -> Outcome:
+    """An equation that could not be evaluated: unreadable (not a parsed answer), or a
+    readable one that divides by zero (a wrong answer)."""
+    if isinstance(exc, ZeroDivisionError):
+        return Outcome(score=0.0, reason="division by zero", details=details)
+    reason = "equation nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+    return Outcome(score=0.0, parsed=False, reason=reason, details=details)
