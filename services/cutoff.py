@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import re
 
+from services.extraction import closing_brace
+
 _BOX = re.compile(r"\\(?:boxed|fbox)\b")
 _DANGLING = re.compile(r"(?:=|\+|/|\^|\\times|\\cdot|\\div|\\frac|\\sqrt|\\left|\\\(|\\\[|,)\s*$")
 """An operator or an opened construct with nothing after it (``-`` and ``*`` are left
@@ -60,19 +62,12 @@ def cut_off(text: str) -> str | None:
 
 
 def _closes(after_command: str) -> bool:
-    """Whether the box whose command ends where ``after_command`` starts is complete."""
+    """Whether the group (a box's argument, a JSON object) that starts where
+    ``after_command`` starts is complete; a box command followed by no ``{`` is."""
     rest = after_command.lstrip()
     if not rest.startswith("{"):
-        return not rest == ""
-    depth = 0
-    for ch in rest:
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return True
-    return False
+        return rest != ""
+    return closing_brace(rest, 0) is not None
 
 
 def _loops(tail: str) -> bool:

@@ -138,6 +138,20 @@ def finished(
     return strip_end_tokens(response, tokens) != response.rstrip()
 
 
+def closing_brace(text: str, at: int) -> int | None:
+    """The index of the ``}`` that closes the ``{`` at ``text[at]``; None when the text ends
+    first (a group the response never closed)."""
+    depth = 0
+    for j in range(at, len(text)):
+        if text[j] == "{":
+            depth += 1
+        elif text[j] == "}":
+            depth -= 1
+            if depth == 0:
+                return j
+    return None
+
+
 def _solution(after_think: str) -> tuple[str, str | None]:
     """The text after the think block with solution markers removed, and the content of
     its last ``<|begin_of_solution|>`` block (None when there is none)."""

@@ -60,7 +60,7 @@ from services.domains.math_reading import (
     masked,
     percent_number,
 )
-from services.extraction import Extracted
+from services.extraction import Extracted, closing_brace
 from services.rewards import RewardOptions
 
 
@@ -154,17 +154,8 @@ def _boxes(text: str) -> list[tuple[int, int, str]]:
             if i >= len(text) or text[i] != "{":
                 start = at + len(command)
                 continue
-            depth, j = 0, i
-            while j < len(text):
-                ch = text[j]
-                if ch == "{":
-                    depth += 1
-                elif ch == "}":
-                    depth -= 1
-                    if depth == 0:
-                        break
-                j += 1
-            if depth != 0:  # unbalanced: the rest of the text is not an answer
+            j = closing_brace(text, i)
+            if j is None:  # unbalanced: the rest of the text is not an answer
                 break
             found.append((at, j + 1, text[i + 1 : j]))
             start = j + 1
