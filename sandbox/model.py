@@ -3,21 +3,36 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from sandbox import settings
 
-# RunResult.status values
-OK = "ok"
-RUNTIME_ERROR = "runtime_error"
-TIMEOUT = "timeout"
-MEMORY_LIMIT = "memory_limit"
-OUTPUT_LIMIT = "output_limit"
-COMPILE_ERROR = "compile_error"
-SANDBOX_ERROR = "sandbox_error"
-CANCELLED = "cancelled"
-"""The caller cancelled the run (while it waited for a slot, or while it ran)."""
-STATUSES = (OK, RUNTIME_ERROR, TIMEOUT, MEMORY_LIMIT, OUTPUT_LIMIT, COMPILE_ERROR, SANDBOX_ERROR, CANCELLED)
+
+class RunStatus(StrEnum):
+    """What came of a run (``RunResult.status``)."""
+
+    OK = "ok"
+    RUNTIME_ERROR = "runtime_error"
+    TIMEOUT = "timeout"
+    MEMORY_LIMIT = "memory_limit"
+    OUTPUT_LIMIT = "output_limit"
+    COMPILE_ERROR = "compile_error"
+    SANDBOX_ERROR = "sandbox_error"
+    CANCELLED = "cancelled"
+    """The caller cancelled the run (while it waited for a slot, or while it ran)."""
+
+
+# The statuses by their short names, as the sandbox's modules use them.
+OK = RunStatus.OK
+RUNTIME_ERROR = RunStatus.RUNTIME_ERROR
+TIMEOUT = RunStatus.TIMEOUT
+MEMORY_LIMIT = RunStatus.MEMORY_LIMIT
+OUTPUT_LIMIT = RunStatus.OUTPUT_LIMIT
+COMPILE_ERROR = RunStatus.COMPILE_ERROR
+SANDBOX_ERROR = RunStatus.SANDBOX_ERROR
+CANCELLED = RunStatus.CANCELLED
+STATUSES = tuple(RunStatus)
 
 
 @dataclass(kw_only=True)
@@ -75,7 +90,7 @@ class RunRequest:
 
 @dataclass(kw_only=True)
 class RunResult:
-    status: str
+    status: RunStatus
     exit_code: int | None = None
     signal: int | None = None
     stdout: str = ""

@@ -197,13 +197,15 @@ def checker_request(checker: Checker, test_input: str, expected: str, output: st
 
 def judgement(checker: Checker, result: Any) -> Judgement:
     """What a checker's run (a ``RunResult``) says of the output."""
-    if result.status == "compile_error":
+    from sandbox.model import RunStatus  # here: reading a label must not load the sandbox
+
+    if result.status == RunStatus.COMPILE_ERROR:
         return Judgement(0.0, error=f"the checker did not compile: {(result.reason or '')[-1500:]}")
-    if checker.language == "cpp" and result.status in ("ok", "runtime_error") and result.signal is None:
+    if checker.language == "cpp" and result.status in (RunStatus.OK, RunStatus.RUNTIME_ERROR) and result.signal is None:
         return _testlib_verdict(int(result.exit_code or 0), result.stderr)
-    if checker.language == "python" and result.status == "ok":
+    if checker.language == "python" and result.status == RunStatus.OK:
         return _python_verdict(result.stdout)
     why = result.reason or result.status
-    if result.status == "runtime_error" and result.stderr.strip():
+    if result.status == RunStatus.RUNTIME_ERROR and result.stderr.strip():
         why = result.stderr.strip().splitlines()[-1][:500]
     return Judgement(0.0, error=f"the checker failed ({result.status}): {why}")
