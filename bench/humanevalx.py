@@ -87,7 +87,7 @@ RUN_CODE_CONCURRENCY = 8
 
 
 @dataclass
-class Outcome:
+class ProblemOutcome:
     index: int
     """The row's place in the file read (``--limit`` and samples read part of a file)."""
     task_id: str
@@ -151,7 +151,7 @@ def rust_main_program(row: dict[str, Any], solution: str) -> str:
 
 def through_score(
     client: RewardClient, key: str, rows: list[dict[str, Any]], advance: Any
-) -> tuple[list[Outcome], dict[str, str]]:
+) -> tuple[list[ProblemOutcome], dict[str, str]]:
     """Both programs of every problem as answers to ``POST /v1/score``; the rows the
     converter skips, with why."""
     language = BY_KEY[key]
@@ -174,7 +174,7 @@ def through_score(
             cases.append(
                 (index, kind, {"response": response(prompt, answer), "label": task.label, "prompt": prompt})
             )
-    outcomes: list[Outcome] = []
+    outcomes: list[ProblemOutcome] = []
     step = 32
     for start in range(0, len(cases), step):
         chunk = cases[start : start + step]
@@ -183,7 +183,7 @@ def through_score(
         ):
             reason = "" if result.score == 1 else f"{result.verdict}: {result.details.get('reason') or ''}"
             outcomes.append(
-                Outcome(index, rows[index]["task_id"], kind, result.score == 1, reason.strip()[:600])
+                ProblemOutcome(index, rows[index]["task_id"], kind, result.score == 1, reason.strip()[:600])
             )
         advance(len(chunk))
     return outcomes, skipped
@@ -206,7 +206,7 @@ def run_code_verdict(key: str, body: dict[str, Any]) -> tuple[bool, str]:
     )
 
 
-def through_run_code(url: str, key: str, rows: list[dict[str, Any]], advance: Any) -> list[Outcome]:
+def through_run_code(url: str, key: str, rows: list[dict[str, Any]], advance: Any) -> list[ProblemOutcome]:
     """Both programs of every problem, whole, to ``POST /run_code``."""
     jobs = [(index, kind, harness_program(key, row, solution))
             for index, row in enumerate(rows)
@@ -214,7 +214,7 @@ def through_run_code(url: str, key: str, rows: list[dict[str, Any]], advance: An
 
     with httpx.Client(base_url=url, timeout=600) as http:
 
-        def one(job: tuple[int, str, str]) -> Outcome:
+        def one(job: tuple[int, str, str]) -> ProblemOutcome:
             index, kind, code = job
             answer = http.post("/run_code", json={"code": code, "language": RUN_CODE_NAMES[key]})
             if answer.status_code != 200:
@@ -222,7 +222,7 @@ def through_run_code(url: str, key: str, rows: list[dict[str, Any]], advance: An
             else:
                 passed, reason = run_code_verdict(key, answer.json())
             advance(1)
-            return Outcome(index, rows[index]["task_id"], kind, passed, reason)
+            return ProblemOutcome(index, rows[index]["task_id"], kind, passed, reason)
 
         with ThreadPoolExecutor(max_workers=RUN_CODE_CONCURRENCY) as pool:
             return list(pool.map(one, jobs))
@@ -232,7 +232,7 @@ def through_run_code(url: str, key: str, rows: list[dict[str, Any]], advance: An
 
 
 def summarise(
-    key: str, way: str, outcomes: list[Outcome], seconds: float, skipped: dict[str, str]
+    key: str, way: str, outcomes: list[ProblemOutcome], seconds: float, skipped: dict[str, str]
 ) -> dict[str, Any]:
     known, unstable = NATIVE_FAILURES.get(key, {}), UNSTABLE.get(key, {})
     canonical = [o for o in outcomes if o.kind == "canonical"]

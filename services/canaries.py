@@ -24,6 +24,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from services.verdicts import Verdict
+
 THINK = "<think>Let me work this out step by step.</think>\n"
 
 
@@ -47,9 +49,9 @@ def canaries_for(domain: str, label: Any) -> list[Canary]:
         return []  # a label form this builder does not know: no canary rather than a false alarm
 
 
-def failed(canary: Canary, verdict: str) -> bool:
+def failed(canary: Canary, verdict: Verdict) -> bool:
     """Whether a canary's verdict contradicts what it is known to be."""
-    return (verdict == "correct") != canary.right
+    return (verdict == Verdict.CORRECT) != canary.right
 
 
 def _answer(text: str) -> str:

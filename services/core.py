@@ -7,33 +7,15 @@ scoring front can all import it.
 from __future__ import annotations
 
 import threading
-from contextvars import ContextVar
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from services.rewards import RewardOptions
+from services.verdicts import FAILURE_VERDICTS, Verdict
 
-
-class Verdict(StrEnum):
-    """How one item came out. ``unscored`` is the service's own failure to reach the item
-    before its deadline, never a statement about the answer. ``truncated`` is a response
-    the length limit cut off: not scored unless the options ask for it."""
-
-    CORRECT = "correct"
-    PARTIAL = "partial"
-    WRONG = "wrong"
-    FORMAT_ERROR = "format_error"
-    TIMEOUT = "timeout"
-    ERROR = "error"
-    UNSCORED = "unscored"
-    TRUNCATED = "truncated"
-
-
-FAILURE_VERDICTS = frozenset({Verdict.TIMEOUT, Verdict.ERROR, Verdict.UNSCORED})
-"""Verdicts that say the item could not be scored; they earn ``failure_reward``."""
+__all__ = ["FAILURE_VERDICTS", "DomainLabel", "LabelError", "VerifierOutcome", "RunControl", "Verdict"]
 
 
 class LabelError(ValueError):
@@ -50,7 +32,7 @@ class DomainLabel(BaseModel):
 
 
 @dataclass(slots=True)
-class Outcome:
+class VerifierOutcome:
     """What a domain verifier found: the fraction correct and whether it could read an answer."""
 
     score: float
@@ -74,18 +56,13 @@ class Outcome:
 
 @dataclass(slots=True)
 class RunControl:
-    """How the execution backend steers one item's sandbox runs, set around a verifier
-    call (:data:`RUN_CONTROL`): ``cancel`` is set when the item is given up (its deadline
-    passed, its client left), which stops a waiting or running program; ``used_s`` counts
-    the time its runs held a slot so far, and orders its next run among those waiting for
-    a slot (least first, so a burst of slow programs, spinning or sleeping, cannot hold
-    back fast ones)."""
+    """How the backend steers one item's sandbox runs, handed to a sandbox domain's
+    ``verify``: ``budget_s`` is the item's time budget (its runs may use this much CPU
+    together), ``cancel`` is set when the item is given up (its deadline passed, its client
+    left), which stops a waiting or running program; ``used_s`` counts the time its runs
+    held a slot so far, and orders its next run among those waiting for a slot (least
+    first, so a burst of slow programs, spinning or sleeping, cannot hold back fast ones)."""
 
+    budget_s: float
     cancel: threading.Event = field(default_factory=threading.Event)
     used_s: float = 0.0
-    budget_s: float | None = None
-    """The item's own time limit as the backend resolved it (its options, capped, or the
-    server's default); a code item's runs may use this much CPU together."""
-
-
-RUN_CONTROL: ContextVar[RunControl | None] = ContextVar("run_control", default=None)

@@ -2,7 +2,7 @@
 
 A domain is a module under ``services/domains/`` that defines ``Label`` (its pydantic
 label model, a :class:`services.core.DomainLabel`) and ``verify(extracted, label, options)
--> Outcome``, plus one line in :data:`REGISTRY` saying whether its work runs in the
+-> VerifierOutcome``, plus one line in :data:`REGISTRY` saying whether its work runs in the
 sandbox. Everything else (label parsing, the list of domains, metrics labels, which
 backend runs an item) is derived from this table. Modules are imported on first use, so
 a domain's heavy libraries (sympy, the sandbox) load only where that domain is scored.
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from services.core import DomainLabel, Outcome
+from services.core import DomainLabel, VerifierOutcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +31,7 @@ class Domain:
         return _load(self.module).Label
 
     @property
-    def verify(self) -> Callable[[Any, Any, Any], Outcome]:
+    def verify(self) -> Callable[[Any, Any, Any], VerifierOutcome]:
         return _load(self.module).verify
 
 

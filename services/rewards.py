@@ -21,6 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.text import require_decodable
+from services.verdicts import UNPAID_VERDICTS, Verdict
 
 RewardMode = Literal["binary", "partial", "format", "rescaled", "logic-rl"]
 
@@ -28,7 +29,9 @@ RewardMode = Literal["binary", "partial", "format", "rescaled", "logic-rl"]
 class RewardOptions(BaseModel):
     """Options that shape extraction and reward; every field is optional in a layer."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict: the OpenAPI document says integer, number or boolean, and a JSON `false` for a
+    # number (or `1` for a boolean) is refused rather than read as 0 (or true).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     mode: RewardMode = "binary"
     format_base: Literal["binary", "partial"] = Field(
@@ -88,12 +91,8 @@ class RewardOptions(BaseModel):
         return RewardOptions.model_validate(merged)
 
 
-UNPAID_VERDICTS = frozenset({"timeout", "error", "unscored", "truncated"})
-"""Verdicts that earn ``failure_reward``: nothing was judged about the answer."""
-
-
 def compute_reward(
-    verdict: str, score: float, format_ok: bool, parsed: bool, options: RewardOptions
+    verdict: Verdict, score: float, format_ok: bool, parsed: bool, options: RewardOptions
 ) -> float:
     """The training reward for one outcome under ``options.mode``.
 

@@ -10,20 +10,49 @@ time limit included) and the item's cache key to whichever process scores it.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
-from services.core import DomainLabel, LabelError, Outcome, Verdict
+from services.core import DomainLabel, LabelError, RunControl, Verdict, VerifierOutcome
 from services.cutoff import cut_off
 from services.extraction import extract
 from services.labels import describe_error, parse_label
 from services.registry import REGISTRY
+from services.result import Result
 from services.rewards import RewardOptions, compute_reward
 from services.text import undecodable
+from services.verdicts import UNPAID_VERDICTS
 
 UNKNOWN_DOMAIN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class TimeLimits:
+    """How much time an item gets, resolved once when it is decoded (:func:`decode_item`):
+    what its options ask for (``timeout_s``), capped at ``max_s``, else the default for its
+    kind. The only place these defaults live; the service's settings start from them.
+
+    The budget is the item's own running time: a verifier process's wall clock for math,
+    CountDown and puzzles; for code, the CPU its sandbox runs take together (the wait for a
+    slot never counts). Each run has its own CPU limit within it (a test's ``time_limit_s``).
+    """
+
+    item_s: float = 10.0
+    """Math, CountDown and puzzle items."""
+    code_item_s: float = 60.0
+    """Items whose work runs programs in the sandbox."""
+    max_s: float = 120.0
+    """Cap on what options ask for."""
+
+    def budget_for(self, options: RewardOptions, sandbox: bool) -> float:
+        if options.timeout_s is not None:
+            return min(options.timeout_s, self.max_s)
+        return self.code_item_s if sandbox else self.item_s
+
+
+DEFAULT_LIMITS = TimeLimits()
 
 
 @dataclass(slots=True)
@@ -44,6 +73,8 @@ class WorkItem:
     truncated: bool = False
     """The response did not finish: the length limit cut it off (verdict ``truncated``
     unless the options say ``score_truncated``)."""
+    budget_s: float = field(kw_only=True)
+    """The item's time budget (:class:`TimeLimits`), resolved once at decoding."""
 
     @property
     def sandbox(self) -> bool:
@@ -64,6 +95,7 @@ class WorkItem:
             "key": self.key,
             "error": self.error,
             "truncated": self.truncated,
+            "budget_s": self.budget_s,
         }
 
     @classmethod
@@ -81,6 +113,7 @@ class WorkItem:
             data["key"],
             data.get("error"),
             bool(data.get("truncated", False)),
+            budget_s=float(data["budget_s"]),
         )
 
 
@@ -116,31 +149,41 @@ def decode_item(
     base: RewardOptions | None = None,
     layers: tuple[dict[str, Any] | None, ...] = (),
     truncated: bool = False,
+    *,
+    limits: TimeLimits = DEFAULT_LIMITS,
+    overrides: tuple[dict[str, Any] | None, ...] = (),
 ) -> WorkItem:
     """Read one item: its label, its options (``layers`` over ``base``, the label's own
-    ``reward`` options last). Never raises: an unreadable item (text that is not Unicode
-    included, :mod:`services.text`) carries its ``error``. ``truncated``: the response was
-    cut off by the length limit (:func:`services.extraction.finished`, a finish reason)."""
+    ``reward`` options, then ``overrides``: what a caller sets for every item whatever its
+    label says, as ``reward eval --mode`` does) and its time budget (``limits``). Never
+    raises: an unreadable item (text that is not Unicode included, :mod:`services.text`)
+    carries its ``error``. ``truncated``: the response was cut off by the length limit
+    (:func:`services.extraction.finished`, a finish reason)."""
     base = base or RewardOptions()
     text_error = undecodable(response, "response") or undecodable(prompt, "prompt")
     text_error = text_error or next(filter(None, (undecodable(layer, "options") for layer in layers)), None)
     if text_error is not None:
         key = item_key(UNKNOWN_DOMAIN, "", prompt, base, response)
-        return WorkItem(response, prompt, UNKNOWN_DOMAIN, None, base, key, error=text_error)
+        budget = limits.budget_for(base, sandbox=False)
+        return WorkItem(response, prompt, UNKNOWN_DOMAIN, None, base, key, error=text_error, budget_s=budget)
     try:
         label = parse_label(raw_label)
     except LabelError as exc:
-        options, _ = _layered(base, layers)
+        options, _ = _layered(base, (*layers, *overrides))
         key = item_key(UNKNOWN_DOMAIN, repr(raw_label)[:10_000], prompt, options, response)
-        return WorkItem(response, prompt, UNKNOWN_DOMAIN, None, options, key, error=f"label: {exc}")
-    options, error = _layered(base, (*layers, label.reward))
+        budget = limits.budget_for(options, sandbox=False)
+        return WorkItem(response, prompt, UNKNOWN_DOMAIN, None, options, key, error=f"label: {exc}", budget_s=budget)
+    options, error = _layered(base, (*layers, label.reward, *overrides))
     key = item_key(label.domain, label.model_dump_json(), prompt, options, response, truncated)
-    return WorkItem(response, prompt, label.domain, label, options, key, error=error, truncated=truncated)
+    budget = limits.budget_for(options, sandbox=REGISTRY[label.domain].sandbox)
+    return WorkItem(
+        response, prompt, label.domain, label, options, key, error=error, truncated=truncated, budget_s=budget
+    )
 
 
 def make_result(
-    outcome: Outcome, format_ok: bool, options: RewardOptions, format_reason: str | None = None
-) -> dict[str, Any]:
+    outcome: VerifierOutcome, format_ok: bool, options: RewardOptions, format_reason: str | None = None
+) -> Result:
     """The result of one item: reward under the mode, score, verdict, format and details."""
     verdict = outcome.resolved_verdict()
     details = dict(outcome.details)
@@ -148,17 +191,16 @@ def make_result(
         details.setdefault("reason", outcome.reason)
     if format_reason and not format_ok:
         details.setdefault("format_reason", format_reason)
-    failed = verdict in (Verdict.TIMEOUT, Verdict.ERROR, Verdict.UNSCORED, Verdict.TRUNCATED)
-    return {
-        "reward": compute_reward(verdict, outcome.score, format_ok, outcome.parsed, options),
-        "score": 0.0 if failed else float(outcome.score),
-        "verdict": verdict.value,
-        "format_ok": bool(format_ok),
-        "details": details,
-    }
+    return Result(
+        reward=compute_reward(verdict, outcome.score, format_ok, outcome.parsed, options),
+        score=0.0 if verdict in UNPAID_VERDICTS else float(outcome.score),
+        verdict=verdict,
+        format_ok=bool(format_ok),
+        details=details,
+    )
 
 
-def failure_result(item: WorkItem, verdict: Verdict, reason: str) -> dict[str, Any]:
+def failure_result(item: WorkItem, verdict: Verdict, reason: str) -> Result:
     """The result of an item that could not be scored (timeout, crash, bad label, deadline)."""
     try:
         ex = extract(item.response, item.prompt, item.options)
@@ -166,12 +208,14 @@ def failure_result(item: WorkItem, verdict: Verdict, reason: str) -> dict[str, A
     except Exception:  # extraction is plain string work; stay safe on the failure path
         format_ok, format_reason = False, None
     return make_result(
-        Outcome(score=0.0, reason=reason, verdict=verdict), format_ok, item.options, format_reason
+        VerifierOutcome(score=0.0, reason=reason, verdict=verdict), format_ok, item.options, format_reason
     )
 
 
-def score(item: WorkItem) -> dict[str, Any]:
-    """Score one decoded item against its label; never raises for bad input."""
+def score(item: WorkItem, run: RunControl | None = None) -> Result:
+    """Score one decoded item against its label; never raises for bad input. ``run``: how
+    the backend steers the item's sandbox runs (its cancel flag); by default a run context
+    of the item's own budget that nobody cancels."""
     if item.error is not None or item.label is None:
         return failure_result(item, Verdict.ERROR, item.error or "no label")
     ex = extract(item.response, item.prompt, item.options)
@@ -182,19 +226,22 @@ def score(item: WorkItem) -> dict[str, Any]:
         if item.truncated or shown is not None:
             why = shown or "the length limit cut it off"
             details = {"cut_off": shown} if shown else {}
-            outcome = Outcome(
+            outcome = VerifierOutcome(
                 score=0.0, reason=f"the response did not finish: {why}", verdict=Verdict.TRUNCATED, details=details
             )
             return make_result(outcome, ex.format_ok, item.options)
+    domain = REGISTRY[item.domain]
     try:
-        outcome = REGISTRY[item.domain].verify(ex, item.label, item.options)
+        if domain.sandbox:
+            outcome = domain.verify(ex, item.label, item.options, run or RunControl(budget_s=item.budget_s))
+        else:
+            outcome = domain.verify(ex, item.label, item.options)
     except (Exception, RecursionError, MemoryError) as exc:
         reason = f"verifier failed: {type(exc).__name__}: {exc}"[:500]
-        outcome = Outcome(score=0.0, verdict=Verdict.ERROR, reason=reason)
-    result = make_result(outcome, ex.format_ok, item.options, ex.format_reason)
+        outcome = VerifierOutcome(score=0.0, verdict=Verdict.ERROR, reason=reason)
     if item.truncated:
-        result["details"]["truncated"] = True
-    return result
+        outcome.details["truncated"] = True
+    return make_result(outcome, ex.format_ok, item.options, ex.format_reason)
 
 
 def score_item(
@@ -204,6 +251,6 @@ def score_item(
     base: RewardOptions | None = None,
     layers: tuple[dict[str, Any] | None, ...] = (),
     truncated: bool = False,
-) -> dict[str, Any]:
+) -> Result:
     """Decode and score in one call: for scripts and tests that hold one raw item."""
     return score(decode_item(response, raw_label, prompt, base, layers, truncated))

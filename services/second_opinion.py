@@ -17,7 +17,7 @@ differently from the verifier it checks, so that a reader gone wrong shows up:
 - code: a failing sample run again with a lenient comparison (white space, numbers within
   1e-6) and twice the time limit per test.
 
-A judge answers ``{"verdict": "correct" | "wrong" | "abstain", "reason": ..., "judge": ...}``;
+A judge answers an :class:`services.result.Opinion` (correct, wrong or abstain, with its reason);
 ``abstain`` means it could not tell, and never counts as a disagreement. The judges run
 where the verifiers run (a verifier process with its hard time limit, a sandbox thread), as
 work items whose key starts with :data:`SECOND_OPINION_PREFIX`: :func:`run_item` is what a
@@ -28,9 +28,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
+from services.core import RunControl, Verdict
+from services.result import Opinion, OpinionVerdict, Result
 from services.scoring import WorkItem, score
+
+CORRECT, WRONG, ABSTAIN = OpinionVerdict.CORRECT, OpinionVerdict.WRONG, OpinionVerdict.ABSTAIN
 
 AUDIT_PREFIX = "audit:"
 """Keys of audit work (second opinions, canaries): never stored in or read from a result cache."""
@@ -51,25 +56,29 @@ def is_second_opinion(item: WorkItem) -> bool:
     return item.key.startswith(SECOND_OPINION_PREFIX)
 
 
-def run_item(item: WorkItem) -> dict[str, Any]:
+def run_item(item: WorkItem, run: RunControl | None = None) -> Result | Opinion:
     """What a backend runs for an item: its second opinion when it is one, else its score."""
-    return judge(item) if is_second_opinion(item) else score(item)
+    return judge(item, run) if is_second_opinion(item) else score(item, run)
 
 
-def judge(item: WorkItem) -> dict[str, Any]:
+def judge(item: WorkItem, run: RunControl | None = None) -> Opinion:
     """The second opinion on one item; never raises."""
-    judges = {"math": judge_math, "countdown": judge_countdown, "code": judge_code}
+    judges: dict[str, Callable[[WorkItem], Opinion]] = {
+        "math": judge_math,
+        "countdown": judge_countdown,
+        "code": lambda item: judge_code(item, run or RunControl(budget_s=item.budget_s)),
+    }
     found = judges.get(item.domain)
     if found is None or item.label is None:
-        return _opinion("abstain", f"no second judge for domain {item.domain!r}", "none")
+        return _opinion(ABSTAIN, f"no second judge for domain {item.domain!r}", "none")
     try:
         return found(item)
     except (Exception, RecursionError) as exc:
-        return _opinion("abstain", f"second judge failed: {type(exc).__name__}: {exc}"[:300], item.domain)
+        return _opinion(ABSTAIN, f"second judge failed: {type(exc).__name__}: {exc}"[:300], item.domain)
 
 
-def _opinion(verdict: str, reason: str, judge_name: str, **details: Any) -> dict[str, Any]:
-    return {"verdict": verdict, "reason": reason, "judge": judge_name, **details}
+def _opinion(verdict: OpinionVerdict, reason: str, judge_name: str, **details: Any) -> Opinion:
+    return Opinion(verdict, reason, judge_name, details)
 
 
 def after_think(response: str) -> str:
@@ -100,7 +109,7 @@ def last_boxed(text: str) -> str | None:
 # --------------------------------------------------------------------------- math
 
 
-def judge_math(item: WorkItem) -> dict[str, Any]:
+def judge_math(item: WorkItem) -> Opinion:
     import math_verify
 
     answer = str(getattr(item.label, "answer", ""))
@@ -108,11 +117,11 @@ def judge_math(item: WorkItem) -> dict[str, Any]:
         f"\\boxed{{{answer}}}", parsing_timeout=None
     )
     if not gold:
-        return _opinion("abstain", "math-verify cannot read the gold answer", "math-verify")
+        return _opinion(ABSTAIN, "math-verify cannot read the gold answer", "math-verify")
     text = after_think(item.response)
-    routes: dict[str, str] = {}
+    found: dict[str, OpinionVerdict | None] = {}
     direct = math_verify.parse(text, parsing_timeout=None)
-    routes["math-verify"] = _compare(math_verify, gold, direct, item)
+    found["math-verify"] = _compare(math_verify, gold, direct, item)
     read = last_boxed(text)
     if read is None:
         numbers = _NUMBER.findall(text)
@@ -120,22 +129,24 @@ def judge_math(item: WorkItem) -> dict[str, Any]:
     if read is not None:
         if "%" not in answer:  # a percent for a gold without one is its number (35% for 35)
             read = _PERCENT_SIGN.sub("", read)
-        routes["last box or number"] = _compare(
+        found["last box or number"] = _compare(
             math_verify, gold, math_verify.parse(f"${read}$", parsing_timeout=None), item
         )
+    routes = {reader: "unread" if v is None else v.value for reader, v in found.items()}
     said = ", ".join(f"{k}: {v}" for k, v in routes.items())
-    decided = {v for v in routes.values() if v != "unread"}
+    decided = {v for v in found.values() if v is not None}
     if len(decided) == 1:
         return _opinion(decided.pop(), said, "math-verify", routes=routes)
     why = "the two readers disagree" if decided else "no answer read"
-    return _opinion("abstain", f"{why} ({said})", "math-verify", routes=routes)
+    return _opinion(ABSTAIN, f"{why} ({said})", "math-verify", routes=routes)
 
 
-def _compare(mv: Any, gold: list[Any], pred: list[Any], item: WorkItem) -> str:
+def _compare(mv: Any, gold: list[Any], pred: list[Any], item: WorkItem) -> OpinionVerdict | None:
+    """The reader's word on one reading; None when it read nothing."""
     if not pred:
-        return "unread"
+        return None
     same = mv.verify(gold, pred, float_rounding=item.options.float_digits, timeout_seconds=None)
-    return "correct" if same else "wrong"
+    return CORRECT if same else WRONG
 
 
 # --------------------------------------------------------------------------- countdown
@@ -163,41 +174,41 @@ def final_expression(text: str) -> str | None:
     return max(sides, key=lambda s: len(_NUMBER.findall(s))).strip() if sides else None
 
 
-def judge_countdown(item: WorkItem) -> dict[str, Any]:
+def judge_countdown(item: WorkItem) -> Opinion:
     import sympy
 
     label = item.label
     expression = final_expression(after_think(item.response))
     if expression is None:
-        return _opinion("abstain", "no final expression", "sympy")
+        return _opinion(ABSTAIN, "no final expression", "sympy")
     if (
         len(expression) > _MAX_EXPRESSION_CHARS
         or not re.fullmatch(r"[\d\s+\-*/()]+", expression)
         or "**" in expression
     ):
-        return _opinion("abstain", f"not plain arithmetic: {expression[:80]!r}", "sympy")
+        return _opinion(ABSTAIN, f"not plain arithmetic: {expression[:80]!r}", "sympy")
     used = Counter(int(n) for n in re.findall(r"\d+", expression))
     given = Counter(int(n) for n in label.numbers)  # type: ignore[union-attr]
     if used != given:
         if getattr(label, "steps", True):
             return _opinion(
-                "abstain", f"{expression!r} does not use exactly the given numbers (a chain?)", "sympy"
+                ABSTAIN, f"{expression!r} does not use exactly the given numbers (a chain?)", "sympy"
             )
-        return _opinion("wrong", f"{expression!r} does not use exactly the given numbers", "sympy")
+        return _opinion(WRONG, f"{expression!r} does not use exactly the given numbers", "sympy")
     try:
         # Only digits, + - * / and parentheses reach sympy (checked above): nothing else to evaluate.
         value = sympy.sympify(expression, rational=True)
     except (sympy.SympifyError, ZeroDivisionError, TypeError, SyntaxError) as exc:
-        return _opinion("abstain", f"sympy cannot evaluate {expression!r}: {exc}"[:200], "sympy")
+        return _opinion(ABSTAIN, f"sympy cannot evaluate {expression!r}: {exc}"[:200], "sympy")
     if value == sympy.Integer(label.target):  # type: ignore[union-attr]
-        return _opinion("correct", f"{expression} = {label.target}", "sympy")  # type: ignore[union-attr]
-    return _opinion("wrong", f"{expression} = {value}, not {label.target}", "sympy")  # type: ignore[union-attr]
+        return _opinion(CORRECT, f"{expression} = {label.target}", "sympy")  # type: ignore[union-attr]
+    return _opinion(WRONG, f"{expression} = {value}, not {label.target}", "sympy")  # type: ignore[union-attr]
 
 
 # --------------------------------------------------------------------------- code
 
 
-def judge_code(item: WorkItem) -> dict[str, Any]:
+def judge_code(item: WorkItem, run: RunControl) -> Opinion:
     """The program again, leniently: numbers within 1e-6 on stdin/stdout tests, twice the
     time per test (white space is already ignored by the verifier's comparison)."""
     from services.domains.code import DEFAULT_TEST_TIME_LIMIT_S
@@ -211,11 +222,11 @@ def judge_code(item: WorkItem) -> dict[str, Any]:
         update["float_tolerance"] = CODE_FLOAT_TOLERANCE
     lenient = label.model_copy(update=update)  # type: ignore[union-attr]
     options = item.options.model_copy(update={"mode": "binary"})
-    outcome = REGISTRY["code"].verify(extract(item.response, item.prompt, options), lenient, options)
-    verdict = outcome.resolved_verdict().value
-    reason = outcome.reason or verdict
-    if verdict == "correct":
-        return _opinion("correct", "passes every test leniently, with twice the time", "lenient re-run")
-    if verdict in ("wrong", "partial"):
-        return _opinion("wrong", f"fails leniently too: {reason}"[:300], "lenient re-run")
-    return _opinion("abstain", f"lenient re-run: {verdict}: {reason}"[:300], "lenient re-run")
+    outcome = REGISTRY["code"].verify(extract(item.response, item.prompt, options), lenient, options, run)
+    verdict = outcome.resolved_verdict()
+    reason = outcome.reason or verdict.value
+    if verdict == Verdict.CORRECT:
+        return _opinion(CORRECT, "passes every test leniently, with twice the time", "lenient re-run")
+    if verdict in (Verdict.WRONG, Verdict.PARTIAL):
+        return _opinion(WRONG, f"fails leniently too: {reason}"[:300], "lenient re-run")
+    return _opinion(ABSTAIN, f"lenient re-run: {verdict}: {reason}"[:300], "lenient re-run")

@@ -1,1 +1,1 @@
-"""One verifier module per domain, each exposing ``verify(extracted, label, options) -> Outcome``."""
+"""One verifier module per domain, each exposing ``verify(extracted, label, options) -> VerifierOutcome``."""

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from services.core import DomainLabel, Outcome
+from services.core import DomainLabel, VerifierOutcome
 from services.domains import countdown_chain as chain
 from services.extraction import Extracted
 from services.rewards import RewardOptions
@@ -101,10 +101,10 @@ def evaluate_equation(equation: str) -> tuple[Fraction, list[int]]:
     return value, used
 
 
-def verify(extracted: Extracted, label: CountdownLabel, options: RewardOptions) -> Outcome:
+def verify(extracted: Extracted, label: CountdownLabel, options: RewardOptions) -> VerifierOutcome:
     region = extracted.answer_region
     if not region.strip():
-        return Outcome(score=0.0, parsed=False, reason="no answer outside the think block")
+        return VerifierOutcome(score=0.0, parsed=False, reason="no answer outside the think block")
     lines = chain.answer_lines(region)
     if not lines:
         last = [ln.strip() for ln in region.strip().splitlines() if ln.strip()]
@@ -123,12 +123,12 @@ def verify(extracted: Extracted, label: CountdownLabel, options: RewardOptions) 
     except (EquationError, ZeroDivisionError, RecursionError) as exc:
         return _unevaluated(exc, details)
     except chain.ChainError as exc:
-        return Outcome(score=0.0, reason=str(exc), details=details)
+        return VerifierOutcome(score=0.0, reason=str(exc), details=details)
     details["value"] = str(value)
-    return Outcome(score=1.0, details=details)
+    return VerifierOutcome(score=1.0, details=details)
 
 
-def _judge_expression(equation: str, label: CountdownLabel) -> Outcome:
+def _judge_expression(equation: str, label: CountdownLabel) -> VerifierOutcome:
     """One expression that must use every given number exactly once and give the target."""
     details: dict[str, Any] = {"equation": equation[:200]}
     try:
@@ -136,21 +136,21 @@ def _judge_expression(equation: str, label: CountdownLabel) -> Outcome:
     except (EquationError, ZeroDivisionError, RecursionError) as exc:
         return _unevaluated(exc, details)
     if Counter(used) != Counter(label.numbers):
-        return Outcome(
+        return VerifierOutcome(
             score=0.0,
             reason=f"must use each of {sorted(label.numbers)} exactly once, used {sorted(used)}",
             details=details,
         )
     details["value"] = str(value)
     if value != label.target:
-        return Outcome(score=0.0, reason=f"equation gives {value}, not {label.target}", details=details)
-    return Outcome(score=1.0, details=details)
+        return VerifierOutcome(score=0.0, reason=f"equation gives {value}, not {label.target}", details=details)
+    return VerifierOutcome(score=1.0, details=details)
 
 
-def _unevaluated(exc: Exception, details: dict[str, Any]) -> Outcome:
+def _unevaluated(exc: Exception, details: dict[str, Any]) -> VerifierOutcome:
     """An equation that could not be evaluated: unreadable (not a parsed answer), or a
     readable one that divides by zero (a wrong answer)."""
     if isinstance(exc, ZeroDivisionError):
-        return Outcome(score=0.0, reason="division by zero", details=details)
+        return VerifierOutcome(score=0.0, reason="division by zero", details=details)
     reason = "equation nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-    return Outcome(score=0.0, parsed=False, reason=reason, details=details)
+    return VerifierOutcome(score=0.0, parsed=False, reason=reason, details=details)

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from pydantic import PrivateAttr, model_validator
 
-from services.core import DomainLabel, Outcome
+from services.core import DomainLabel, VerifierOutcome
 from services.rewards import RewardOptions
 
 # Role-word pairs (truth-teller, liar) that puzzles use; a label's own ``roles`` come first.
@@ -419,13 +419,13 @@ def _unknown_names(text: str, gold: KKGold, role_list: list[str]) -> list[str]:
 # --------------------------------------------------------------------------- verify
 
 
-def verify(extracted: Any, label: KKLabel, options: RewardOptions) -> Outcome:
+def verify(extracted: Any, label: KKLabel, options: RewardOptions) -> VerifierOutcome:
     """Score a Knights-and-Knaves answer: the fraction of the puzzle's people given the right role."""
     gold = label.gold
     total = len(gold.people)
     answer = extracted.answer_region
     if not answer.strip():
-        return Outcome(
+        return VerifierOutcome(
             score=0.0,
             parsed=False,
             reason="empty answer region: no answer to read",
@@ -466,9 +466,9 @@ def verify(extracted: Any, label: KKLabel, options: RewardOptions) -> Outcome:
         details["unknown_names"] = claims.unknown_names
     if counts["missing"] == total:
         reason = f"no role could be read for any of the {total} people ({', '.join(gold.people)})"
-        return Outcome(score=0.0, parsed=False, reason=reason, details=details)
+        return VerifierOutcome(score=0.0, parsed=False, reason=reason, details=details)
     score = counts["right"] / total
     reason = None
     if problems:
         reason = f"{counts['right']} of {total} people right; " + "; ".join(problems[:8])
-    return Outcome(score=score, parsed=True, reason=reason, details=details)
+    return VerifierOutcome(score=score, parsed=True, reason=reason, details=details)

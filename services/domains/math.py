@@ -48,7 +48,7 @@ from typing import Any, Literal
 
 from pydantic import field_validator
 
-from services.core import DomainLabel, Outcome
+from services.core import DomainLabel, VerifierOutcome
 from services.domains import math_screen
 from services.domains.math_reading import (
     answer_part,
@@ -274,14 +274,14 @@ def _concluding(text: str, gold: str) -> str | None:
     return None
 
 
-def verify(extracted: Extracted, label: MathLabel, options: RewardOptions) -> Outcome:
+def verify(extracted: Extracted, label: MathLabel, options: RewardOptions) -> VerifierOutcome:
     region = extracted.answer_region
     if not region.strip():
-        return Outcome(score=0.0, parsed=False, reason="no answer outside the think block")
+        return VerifierOutcome(score=0.0, parsed=False, reason="no answer outside the think block")
     pieces, how = _candidates(region, extracted.answer_tags)
     details: dict[str, Any] = {"read": how, "boxed": how == "boxed"}
     if not pieces:
-        return Outcome(score=0.0, parsed=False, reason="empty \\boxed{}", details=details)
+        return VerifierOutcome(score=0.0, parsed=False, reason="empty \\boxed{}", details=details)
     # A full stop closing a candidate (``\\boxed{-\\frac{5}{3}.}``) ends a sentence, as in gold answers.
     distinct = list(dict.fromkeys(p.rstrip(_SENTENCE_END_MARKS) or p for p in pieces))
     if how != "text" or not is_prose(distinct[-1]):
@@ -291,7 +291,7 @@ def verify(extracted: Extracted, label: MathLabel, options: RewardOptions) -> Ou
         distinct, how = [ending], "paragraph"
         details["read"] = how
     if len(distinct) > _MAX_COMPARED:
-        return Outcome(score=0.0, reason=f"hedging: {len(distinct)} different answers", details=details)
+        return VerifierOutcome(score=0.0, reason=f"hedging: {len(distinct)} different answers", details=details)
     screened = math_screen.judge(label.answer, distinct)
     if screened is not None:  # a value too large to build, on either side: decided without parsing
         screened.details = {**details, **screened.details, "extracted": distinct[-1].strip()[:200]}
@@ -311,17 +311,17 @@ def verify(extracted: Extracted, label: MathLabel, options: RewardOptions) -> Ou
             if parts == len(distinct) and parts > 1:
                 if any(_equal(gold, joined, options) for joined in _joined(distinct, gold)):
                     details.update({"parts": parts, "extracted": ", ".join(distinct)[:200]})
-                    return Outcome(score=1.0, details=details)
-            return Outcome(
+                    return VerifierOutcome(score=1.0, details=details)
+            return VerifierOutcome(
                 score=0.0,
                 reason=f"hedging: {len(distinct)} {how} answers that disagree",
                 details={**details, "answers": len(distinct)},
             )
     if not pred:
-        return Outcome(score=0.0, parsed=False, reason="no parseable math answer", details=details)
+        return VerifierOutcome(score=0.0, parsed=False, reason="no parseable math answer", details=details)
     correct = _equal(gold, pred, options)
     percent = None if correct else percent_number(pred)
     if percent is not None and "%" not in label.answer:  # 35.0\% for a gold 35, as math-verify takes 35\%
         correct = _equal(gold, [percent], options)
     details["extracted"] = str(pred[-1])[:200]
-    return Outcome(score=1.0 if correct else 0.0, details=details)
+    return VerifierOutcome(score=1.0 if correct else 0.0, details=details)

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 
-from services.core import Outcome, Verdict
+from services.core import Verdict, VerifierOutcome
 
 MAX_DIGITS = 1_000_000.0
 """Past this many digits an exact power or factorial is costly; math-verify settles
@@ -452,7 +452,7 @@ def _digits(log: float) -> str:
     return f"about {log:.2g} digits".replace("e+0", "e").replace("e+", "e")
 
 
-def judge(gold: str, pieces: list[str]) -> Outcome | None:
+def judge(gold: str, pieces: list[str]) -> VerifierOutcome | None:
     """The outcome for answers with a costly part (the gold's or a candidate's), decided
     without parsing them; None when neither has one (the verifier decides)."""
     if not enabled():
@@ -464,21 +464,21 @@ def judge(gold: str, pieces: list[str]) -> Outcome | None:
     if gold_reading.costliest:
         full = [r if r is not None else read(p) for p, r in zip(pieces, readings, strict=True)]
         if len(full) == 1 and full[0].shape == gold_reading.shape and UNREAD not in full[0].shape:
-            return Outcome(score=1.0, details={**details, "reason": "the same expression as the gold answer"})
+            return VerifierOutcome(score=1.0, details={**details, "reason": "the same expression as the gold answer"})
         if all(_apart(r, gold_reading) for r in full):
             reason = (
                 f"the gold answer has {_digits(gold_reading.costliest)}; the answer cannot be that number"
             )
-            return Outcome(score=0.0, reason=reason, details=details)
+            return VerifierOutcome(score=0.0, reason=reason, details=details)
         reason = (f"the gold answer has {_digits(gold_reading.costliest)}, too many to evaluate: only the same "
                   "expression, or an answer of another size, is judged")  # fmt: skip
-        return Outcome(score=0.0, verdict=Verdict.ERROR, reason=reason, details=details)
+        return VerifierOutcome(score=0.0, verdict=Verdict.ERROR, reason=reason, details=details)
     if not costly:
         return None
     piece, reading = max(costly, key=lambda pr: pr[1].costliest)
     shown = piece.strip()[:80]
     if all(_apart(r, gold_reading) for _, r in costly):
         reason = f"the answer {shown} has {_digits(reading.costliest)}: it cannot be the gold answer"
-        return Outcome(score=0.0, reason=reason, details=details)
+        return VerifierOutcome(score=0.0, reason=reason, details=details)
     reason = f"not evaluated: {shown} holds a value of {_digits(reading.costliest)}, which no time limit would finish"
-    return Outcome(score=0.0, verdict=Verdict.TIMEOUT, reason=reason, details=details)
+    return VerifierOutcome(score=0.0, verdict=Verdict.TIMEOUT, reason=reason, details=details)

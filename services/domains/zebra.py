@@ -37,7 +37,7 @@ from typing import Any, Literal
 
 from pydantic import PrivateAttr, model_validator
 
-from services.core import DomainLabel, Outcome
+from services.core import DomainLabel, VerifierOutcome
 from services.rewards import RewardOptions
 
 MAX_ANSWER_CHARS = 100_000
@@ -381,7 +381,7 @@ def match_rows(gold: dict[int, dict[str, str]], grid: Grid) -> dict[int, int | N
     return matched
 
 
-def verify(extracted: Any, label: ZebraLabel, options: RewardOptions) -> Outcome:
+def verify(extracted: Any, label: ZebraLabel, options: RewardOptions) -> VerifierOutcome:
     """Score a Zebra grid answer: the fraction of the gold grid's cells given right."""
     gold, display = label.gold
     total = sum(len(cells) for cells in gold.values())
@@ -394,17 +394,17 @@ def verify(extracted: Any, label: ZebraLabel, options: RewardOptions) -> Outcome
     }
     answer = extracted.answer_region
     if not answer.strip():
-        return Outcome(
+        return VerifierOutcome(
             score=0.0, parsed=False, reason="empty answer region: no grid to read", details=base_details
         )
     grid, answer_display, why = find_answer_grid(answer)
     if grid is None:
-        return Outcome(score=0.0, parsed=False, reason=why, details=base_details)
+        return VerifierOutcome(score=0.0, parsed=False, reason=why, details=base_details)
 
     if label.row_order == "any":
         if len(grid) > len(gold):
             reason = f"the answer has {len(grid)} rows, the puzzle {len(gold)}: extra rows are not an answer"
-            return Outcome(score=0.0, reason=reason, details=base_details)
+            return VerifierOutcome(score=0.0, reason=reason, details=base_details)
         matched = match_rows(gold, grid)
     else:
         matched = {house: house for house in gold}
@@ -441,4 +441,4 @@ def verify(extracted: Any, label: ZebraLabel, options: RewardOptions) -> Outcome
     reason = None
     if mistakes:
         reason = f"{right} of {total} cells right; " + "; ".join(mistakes[:5])
-    return Outcome(score=score, parsed=True, reason=reason, details=details)
+    return VerifierOutcome(score=score, parsed=True, reason=reason, details=details)

@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.core import RUN_CONTROL, DomainLabel, Outcome, RunControl
+from services.core import DomainLabel, RunControl, Verdict, VerifierOutcome
 from services.domains.code.blocks import called_names, pick_block
 from services.domains.code.checkers import Checker
 from services.domains.code.compare import FloatRule, Tolerance
@@ -97,8 +97,6 @@ Label = CodeLabel
 DEFAULT_TEST_TIME_LIMIT_S = 4.0
 """CPU seconds per test (stdin/stdout, call-based) or per functional check (its asserts in
 one run); a dataset whose solutions need more sets ``time_limit_s`` in its labels."""
-DEFAULT_ITEM_TIME_BUDGET_S = 60.0
-"""All tests of one item together, unless the reward options set ``timeout_s``."""
 DEFAULT_MEMORY_MB = 1024
 MAX_OUTPUT_BYTES = 4 << 20
 
@@ -139,30 +137,30 @@ def extract_code(
 # --------------------------------------------------------------------------- verify
 
 
-def verify(extracted: Extracted, label: CodeLabel, options: RewardOptions) -> Outcome:
+def verify(extracted: Extracted, label: CodeLabel, options: RewardOptions, run: RunControl) -> VerifierOutcome:
+    """Run the label's tests on the response's program; ``run`` carries the item's budget
+    and cancel flag from the backend."""
     import sandbox
     from services.domains.code.runs import Runner, assertion_program, call_based, functional, stdio
 
     try:
         language = sandbox.get_language(label.language).name
     except ValueError as exc:
-        return Outcome(score=0.0, verdict="error", reason=str(exc))
+        return VerifierOutcome(score=0.0, verdict=Verdict.ERROR, reason=str(exc))
     calls = called_names(label.tests.fn_name, label.tests.functional)
     code, fenced = extract_code(extracted.answer_region, language, calls)
     if label.checker is not None and (label.tests.functional or label.tests.fn_name):
-        return Outcome(score=0.0, verdict="error", reason="label: a checker judges stdin/stdout tests only")
+        return VerifierOutcome(score=0.0, verdict=Verdict.ERROR, reason="label: a checker judges stdin/stdout tests only")
     if code is None:
         reason = "no code block in the answer" if not fenced else "empty code block"
-        return Outcome(score=0.0, parsed=False, reason=reason)
+        return VerifierOutcome(score=0.0, parsed=False, reason=reason)
 
     tests = label.tests
-    control = RUN_CONTROL.get() or RunControl()
     runner = Runner(
         language=language,
         per_test_s=float(label.time_limit_s or DEFAULT_TEST_TIME_LIMIT_S),
-        budget_cpu_s=float(control.budget_s or options.timeout_s or DEFAULT_ITEM_TIME_BUDGET_S),
         memory_mb=int(label.memory_mb or DEFAULT_MEMORY_MB),
-        control=control,
+        control=run,
     )
     stop_early = options.mode == "binary"
     try:
@@ -174,7 +172,7 @@ def verify(extracted: Extracted, label: CodeLabel, options: RewardOptions) -> Ou
             outcome = functional(runner, code, tests.functional, label.prelude, tests.fn_name)
         elif tests.fn_name:
             if language != "python":
-                return Outcome(score=0.0, verdict="error", reason="call-based tests need language python")
+                return VerifierOutcome(score=0.0, verdict=Verdict.ERROR, reason="call-based tests need language python")
             outcome = call_based(
                 runner,
                 code,
@@ -192,13 +190,13 @@ def verify(extracted: Extracted, label: CodeLabel, options: RewardOptions) -> Ou
                 runner, program, tests.inputs, tests.outputs, stop_early, tolerance, label.checker
             )
         else:
-            return Outcome(
+            return VerifierOutcome(
                 score=0.0,
-                verdict="error",
+                verdict=Verdict.ERROR,
                 reason="label has no tests (inputs/outputs, fn_name or functional)",
             )
     except sandbox.SandboxUnavailable as exc:
-        return Outcome(score=0.0, verdict="error", reason=f"sandbox unavailable: {exc}")
+        return VerifierOutcome(score=0.0, verdict=Verdict.ERROR, reason=f"sandbox unavailable: {exc}")
     outcome.details.setdefault("language", language)
     outcome.details["cpu_ms"] = round(runner.cpu_s * 1000, 2)
     outcome.details["run_ms"] = round(runner.run_s * 1000, 2)
