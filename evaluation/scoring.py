@@ -39,8 +39,10 @@ class Sample:
 
 
 def with_mode(label: Any, mode: RewardMode | None) -> Any:
-    """The label with its own reward mode removed when a mode is chosen for the whole run, so
-    that every sample's reward is under that mode (the label's other options stay)."""
+    """For a running service: the label with its own reward mode removed when a mode is
+    chosen for the whole run, so that every sample's reward is under that mode (the label's
+    other options stay). HTTP requests have no layer over the label's; in-process scoring
+    puts the mode there instead."""
     if mode is None:
         return label
     decoded = label
@@ -115,38 +117,32 @@ def stop_sandbox() -> None:
 def _score_in_process(
     samples: list[Sample], mode: RewardMode | None, workers: int | None, advance: Callable[[int], None]
 ) -> list[dict[str, Any]]:
-    from reward_server.execution import EmbeddedBackend
-    from reward_server.front import Front
-    from reward_server.metrics import Metrics
+    from reward_server.engine import Engine
     from reward_server.settings import Settings
-    from services.rewards import RewardOptions
-    from services.scoring import decode_item
 
     overrides: dict[str, Any] = {"queue_deadline_s": NO_QUEUE_DEADLINE_S}
     if workers:
         overrides["pool_workers"] = workers
-    settings = Settings(**overrides)
-    base = RewardOptions(mode=mode or settings.default_mode)
-    items = [decode_item(s.response, with_mode(s.label, mode), s.prompt, base) for s in samples]
+    engine = Engine.build(Settings(**overrides), "embedded")
+    # A mode chosen for the run is the last layer of every item's options, over its label's.
+    last = ({"mode": mode},) if mode else ()
+    items = [engine.decode(s.response, s.label, s.prompt, overrides=last) for s in samples]
     started_sandbox = any(item.sandbox for item in items) and start_sandbox()
 
     async def run() -> list[dict[str, Any]]:
-        metrics = Metrics()
-        backend = EmbeddedBackend(settings, metrics)
-        front = Front(settings, metrics, backend)
-        await backend.start()
+        await engine.start()
         results: list[dict[str, Any] | None] = [None] * len(items)
         pending = iter(range(len(items)))
 
         async def drain() -> None:
             for index in pending:  # one iterator shared by every drain: each index taken once
-                results[index] = (await front.score([items[index]]))[0]
+                results[index] = (await engine.front.score([items[index]]))[0].to_json()
                 advance(1)
 
         try:
             await asyncio.gather(*(drain() for _ in range(min(IN_FLIGHT, len(items)))))
         finally:
-            await backend.stop()
+            await engine.stop()
         return [r for r in results if r is not None]
 
     try:

@@ -32,7 +32,7 @@ import logging
 import random
 import re
 from collections import OrderedDict, deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,14 +41,16 @@ from reward_server.front import Backend
 from reward_server.metrics import Metrics
 from reward_server.settings import Settings
 from services.canaries import Canary, canaries_for, failed
+from services.core import Verdict
+from services.result import Opinion, OpinionVerdict, Result
 from services.scoring import WorkItem
 from services.second_opinion import AUDIT_PREFIX, AUDITED_DOMAINS, SECOND_OPINION_PREFIX
 
 log = logging.getLogger("reward.audit")
 
-NOT_AUDITED = frozenset({"error", "unscored", "truncated"})
+NOT_AUDITED = frozenset({Verdict.ERROR, Verdict.UNSCORED, Verdict.TRUNCATED})
 """Verdicts that say nothing about the answer: no second opinion can contradict them."""
-DECIDED = ("correct", "wrong")
+DECIDED = frozenset({OpinionVerdict.CORRECT, OpinionVerdict.WRONG})
 MAX_SOURCES = 64
 """Distinct data sources named in the metrics; more are counted as ``other``."""
 RECENT_KEYS = 4096
@@ -85,14 +87,12 @@ class Auditor:
         settings: Settings,
         metrics: Metrics,
         backend: Backend,
-        limit_for: Callable[[WorkItem], float],
         store: Store | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = metrics
         self.backend = backend
-        self.limit_for = limit_for
         self.store = store if store is not None else make_store(settings)
         self.rng = rng or random.Random()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -105,17 +105,16 @@ class Auditor:
 
     # -- what the front calls ----------------------------------------------------------
 
-    def observe(self, item: WorkItem, result: dict[str, Any], cached: bool) -> None:
+    def observe(self, item: WorkItem, result: Result, cached: bool) -> None:
         """Count the verdict; maybe start a second opinion and canaries. Never blocks, never raises."""
         try:
             self._observe(item, result, cached)
         except Exception:  # the audit must never fail a request
             log.exception("audit observe failed")
 
-    def _observe(self, item: WorkItem, result: dict[str, Any], cached: bool) -> None:
+    def _observe(self, item: WorkItem, result: Result, cached: bool) -> None:
         source = self._source(item)
-        verdict = result["verdict"]
-        self.metrics.source_items.labels(source, verdict).inc()
+        self.metrics.source_items.labels(source, result.verdict.value).inc()
         if item.label is None or item.error is not None or item.key.startswith(AUDIT_PREFIX):
             return
         rate = self.settings.audit_rate
@@ -148,15 +147,15 @@ class Auditor:
         return source
 
     @staticmethod
-    def _auditable(item: WorkItem, result: dict[str, Any]) -> bool:
-        verdict = result["verdict"]
+    def _auditable(item: WorkItem, result: Result) -> bool:
+        verdict = result.verdict
         if item.domain not in AUDITED_DOMAINS or verdict in NOT_AUDITED:
             return False
-        if result.get("details", {}).get("screen") == "huge":
+        if result.details.get("screen") == "huge":
             return False  # a value too large to build: Math-Verify would only spend its time limit on it
         if item.domain == "code":
-            return verdict != "correct"  # the lenient re-run looks for false negatives
-        return verdict != "timeout"  # the same math again would only time out again
+            return verdict != Verdict.CORRECT  # the lenient re-run looks for false negatives
+        return verdict != Verdict.TIMEOUT  # the same math again would only time out again
 
     def _first_canary(self, item: WorkItem) -> bool:
         assert item.label is not None
@@ -182,9 +181,9 @@ class Auditor:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, item: WorkItem, limit_s: float) -> dict[str, Any] | None:
+    async def _run(self, item: WorkItem) -> Result | Opinion | None:
         try:
-            return await asyncio.wait_for(self.backend.execute(item, limit_s), self.settings.queue_deadline_s)
+            return await asyncio.wait_for(self.backend.execute(item), self.settings.queue_deadline_s)
         except TimeoutError:
             self.metrics.audit_skipped.labels("deadline").inc()
         except Exception:
@@ -194,19 +193,21 @@ class Auditor:
 
     # -- second opinions -----------------------------------------------------------------
 
-    async def _second_opinion(self, item: WorkItem, result: dict[str, Any], source: str) -> None:
-        audit_item = dataclasses.replace(item, key=SECOND_OPINION_PREFIX + item.key)
-        limit = self.limit_for(item)
-        if item.sandbox:  # a longer limit for the re-run, within the cap on any item
-            limit = max(limit, min(2 * limit, self.settings.max_item_timeout_s))
-        opinion = await self._run(audit_item, limit)
-        if opinion is None:
+    async def _second_opinion(self, item: WorkItem, result: Result, source: str) -> None:
+        budget = item.budget_s
+        if item.sandbox:  # a longer budget for the re-run, within the cap on any item
+            budget = max(budget, min(2 * budget, self.settings.max_item_timeout_s))
+        audit_item = dataclasses.replace(item, key=SECOND_OPINION_PREFIX + item.key, budget_s=budget)
+        opinion = await self._run(audit_item)
+        if not isinstance(opinion, Opinion):
+            if isinstance(opinion, Result):  # the backend failed it (a timeout, a crash)
+                self.metrics.audit_skipped.labels(opinion.verdict.value).inc()
             return
-        second = opinion.get("verdict")
+        second = opinion.verdict
         if second not in DECIDED:
-            self.metrics.audit_skipped.labels(str(second)).inc()
+            self.metrics.audit_skipped.labels(second.value).inc()
             return
-        disagree = (second == "correct") != (result["verdict"] == "correct")
+        disagree = (second == OpinionVerdict.CORRECT) != (result.verdict == Verdict.CORRECT)
         self.metrics.audited.labels(item.domain, source).inc()
         window = self._windows.setdefault((item.domain, source), deque(maxlen=self.settings.audit_window))
         window.append(disagree)
@@ -214,11 +215,11 @@ class Auditor:
         if not disagree:
             return
         self.metrics.disagreements.labels(item.domain, source).inc()
-        primary_reason = result.get("details", {}).get("reason")
+        primary_reason = result.reason
         await self.store.add(
-            self._record(item, source, "disagreement", {"verdict": result["verdict"], "reason": primary_reason},
-                         {"verdict": second, "reason": opinion.get("reason"), "judge": opinion.get("judge")},
-                         f"{item.domain}: {result['verdict']} vs {second} ({reason_class(primary_reason or second)})")
+            self._record(item, source, "disagreement", {"verdict": result.verdict.value, "reason": primary_reason},
+                         {"verdict": second.value, "reason": opinion.reason, "judge": opinion.judge},
+                         f"{item.domain}: {result.verdict} vs {second} ({reason_class(primary_reason or second)})")
         )  # fmt: skip
 
     # -- canaries ------------------------------------------------------------------------
@@ -234,26 +235,27 @@ class Auditor:
                 item.label,
                 item.options,
                 f"{AUDIT_PREFIX}canary:{i}:{item.key}",
+                budget_s=item.budget_s,
             )
             for i, c in enumerate(found)
         ]
-        results = await asyncio.gather(*(self._run(w, self.limit_for(w)) for w in work))
+        results = await asyncio.gather(*(self._run(w) for w in work))
         for canary, work_item, got in zip(found, work, results, strict=True):
-            if got is None or got["verdict"] == "unscored":
+            if not isinstance(got, Result) or got.verdict == Verdict.UNSCORED:
                 continue  # the service was busy: nothing learnt about the verifier
             self.metrics.canary_runs.labels(item.domain, source).inc()
-            if failed(canary, got["verdict"]):
+            if failed(canary, got.verdict):
                 self.metrics.canary_failures.labels(item.domain, source).inc()
                 await self.store.add(self._canary_record(work_item, source, canary, got))
 
     def _canary_record(
-        self, item: WorkItem, source: str, canary: Canary, got: dict[str, Any]
+        self, item: WorkItem, source: str, canary: Canary, got: Result
     ) -> dict[str, Any]:
         expected = "correct" if canary.right else "not correct"
         record = self._record(
-            item, source, "canary", {"verdict": got["verdict"], "reason": got.get("details", {}).get("reason")},
+            item, source, "canary", {"verdict": got.verdict.value, "reason": got.reason},
             {"verdict": expected, "reason": f"canary {canary.form}: the gold answer {'dressed' if canary.right else 'perturbed'}"},
-            f"{item.domain}: canary {canary.form} expected {expected}, got {got['verdict']}",
+            f"{item.domain}: canary {canary.form} expected {expected}, got {got.verdict}",
         )  # fmt: skip
         record["form"] = canary.form
         return record

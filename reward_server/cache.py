@@ -11,28 +11,24 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from cachetools import LRUCache
 
-from services.core import FAILURE_VERDICTS
-
-UNCACHED_VERDICTS = frozenset(v.value for v in FAILURE_VERDICTS)
-"""Verdicts that depend on the infrastructure rather than on the item are not cached."""
+from services.result import Result
 
 
 class ResultCache:
     def __init__(self, size: int) -> None:
         self.enabled = size > 0
-        self._lru: LRUCache[str, dict[str, Any]] = LRUCache(maxsize=max(size, 1))
-        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._lru: LRUCache[str, Result] = LRUCache(maxsize=max(size, 1))
+        self._pending: dict[str, asyncio.Future[Result]] = {}
 
     def __len__(self) -> int:
         return len(self._lru)
 
     async def get_or_compute(
-        self, key: str, compute: Callable[[], Awaitable[dict[str, Any]]]
-    ) -> tuple[dict[str, Any], bool]:
+        self, key: str, compute: Callable[[], Awaitable[Result]]
+    ) -> tuple[Result, bool]:
         """The result for ``key`` and whether it came from the cache (or an identical item in flight)."""
         if not self.enabled:
             return await compute(), False
@@ -49,7 +45,7 @@ class ResultCache:
                 if not pending.cancelled():
                     raise  # this waiter itself was cancelled
                 # The item it waited for was given up; score it here instead.
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._pending[key] = future
         try:
             result = await compute()
@@ -63,7 +59,8 @@ class ResultCache:
         finally:
             if self._pending.get(key) is future:
                 del self._pending[key]
-        if result["verdict"] not in UNCACHED_VERDICTS:
+        # A result that depends on the infrastructure (timeout, error, unscored) is not kept.
+        if result.cacheable:
             self._lru[key] = result
         future.set_result(result)
         return result, False

@@ -34,8 +34,9 @@ from pebble import ProcessExpired, ProcessPool
 
 from reward_server.metrics import Metrics
 from reward_server.settings import Settings
-from services.core import RUN_CONTROL, RunControl, Verdict
+from services.core import RunControl, Verdict
 from services.registry import warm_up
+from services.result import Opinion, Result
 from services.scoring import WorkItem, failure_result
 from services.second_opinion import run_item
 
@@ -55,15 +56,6 @@ def _init_verifier_process(memory_mb: int) -> None:
     except (ValueError, OSError):
         pass
     warm_up()
-
-
-def _score_under(control: RunControl, item: WorkItem) -> dict[str, Any]:
-    """Score on this thread with the item's run control in effect."""
-    token = RUN_CONTROL.set(control)
-    try:
-        return run_item(item)
-    finally:
-        RUN_CONTROL.reset(token)
 
 
 class Lanes:
@@ -199,16 +191,16 @@ class EmbeddedBackend:
         alive = self._pool is not None and self._pool.active
         return {"ok": alive, "backend": "embedded", "verifier_processes": self._processes if alive else 0}
 
-    async def execute(self, item: WorkItem, limit_s: float) -> dict[str, Any]:
+    async def execute(self, item: WorkItem) -> Result | Opinion:
         assert self._pool is not None and self._threads is not None
         if item.sandbox:
-            return await self._on_thread(item, limit_s)
-        return await self._in_process(item, limit_s)
+            return await self._on_thread(item)
+        return await self._in_process(item)
 
-    async def _on_thread(self, item: WorkItem, limit_s: float) -> dict[str, Any]:
+    async def _on_thread(self, item: WorkItem) -> Result | Opinion:
         assert self._threads is not None
-        control = RunControl(budget_s=limit_s)
-        future = asyncio.get_running_loop().run_in_executor(self._threads, _score_under, control, item)
+        control = RunControl(budget_s=item.budget_s)
+        future = asyncio.get_running_loop().run_in_executor(self._threads, run_item, item, control)
         self._outstanding_code += 1
         try:
             return await future
@@ -223,21 +215,22 @@ class EmbeddedBackend:
         finally:
             self._outstanding_code -= 1
 
-    async def _in_process(self, item: WorkItem, limit_s: float) -> dict[str, Any]:
+    async def _in_process(self, item: WorkItem) -> Result | Opinion:
         self._outstanding += 1
         try:
             async with self._lanes.place():
-                return await self._on_pool(item, limit_s)
+                return await self._on_pool(item)
         finally:
             self._outstanding -= 1
 
-    async def _on_pool(self, item: WorkItem, limit_s: float) -> dict[str, Any]:
+    async def _on_pool(self, item: WorkItem) -> Result | Opinion:
+        """The item on a verifier process, killed past the item's budget (wall clock)."""
         crashes = broken = 0
         while True:
             pool = self._pool
             assert pool is not None
             try:
-                pebble_future = pool.schedule(run_item, args=(item,), timeout=limit_s)
+                pebble_future = pool.schedule(run_item, args=(item,), timeout=item.budget_s)
             except RuntimeError:  # the pool is in pebble's error state
                 broken += 1
                 if broken > BROKEN_POOL_RETRIES:
@@ -248,7 +241,7 @@ class EmbeddedBackend:
                 return await asyncio.wrap_future(pebble_future)
             except TimeoutError:
                 self.metrics.worker_restarts.labels("timeout").inc()
-                reason = f"item took longer than {limit_s:g} s; its worker was killed"
+                reason = f"item took longer than {item.budget_s:g} s; its worker was killed"
                 return failure_result(item, Verdict.TIMEOUT, reason)
             except ProcessExpired as exc:
                 # A verifier process that died under an item (killed, out of memory) costs

@@ -37,16 +37,20 @@ from rq.timeouts import TimerDeathPenalty
 from rq.worker_registration import clean_worker_registry
 
 from reward_server.metrics import Metrics
-from reward_server.rq_worker import (
+from reward_server.rq_protocol import (
     ALIVE_PREFIX,
     CACHE_PREFIX,
     QUEUE_NAME,
     REPLY_PREFIX,
     SANDBOX_REPORT_PREFIX,
+    SCORE_BATCH,
+    Batch,
+    QueuedItem,
+    Reply,
     report_failure,
-    score_batch,
 )
 from reward_server.settings import Settings
+from services.result import Opinion, Result
 from services.scoring import WorkItem
 
 log = logging.getLogger("reward.rq")
@@ -54,9 +58,8 @@ log = logging.getLogger("reward.rq")
 
 @dataclass
 class _Batch:
-    batch_id: str
-    payload: dict[str, Any]
-    futures: list[asyncio.Future[dict[str, Any]]]
+    batch: Batch
+    futures: list[asyncio.Future[Result | Opinion]]
     job_id: str | None = None
     enqueued_at: float = 0.0
     resends: int = 0
@@ -65,10 +68,9 @@ class _Batch:
 @dataclass
 class _Pending:
     item: WorkItem
-    limit_s: float
     expires_at: float
     """Wall-clock time (epoch seconds) after which nobody waits for this item."""
-    future: asyncio.Future[dict[str, Any]]
+    future: asyncio.Future[Result | Opinion]
 
 
 class RQBackend:
@@ -126,9 +128,9 @@ class RQBackend:
 
     # -- scoring ---------------------------------------------------------------------
 
-    async def execute(self, item: WorkItem, limit_s: float) -> dict[str, Any]:
+    async def execute(self, item: WorkItem) -> Result | Opinion:
         loop = asyncio.get_running_loop()
-        pending = _Pending(item, limit_s, time.time() + self.settings.queue_deadline_s, loop.create_future())
+        pending = _Pending(item, time.time() + self.settings.queue_deadline_s, loop.create_future())
         self._pending.append(pending)
         self._schedule_flush()
         try:
@@ -141,14 +143,14 @@ class RQBackend:
             pending.future.cancel()
             raise
 
-    async def _cache_lookup(self, keys: list[str]) -> list[dict[str, Any] | None]:
+    async def _cache_lookup(self, keys: list[str]) -> list[Result | None]:
         if self.settings.redis_cache_ttl_s <= 0 or not self._redis_ok:
             return [None] * len(keys)
         try:
             raw = await self.async_redis.mget([CACHE_PREFIX + k for k in keys])
         except (redis.RedisError, OSError):
             return [None] * len(keys)
-        return [json.loads(r) if r else None for r in raw]
+        return [Result.from_json(json.loads(r)) if r else None for r in raw]
 
     def _schedule_flush(self) -> None:
         if len(self._pending) >= self.settings.rq_batch_size:
@@ -179,20 +181,15 @@ class RQBackend:
                 waiting.append(pending)
         if not waiting:
             return
-        batch_id = uuid.uuid4().hex
-        payload = {
-            "batch_id": batch_id,
-            "reply_to": self.instance_id,
-            "max_retries": self.settings.rq_max_retries,
-            "items": [{**p.item.to_wire(), "limit_s": p.limit_s, "expires_at": p.expires_at} for p in waiting],
-        }
-        batch = _Batch(batch_id, payload, [p.future for p in waiting])
-        self._batches[batch_id] = batch
-        await self._enqueue(batch)
+        queued = [QueuedItem(p.item, p.expires_at) for p in waiting]
+        batch = Batch(uuid.uuid4().hex, self.instance_id, self.settings.rq_max_retries, queued)
+        out = _Batch(batch, [p.future for p in waiting])
+        self._batches[batch.batch_id] = out
+        await self._enqueue(out)
 
     async def _enqueue(self, batch: _Batch) -> None:
         delay = 0.2
-        while batch.batch_id in self._batches:
+        while batch.batch.batch_id in self._batches:
             try:
                 await asyncio.to_thread(self._enqueue_job, batch)
                 return
@@ -204,8 +201,8 @@ class RQBackend:
 
     def _enqueue_job(self, batch: _Batch) -> None:
         job = self.queue.enqueue(
-            score_batch,
-            batch.payload,
+            SCORE_BATCH,
+            batch.batch.to_json(),
             job_timeout=int(self.settings.max_item_timeout_s * len(batch.futures) + 60),
             result_ttl=60,
             failure_ttl=600,
@@ -214,16 +211,16 @@ class RQBackend:
         )
         batch.job_id, batch.enqueued_at = job.id, time.monotonic()
 
-    def _resolve(self, batch_id: str, results: list[dict[str, Any]], retried: bool = False) -> None:
-        if retried:
+    def _resolve(self, reply: Reply) -> None:
+        if reply.retried:
             # Answered by a second run: the first worker died mid-job (whoever swept it).
             self.metrics.jobs_requeued.labels("worker_lost").inc()
-        batch = self._batches.pop(batch_id, None)
+        batch = self._batches.pop(reply.batch_id, None)
         if batch is None:
             return  # answered already (a retried job finished twice) or given up on
         if batch.enqueued_at:
             self.metrics.job_seconds.observe(time.monotonic() - batch.enqueued_at)
-        for future, result in zip(batch.futures, results, strict=False):
+        for future, result in zip(batch.futures, reply.results, strict=False):
             if not future.done():
                 future.set_result(result)
 
@@ -236,8 +233,7 @@ class RQBackend:
                     await self._check_redis()
                 if reply is None:
                     continue
-                data = json.loads(reply[1])
-                self._resolve(data["batch_id"], data["results"], bool(data.get("retried")))
+                self._resolve(Reply.from_json(reply[1]))
             except asyncio.CancelledError:
                 raise
             except (redis.RedisError, OSError) as exc:
@@ -302,5 +298,5 @@ class RQBackend:
             except NoSuchJobError:
                 batch.resends += 1
                 self.metrics.jobs_requeued.labels("job_lost").inc()
-                log.warning("job of batch %s vanished from Redis; sending it again", batch.batch_id)
+                log.warning("job of batch %s vanished from Redis; sending it again", batch.batch.batch_id)
                 self._enqueue_job(batch)

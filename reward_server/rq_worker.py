@@ -28,25 +28,26 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq.timeouts import TimerDeathPenalty
 
-from reward_server.cache import UNCACHED_VERDICTS
-from reward_server.execution import EmbeddedBackend
-from reward_server.metrics import Metrics
+from reward_server.engine import Engine
 from reward_server.readiness import sandbox_report
+from reward_server.rq_protocol import (
+    ALIVE_PREFIX,
+    CACHE_PREFIX,
+    QUEUE_NAME,
+    SANDBOX_REPORT_PREFIX,
+    SANDBOX_REPORT_TTL_S,
+    Batch,
+    QueuedItem,
+    Reply,
+    send_reply,
+)
 from reward_server.settings import Settings
 from services.core import Verdict
-from services.scoring import WorkItem, failure_result
+from services.result import Opinion, Result
+from services.scoring import failure_result
 from services.second_opinion import AUDIT_PREFIX
 
 log = logging.getLogger("reward.worker")
-
-QUEUE_NAME = "reward"
-REPLY_PREFIX = "reward:reply:"
-CACHE_PREFIX = "reward:cache:"
-SANDBOX_REPORT_PREFIX = "reward:sandbox:"
-SANDBOX_REPORT_TTL_S = 60
-# One key per live worker process, renewed while it lives: its RQ registrations (one per job
-# loop) outlast a killed process by a minute and more when their loops were idle.
-ALIVE_PREFIX = "reward:worker:"
 
 
 def _announce(settings: Settings, stopping: threading.Event) -> None:
@@ -75,80 +76,64 @@ def _announce(settings: Settings, stopping: threading.Event) -> None:
 
 
 class _WorkerRuntime:
-    """The embedded backend on its own event loop, shared by the jobs of this process."""
+    """The embedded engine on its own event loop, shared by the jobs of this process. Its
+    items come decoded by the API (budgets resolved there); the worker only executes them."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="scoring-loop", daemon=True)
         self.thread.start()
-        self.backend = EmbeddedBackend(settings, Metrics())
-        asyncio.run_coroutine_threadsafe(self.backend.start(), self.loop).result()
+        self.engine = Engine.build(settings, "embedded")
+        self.backend = self.engine.backend
+        asyncio.run_coroutine_threadsafe(self.engine.start(), self.loop).result()
         self.redis = Redis.from_url(settings.redis_url)
 
-    def score(self, items: list[tuple[WorkItem, float, float]]) -> list[dict[str, Any]]:
-        """Score (item, limit_s, expires_at) entries; an item whose request gave up on it
-        (``expires_at`` passed) is skipped."""
+    def score(self, entries: list[QueuedItem]) -> list[Result | Opinion]:
+        """Score a batch's items; one whose request gave up on it (``expires_at`` passed)
+        is skipped."""
 
-        async def one(item: WorkItem, limit_s: float, expires_at: float) -> dict[str, Any]:
+        async def one(entry: QueuedItem) -> Result | Opinion:
+            item, expires_at = entry.item, entry.expires_at
             if time.time() > expires_at:
                 return failure_result(item, Verdict.UNSCORED, "given up before a worker reached it")
             try:
-                return await asyncio.wait_for(self.backend.execute(item, limit_s), max(expires_at - time.time(), 0.001))
+                return await asyncio.wait_for(self.backend.execute(item), max(expires_at - time.time(), 0.001))
             except TimeoutError:
                 return failure_result(item, Verdict.UNSCORED, "given up while a worker was scoring it")
 
-        async def every() -> list[dict[str, Any]]:
-            return list(await asyncio.gather(*(one(*entry) for entry in items)))
+        async def every() -> list[Result | Opinion]:
+            return list(await asyncio.gather(*(one(entry) for entry in entries)))
 
         return asyncio.run_coroutine_threadsafe(every(), self.loop).result()
 
     def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.backend.stop(), self.loop).result(timeout=30)
+        asyncio.run_coroutine_threadsafe(self.engine.stop(), self.loop).result(timeout=30)
         self.loop.call_soon_threadsafe(self.loop.stop)
 
 
 _runtime: _WorkerRuntime | None = None
 
 
-def score_batch(batch: dict[str, Any]) -> int:
-    """The RQ job: score one micro-batch and push the results to the API's reply list."""
+def score_batch(payload: dict[str, Any]) -> int:
+    """The RQ job (:data:`reward_server.rq_protocol.SCORE_BATCH`): score one micro-batch,
+    keep its results in the shared cache, and push the reply to the API that sent it."""
     if _runtime is None:
         raise RuntimeError("score_batch runs inside `reward worker`")
-    entries = [(WorkItem.from_wire(it), float(it["limit_s"]), float(it["expires_at"])) for it in batch["items"]]
-    results = _runtime.score(entries)
-    with _runtime.redis.pipeline(transaction=False) as pipe:
-        ttl = _runtime.settings.redis_cache_ttl_s
-        if ttl > 0:
-            for (item, _, _), result in zip(entries, results, strict=True):
+    batch = Batch.from_json(payload)
+    results = _runtime.score(batch.items)
+    ttl = _runtime.settings.redis_cache_ttl_s
+    if ttl > 0:
+        with _runtime.redis.pipeline(transaction=False) as pipe:
+            for entry, result in zip(batch.items, results, strict=True):
                 # Audit work (second opinions, canaries) is never cached: its key is its own.
-                if result["verdict"] not in UNCACHED_VERDICTS and not item.key.startswith(AUDIT_PREFIX):
-                    pipe.set(CACHE_PREFIX + item.key, json.dumps(result), ex=int(ttl))
-        job = get_current_job()
-        retried = bool(job and job.retries_left is not None and job.retries_left < batch.get("max_retries", 0))
-        reply = {"batch_id": batch["batch_id"], "results": results, "worker": os.getpid(), "retried": retried}
-        pipe.rpush(REPLY_PREFIX + batch["reply_to"], json.dumps(reply))
-        pipe.expire(REPLY_PREFIX + batch["reply_to"], 3600)
-        pipe.execute()
+                if isinstance(result, Result) and result.cacheable and not entry.item.key.startswith(AUDIT_PREFIX):
+                    pipe.set(CACHE_PREFIX + entry.item.key, json.dumps(result.to_json()), ex=int(ttl))
+            pipe.execute()
+    job = get_current_job()
+    retried = bool(job and job.retries_left is not None and job.retries_left < batch.max_retries)
+    send_reply(_runtime.redis, batch.reply_to, Reply(batch.batch_id, results, retried=retried, worker=os.getpid()))
     return len(results)
-
-
-def report_failure(job: Job, connection: Redis, exc_type: Any, exc_value: Any, traceback: Any) -> None:
-    """When a job fails for good, every item of it is answered with an ``error`` verdict.
-
-    RQ calls this for every failure, also for an abandoned job that it is about to queue
-    again; such a job is answered by its next run, so nothing is sent then.
-    """
-    if job.retries_left:
-        return
-    try:
-        batch = job.args[0]
-        reason = f"worker failed: {getattr(exc_type, '__name__', exc_type)}: {exc_value}"[:300]
-        results = [failure_result(WorkItem.from_wire(it), Verdict.ERROR, reason) for it in batch["items"]]
-        reply = {"batch_id": batch["batch_id"], "results": results, "failed": True}
-        connection.rpush(REPLY_PREFIX + batch["reply_to"], json.dumps(reply))
-    except Exception:  # a failure callback must not raise
-        log.exception("could not report failed job %s", job.id)
 
 
 class RewardWorker(SimpleWorker):
@@ -156,6 +141,11 @@ class RewardWorker(SimpleWorker):
     alive in Redis only while it beats: a short liveness TTL, renewed from a thread."""
 
     liveness_s = 6
+
+    def stop_after_job(self) -> None:
+        """Leave the job loop once the job in hand (if any) is done. RQ's own
+        ``request_stop`` installs signal handlers, which only the main thread may."""
+        self._stop_requested = True
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         return self.liveness_s
@@ -244,7 +234,7 @@ def run_worker(settings: Settings, burst: bool = False) -> int:
         # finish the job they hold, then stop.
         stopping.set()
         for worker in list(workers):
-            worker._stop_requested = True
+            worker.stop_after_job()
         for loop in loops:
             loop.join(timeout=settings.max_item_timeout_s)
         announcer.join(timeout=10)

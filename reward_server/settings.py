@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.rewards import RewardMode
+from services.scoring import DEFAULT_LIMITS, TimeLimits
 
 
 class Settings(BaseSettings):
@@ -36,9 +37,15 @@ class Settings(BaseSettings):
     code_threads: int = Field(default=64, ge=1, description="concurrent code items waiting on the sandbox")
 
     default_mode: RewardMode = "binary"
-    item_timeout_s: float = Field(default=10.0, gt=0, description="hard limit per math/countdown/puzzle item")
-    code_item_timeout_s: float = Field(default=60.0, gt=0, description="hard limit per code item")
-    max_item_timeout_s: float = Field(default=120.0, gt=0, description="cap on timeouts asked for in options")
+    item_timeout_s: float = Field(
+        default=DEFAULT_LIMITS.item_s, gt=0, description="time budget per math/countdown/puzzle item"
+    )
+    code_item_timeout_s: float = Field(
+        default=DEFAULT_LIMITS.code_item_s, gt=0, description="time budget per code item (its runs' CPU together)"
+    )
+    max_item_timeout_s: float = Field(
+        default=DEFAULT_LIMITS.max_s, gt=0, description="cap on the timeout_s options ask for"
+    )
     queue_deadline_s: float = Field(
         default=150.0, gt=0, description="an item still unanswered after this long gets verdict timeout"
     )
@@ -74,6 +81,11 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     max_batch_items: int = Field(default=10_000, ge=1)
     max_response_chars: int = Field(default=4_000_000, ge=1)
+
+    @property
+    def time_limits(self) -> TimeLimits:
+        """How items' time budgets are resolved when they are decoded."""
+        return TimeLimits(self.item_timeout_s, self.code_item_timeout_s, self.max_item_timeout_s)
 
     @model_validator(mode="after")
     def _spare_defaults_to_one_per_worker(self) -> Settings:

@@ -30,6 +30,7 @@ from reward_server.audit_store import FileStore, RedisStore, read_file, read_red
 from reward_server.cli import main as reward_main
 from reward_server.settings import Settings
 from services.canaries import canaries_for, failed
+from services.result import Opinion, OpinionVerdict, Result
 from services.scoring import decode_item, score
 from services.second_opinion import AUDIT_PREFIX, SECOND_OPINION_PREFIX, judge, run_item
 
@@ -46,7 +47,7 @@ class InProcessBackend:
     def readiness(self) -> dict[str, Any]:
         return {"ok": True, "backend": "in-process"}
 
-    async def execute(self, item, limit_s: float) -> dict[str, Any]:
+    async def execute(self, item) -> Result | Opinion:
         return await asyncio.to_thread(run_item, item)
 
 
@@ -303,10 +304,10 @@ def test_the_redis_store_is_bounded_and_newest_first() -> None:
 class AuditNeverEnds(InProcessBackend):
     """Scores items at once; audit work (second opinions, canaries) never finishes."""
 
-    async def execute(self, item, limit_s: float) -> dict[str, Any]:
+    async def execute(self, item) -> Result | Opinion:
         if item.key.startswith(AUDIT_PREFIX):
             await asyncio.Event().wait()
-        return await super().execute(item, limit_s)
+        return await super().execute(item)
 
 
 def test_audit_work_never_holds_a_request_and_is_dropped_past_its_bound(tmp_path: Path) -> None:
@@ -384,11 +385,11 @@ def test_answers_too_large_to_build_are_not_judged_again(tmp_path: Path) -> None
     class Recording(InProcessBackend):
         audits: list[str] = []
 
-        async def execute(self, item, limit_s: float) -> dict[str, Any]:
+        async def execute(self, item) -> Result | Opinion:
             if item.key.startswith(AUDIT_PREFIX):
                 self.audits.append(item.response)
-                return {"verdict": "abstain", "reason": "not run here"}
-            return await super().execute(item, limit_s)
+                return Opinion(OpinionVerdict.ABSTAIN, "not run here", "none")
+            return await super().execute(item)
 
     backend = Recording()
     settings = Settings(audit_rate=1.0, canary_rate=0.0, audit_path=tmp_path / "a.jsonl")

@@ -14,7 +14,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from reward_server.rq_worker import QUEUE_NAME
+from reward_server.rq_protocol import QUEUE_NAME
 
 REPO = Path(__file__).resolve().parent.parent
 K8S = REPO / "k8s"

@@ -14,7 +14,14 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 PACKAGES = ("sandbox", "services", "reward_server", "reward_client", "trainer", "loadtest", "evaluation", "bench")
 # What each layer of the service may import of this repository (besides itself).
-ALLOWED = {"sandbox": set(), "services": {"sandbox"}, "reward_server": {"services", "sandbox"}}
+ALLOWED = {
+    "sandbox": set(),
+    "services": {"sandbox"},
+    "reward_server": {"services", "sandbox"},
+    # `reward eval` in-process builds the service's engine; over HTTP it uses the client; it
+    # reads benchmarks with the trainer's data loaders.
+    "evaluation": {"reward_server", "services", "sandbox", "reward_client", "trainer"},
+}
 
 
 def imported_packages(package: str) -> dict[str, set[str]]:
@@ -44,3 +51,16 @@ def test_the_reward_command_finds_the_other_packages_commands() -> None:
                             text=True, timeout=60)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "{serve,worker,gen,audit,eval,loadtest}" in result.stdout
+
+
+def test_the_api_process_does_not_load_the_workers_pool() -> None:
+    """In rq mode the API queues jobs by the worker function's dotted name
+    (reward_server.rq_protocol): it never imports the worker module nor its process pool."""
+    probe = (
+        "import sys; from reward_server.app import create_app; from reward_server.settings import Settings; "
+        "create_app(Settings(backend='rq')); "
+        "print(sorted(m for m in ('pebble', 'reward_server.rq_worker', 'reward_server.execution') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

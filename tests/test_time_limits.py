@@ -24,7 +24,7 @@ class InProcess:
 
     def score(self, items, options=None, deadline_s=None):
         return [
-            SimpleNamespace(**score_item(i["response"], i["label"], i["prompt"], layers=(options,)))
+            score_item(i["response"], i["label"], i["prompt"], layers=(options,))
             for i in items
         ]
 
