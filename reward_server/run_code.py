@@ -48,12 +48,14 @@ import asyncio
 import base64
 import binascii
 import re
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 import sandbox
+from reward_server.auth import require_key
 from sandbox import RunRequest, RunResult
 from services.text import require_decodable
 
@@ -84,8 +86,13 @@ MAX_MEMORY_MB = 8192
 MAX_OUTPUT_BYTES = 8 << 20
 
 
+# A relative path of non-empty parts, none of them "..", no NUL: what a file of the run may be called.
+_PART = r"(?:[^/\x00.][^/\x00]*|\.(?:[^/\x00.][^/\x00]*)?|\.\.[^/\x00]+)"
+RELATIVE_PATH = rf"^{_PART}(?:/{_PART})*$"
+
+
 class RunCodeRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")  # SandboxFusion's `args` (pytest) and friends
+    model_config = ConfigDict(extra="ignore", strict=True)  # extra: SandboxFusion's `args` (pytest) and friends
 
     code: str
     language: Literal[REQUEST_LANGUAGES]  # type: ignore[valid-type]
@@ -93,7 +100,11 @@ class RunCodeRequest(BaseModel):
     compile_timeout: float = Field(10, gt=0)
     run_timeout: float = Field(10, gt=0)
     memory_limit_MB: int = -1
-    files: dict[str, str | None] = Field(default_factory=dict, description="path -> base64 content")
+    files: dict[str, str | None] = Field(
+        default_factory=dict,
+        description="path -> base64 content; a path is relative, inside the work dir (no '..', no empty part)",
+        json_schema_extra={"propertyNames": {"pattern": RELATIVE_PATH}},
+    )
     fetch_files: list[str] = Field(default_factory=list)
 
     @field_validator("code", "stdin", "files", "fetch_files")
@@ -246,39 +257,55 @@ def build_run_request(request: RunCodeRequest, max_run_timeout_s: float) -> RunR
     )
 
 
-def register_run_code(app: FastAPI, require_key: Any, *, max_run_timeout_s: float, concurrency: int) -> None:
-    """Add ``POST /run_code`` to the app (behind the same API key as the scoring routes)."""
-    # Each run holds a thread while it waits on a sandbox slot: bound them, queue the rest.
-    slots = asyncio.Semaphore(concurrency)
+router = APIRouter(
+    tags=["sandbox"],
+    responses={
+        400: {"description": "the body could not be read as JSON"},
+        401: {"description": "missing or wrong API key (when the service has one)"},
+        413: {"description": "a body larger than the service takes"},
+    },
+)
 
-    @app.post(
-        "/run_code", response_model=RunCodeResponse, dependencies=[Depends(require_key)], tags=["sandbox"]
-    )
-    async def run_code(request: RunCodeRequest) -> dict[str, Any]:
-        """SandboxFusion-compatible: run one program with stdin in the sandbox (python, cpp,
-        nodejs, typescript, go, go_test, java, rust, bash; c)."""
-        if request.language not in SERVED_LANGUAGES:
-            return sandbox_error(
-                f"language {request.language!r} is not served here (served: {', '.join(SERVED_LANGUAGES)})"
-            )
-        language = sandbox.get_language(SANDBOX_FUSION_NAMES[request.language])
-        if not language.in_process and not language.installed():
-            return sandbox_error(
-                f"language {request.language!r} ({language.name}) is not installed on this host"
-            )
-        if request.fetch_files:
-            # The sandbox hands back no files from a run (only a compile's artifact).
-            return sandbox_error("fetch_files is not supported here: write results to stdout")
+
+@dataclass(frozen=True)
+class RunCodeLimits:
+    max_run_timeout_s: float
+    slots: asyncio.Semaphore
+    """Each run holds a thread while it waits on a sandbox slot: bound them, queue the rest."""
+
+
+def configure(app: FastAPI, *, max_run_timeout_s: float, concurrency: int) -> None:
+    """The app's limits for ``/run_code``: the cap on a run's time, runs at once."""
+    app.state.run_code = RunCodeLimits(max_run_timeout_s, asyncio.Semaphore(concurrency))
+
+
+@router.post("/run_code", response_model=RunCodeResponse, dependencies=[Depends(require_key)])
+async def run_code(request: RunCodeRequest, http: Request) -> dict[str, Any]:
+    """SandboxFusion-compatible: run one program with stdin in the sandbox (python, cpp,
+    nodejs, typescript, go, go_test, java, rust, bash; c)."""
+    limits: RunCodeLimits = http.app.state.run_code
+    if request.language not in SERVED_LANGUAGES:
+        return sandbox_error(
+            f"language {request.language!r} is not served here (served: {', '.join(SERVED_LANGUAGES)})"
+        )
+    language = sandbox.get_language(SANDBOX_FUSION_NAMES[request.language])
+    if not language.in_process and not language.installed():
+        return sandbox_error(
+            f"language {request.language!r} ({language.name}) is not installed on this host"
+        )
+    if request.fetch_files:
+        # The sandbox hands back no files from a run (only a compile's artifact).
+        return sandbox_error("fetch_files is not supported here: write results to stdout")
+    try:
+        run_request = build_run_request(request, limits.max_run_timeout_s)
+    except ValueError as exc:
+        return sandbox_error(str(exc))
+    pool = sandbox.current_pool()
+    if pool is None:
+        return sandbox_error("this process runs no sandbox (an rq API started with --no-sandbox)")
+    async with limits.slots:
         try:
-            run_request = build_run_request(request, max_run_timeout_s)
-        except ValueError as exc:
-            return sandbox_error(str(exc))
-        pool = sandbox.current_pool()
-        if pool is None:
-            return sandbox_error("this process runs no sandbox (an rq API started with --no-sandbox)")
-        async with slots:
-            try:
-                result = await asyncio.to_thread(pool.run, run_request)
-            except sandbox.SandboxUnavailable as exc:
-                return sandbox_error(f"sandbox unavailable: {exc}")
-        return to_response(result, request.language)
+            result = await asyncio.to_thread(pool.run, run_request)
+        except sandbox.SandboxUnavailable as exc:
+            return sandbox_error(f"sandbox unavailable: {exc}")
+    return to_response(result, request.language)

@@ -32,7 +32,7 @@ LABEL_EXAMPLES = {
 
 
 class ScoreItem(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     response: str = Field(description="the model's response (prompt not included)")
     label: Any = Field(
@@ -54,7 +54,7 @@ class ScoreItem(BaseModel):
 
 
 class ScoreRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     items: list[ScoreItem] = Field(min_length=1)
     options: RewardOptions | None = Field(default=None, description="reward options for every item")
@@ -79,12 +79,17 @@ class ScoreResponse(BaseModel):
 class RewardRequest(BaseModel):
     """OpenRLHF's remote reward model request: one or more (query, prompt, label)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
-    query: list[str] = Field(min_length=1, description="prompt + response as decoded by the trainer")
-    prompts: list[str] | None = Field(default=None, description="the prompts, one per query")
+    query: list[str] = Field(
+        min_length=1,
+        description="prompt + response as decoded by the trainer; `labels` (and `prompts` when given) must have "
+        "as many entries, else the request is refused (422)",
+    )
+    prompts: list[str] | None = Field(default=None, description="the prompts, one per query (as many as `query`)")
     labels: list[Any] = Field(
-        description="one label per query (as /v1/score's items' label: code labels may carry a `checker`)",
+        description="one label per query, as many as `query` (as /v1/score's items' label: code labels may carry "
+        "a `checker`)",
         json_schema_extra={"examples": [list(LABEL_EXAMPLES.values())[1:]]},
     )
     options: RewardOptions | None = None
