@@ -278,11 +278,15 @@ def test_a_language_this_host_lacks_is_a_sandbox_error_naming_it(monkeypatch: py
     from fastapi.testclient import TestClient
 
     import sandbox
-    from reward_server.run_code import register_run_code
+    from reward_server import run_code
+    from reward_server.engine import Engine
+    from reward_server.settings import Settings
 
     monkeypatch.setattr(sandbox.Language, "installed", lambda self: self.name != "java")
     app = FastAPI()
-    register_run_code(app, lambda: None, max_run_timeout_s=10, concurrency=1)
+    app.state.engine = Engine.build(Settings(), "embedded")  # its settings hold the API key; never started
+    app.include_router(run_code.router)
+    run_code.configure(app, max_run_timeout_s=10, concurrency=1)
     body = TestClient(app).post("/run_code", json={"code": "public class Main {}", "language": "java"}).json()
     assert body["status"] == "SandboxError", body
     assert body["message"] == "language 'java' (java) is not installed on this host"
