@@ -32,11 +32,13 @@ REDIS_URL ?= redis://127.0.0.1:6379/0
 system:
 	bash scripts/install_system.sh
 
-$(STAMP): pyproject.toml sandbox/_native.c $(RUNTIME_INPUTS) $(LANGUAGES_STAMP)
+$(STAMP): pyproject.toml client/pyproject.toml sandbox/_native.c $(RUNTIME_INPUTS) $(LANGUAGES_STAMP)
 	bash scripts/install_system.sh serve
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	# The client (client/, its own distribution) and the service that depends on it, in one
+	# resolve so pip takes the client from this checkout.
+	$(BIN)/pip install --quiet -e ./client -e '.[dev]'
 	# The runtime directory programs in the sandbox see: Python's site-packages (every package
 	# pinned in sandbox/runtime-requirements.txt), a warm Go build cache, prebuilt Rust crates,
 	# Node modules, the TypeScript transpiler; each part only when out of date.
@@ -48,7 +50,7 @@ $(STAMP): pyproject.toml sandbox/_native.c $(RUNTIME_INPUTS) $(LANGUAGES_STAMP)
 
 # The trl extra (torch CPU, trl, transformers) for the GRPO loop test; never in the service.
 $(TRL_STAMP): $(STAMP)
-	$(BIN)/pip install --quiet $$($(BIN)/python -c "import socket, sys, urllib.parse; socket.getaddrinfo(urllib.parse.urlparse(sys.argv[1]).hostname, 443)" $(TORCH_CPU_INDEX) 2>/dev/null && echo --extra-index-url $(TORCH_CPU_INDEX)) -e '.[dev,trl]'
+	$(BIN)/pip install --quiet $$($(BIN)/python -c "import socket, sys, urllib.parse; socket.getaddrinfo(urllib.parse.urlparse(sys.argv[1]).hostname, 443)" $(TORCH_CPU_INDEX) 2>/dev/null && echo --extra-index-url $(TORCH_CPU_INDEX)) -e ./client -e '.[dev,trl]'
 	touch $(TRL_STAMP)
 
 install-trl: $(TRL_STAMP)
