@@ -36,7 +36,9 @@ pip=("$work/venv/bin/python" -m pip --disable-pip-version-check)
 "${pip[@]}" list --format=freeze >"$work/before.txt"
 
 say "pip install ./client"
-"${pip[@]}" install --quiet ./client
+# From a copy: a build in place leaves client/build behind, whose stale files a later build would ship.
+mkdir "$work/src" && cp -r client "$work/src/client" && rm -rf "$work/src/client/build" "$work/src/client/"*.egg-info
+(cd "$work/src" && "${pip[@]}" install --quiet ./client)
 "${pip[@]}" list --format=freeze >"$work/after.txt"
 
 say "what it installed"
