@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tomllib
 import zipfile
-from importlib.metadata import Distribution, distribution
+from importlib.metadata import Distribution, PackageNotFoundError, distribution, version
 from pathlib import Path
 
 import pytest
@@ -47,6 +47,14 @@ def test_the_service_depends_on_this_checkout_client():
 
 @pytest.fixture(scope="module")
 def client_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    for text in tomllib.loads((CLIENT / "pyproject.toml").read_text())["build-system"]["requires"]:
+        backend = Requirement(text)
+        try:
+            installed = version(backend.name)
+        except PackageNotFoundError:
+            installed = None
+        if installed is None or not backend.specifier.contains(installed):
+            pytest.fail(f"the client's build backend {backend} is not installed here ({installed}): `make install`")
     # Built from a copy: setuptools leaves build/ and *.egg-info next to the sources it builds.
     source = tmp_path_factory.mktemp("client-source") / "client"
     shutil.copytree(CLIENT, source, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "dist"))
