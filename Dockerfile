@@ -32,9 +32,11 @@ RUN dpkg -s python3-dev >/dev/null 2>&1 \
 COPY deploy/system-packages.sh deploy/.build/pip-ca.cr[t] /tmp/reward-build/
 RUN if [ -f /tmp/reward-build/pip-ca.crt ]; then printf '[global]\ncert = /tmp/reward-build/pip-ca.crt\n' >/etc/pip.conf; fi
 # The dependencies first (a layer that changes with pyproject.toml only), then the project.
+# The client (client/, its own distribution, whose one dependency the service pins too) is
+# installed from source with the project below, so it is left out of this list.
 COPY pyproject.toml README.md /src/
 RUN python3 -m venv /opt/venv \
- && python3 -c "import tomllib; print('\n'.join(tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies']))" >/tmp/requirements.txt \
+ && python3 -c "import tomllib; print('\n'.join(d for d in tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies'] if not d.startswith('verifiable-reward-client')))" >/tmp/requirements.txt \
  && /opt/venv/bin/pip install -r /tmp/requirements.txt
 # The runtime directory programs in the sandbox see (Python's site-packages, a warm Go build
 # cache, prebuilt Rust crates, Node modules, the TypeScript transpiler), built as `make
@@ -47,11 +49,11 @@ RUN bash /src/scripts/build_runtime.sh --pip /opt/venv/bin/pip --node-tarballs /
 COPY sandbox /src/sandbox
 COPY services /src/services
 COPY reward_server /src/reward_server
-COPY reward_client /src/reward_client
+COPY client /src/client
 COPY trainer /src/trainer
 COPY loadtest /src/loadtest
 COPY evaluation /src/evaluation
-RUN /opt/venv/bin/pip install --no-deps /src
+RUN /opt/venv/bin/pip install --no-deps /src/client /src
 
 # ---------------------------------------------------------------- runtime
 FROM ${BASE_IMAGE}

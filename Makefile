@@ -22,7 +22,10 @@ TRL_STAMP := $(VENV)/.trl-stamp
 # torch==2.13.0, which on Linux x86-64 is the CUDA build (several GB with its nvidia-* wheels).
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: system install install-trl serve worker test bench realdata realgens humanevalx grpo-step calibrate-check lint format clean train up down compose-test loadtest
+.PHONY: system install install-trl client-check serve worker test bench realdata realgens humanevalx grpo-step calibrate-check lint format clean train up down compose-test loadtest
+
+# OpenRLHF's and veRL's packages whose reward-calling code the contract tests read.
+TRAINER_CLIENT_FILES := openrlhf==0.11.2 verl==0.9.1
 
 # Scaled-out settings (rq backend): REDIS_URL for `make worker` and `make up`.
 REDIS_URL ?= redis://127.0.0.1:6379/0
@@ -32,28 +35,36 @@ REDIS_URL ?= redis://127.0.0.1:6379/0
 system:
 	bash scripts/install_system.sh
 
-$(STAMP): pyproject.toml sandbox/_native.c $(RUNTIME_INPUTS) $(LANGUAGES_STAMP)
+$(STAMP): pyproject.toml client/pyproject.toml sandbox/_native.c $(RUNTIME_INPUTS) $(LANGUAGES_STAMP)
 	bash scripts/install_system.sh serve
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	# The client (client/, its own distribution) and the service that depends on it, in one
+	# resolve so pip takes the client from this checkout.
+	$(BIN)/pip install --quiet -e ./client -e '.[dev]'
 	# The runtime directory programs in the sandbox see: Python's site-packages (every package
 	# pinned in sandbox/runtime-requirements.txt), a warm Go build cache, prebuilt Rust crates,
 	# Node modules, the TypeScript transpiler; each part only when out of date.
 	bash scripts/build_runtime.sh --pip $(BIN)/pip $(RUNTIME_DIR)
 	# OpenRLHF's and veRL's reward clients are tested against the service; their own deps
 	# (torch, ray, vllm, ...) are not needed for that.
-	$(BIN)/pip install --quiet --no-deps openrlhf==0.11.2 verl==0.9.1
+	$(BIN)/pip install --quiet --no-deps $(TRAINER_CLIENT_FILES)
 	touch $(STAMP)
 
 # The trl extra (torch CPU, trl, transformers) for the GRPO loop test; never in the service.
 $(TRL_STAMP): $(STAMP)
-	$(BIN)/pip install --quiet $$($(BIN)/python -c "import socket, sys, urllib.parse; socket.getaddrinfo(urllib.parse.urlparse(sys.argv[1]).hostname, 443)" $(TORCH_CPU_INDEX) 2>/dev/null && echo --extra-index-url $(TORCH_CPU_INDEX)) -e '.[dev,trl]'
+	$(BIN)/pip install --quiet $$($(BIN)/python -c "import socket, sys, urllib.parse; socket.getaddrinfo(urllib.parse.urlparse(sys.argv[1]).hostname, 443)" $(TORCH_CPU_INDEX) 2>/dev/null && echo --extra-index-url $(TORCH_CPU_INDEX)) -e ./client -e '.[dev,trl]'
 	touch $(TRL_STAMP)
 
 install-trl: $(TRL_STAMP)
 
 install: $(STAMP)
+
+# The client alone, as a trainer node installs it (needs the package index): a fresh virtualenv,
+# `pip install ./client`, what that installed (none of the service's dependencies may be among
+# them), then the veRL/TRL/OpenRLHF adapter tests by that interpreter against this checkout's service.
+client-check: $(STAMP)
+	TRAINER_FILES="$(TRAINER_CLIENT_FILES)" bash scripts/client_check.sh $(BIN)/python $(PYTHON)
 
 serve: $(STAMP)
 	REWARD_HOST=$(HOST) REWARD_PORT=$(PORT) $(BIN)/reward serve

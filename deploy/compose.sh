@@ -132,7 +132,7 @@ host_pip() {
 build_wheelhouse() {
   mkdir -p "$WHEELHOUSE"
   local stamp
-  stamp=$(cat pyproject.toml sandbox/runtime-requirements.txt | sha256sum | cut -d' ' -f1)
+  stamp=$(cat pyproject.toml client/pyproject.toml sandbox/runtime-requirements.txt | sha256sum | cut -d' ' -f1)
   if [ "${OFFLINE:-0}" = "1" ] || [ "$(cat "$WHEELHOUSE/.stamp" 2>/dev/null)" = "$stamp" ]; then
     log "wheelhouse $WHEELHOUSE: up to date ($(find "$WHEELHOUSE" -name '*.whl' | wc -l) wheels)"
     return
@@ -141,10 +141,12 @@ build_wheelhouse() {
   # Debian bookworm's Python is 3.11.2: redis then also wants async-timeout (a marker for
   # Python < 3.11.3), which a resolver on a newer 3.11 skips, so it is asked for by name.
   # shellcheck disable=SC2046
-  $(host_pip) wheel --quiet --disable-pip-version-check -w "$WHEELHOUSE" . 'setuptools>=68' wheel \
+  # ./client is named so the service's requirement on its client resolves to this checkout's.
+  $(host_pip) wheel --quiet --disable-pip-version-check -w "$WHEELHOUSE" ./client . 'setuptools>=68' wheel \
     'async-timeout>=4.0.3' -r sandbox/runtime-requirements.txt \
     2>"$BUILD_DIR/pip-wheel.log" || { tail -n 20 "$BUILD_DIR/pip-wheel.log"; die "pip wheel failed"; }
-  rm -f "$WHEELHOUSE"/verifiable_reward_service-*.whl  # the image installs the project from source
+  # the image builds the project and its client from source
+  rm -f "$WHEELHOUSE"/verifiable_reward_service-*.whl "$WHEELHOUSE"/verifiable_reward_client-*.whl
   echo "$stamp" >"$WHEELHOUSE/.stamp"
   log "wheelhouse: $(find "$WHEELHOUSE" -name '*.whl' | wc -l) wheels"
 }

@@ -35,11 +35,12 @@ COPY deploy/system-packages.sh deploy/.build/nod[e] /tmp/node/
 RUN bash /src/scripts/build_runtime.sh --pip /opt/venv/bin/pip --pip-args "--no-index --find-links /wheels" \
       --node-tarballs /tmp/node /opt/sandbox-runtime
 
-# ---------------------------------------------------------------- project: its wheel
+# ---------------------------------------------------------------- project: its wheels
+# The service and its client (client/, a distribution of its own), both from this source.
 FROM deps AS project
 COPY . /src
 RUN rm -rf /src/deploy/.build \
- && /opt/venv/bin/pip wheel --no-index --find-links /wheels --no-deps -w /dist /src
+ && /opt/venv/bin/pip wheel --no-index --find-links /wheels --no-deps -w /dist /src/client /src
 
 # ---------------------------------------------------------------- runtime
 # Layers: system packages, the dependencies (change with the wheelhouse), then the project.

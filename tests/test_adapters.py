@@ -30,8 +30,8 @@ from tests.test_client import requests_counted
 from tests.test_openrlhf_contract import load_openrlhf_agent_module
 
 REPO = Path(__file__).resolve().parent.parent
-OPENRLHF_FILE = REPO / "reward_client" / "openrlhf_reward_func.py"
-VERL_FILE = REPO / "reward_client" / "verl.py"
+OPENRLHF_FILE = REPO / "client" / "reward_client" / "openrlhf_reward_func.py"
+VERL_FILE = REPO / "client" / "reward_client" / "verl.py"
 
 KK_TRUTH = {
     "solution_text_format": "(1) Zoey is a knight\n(2) Oliver is a knave",

@@ -22,13 +22,14 @@ import pytest
 
 from reward_client import (
     AsyncRewardClient,
+    ItemResult,
     RetryPolicy,
     RewardClient,
     RewardRequestError,
+    RewardResponse,
     RewardServiceUnavailable,
 )
 from reward_client.local import RunningService, free_port, start_service, stop_service
-from services.api import ItemResult, RewardResponse
 
 API_KEY = "client-test-key"
 FAST_RETRY = RetryPolicy(max_retries=30, base_delay_s=0.05, max_delay_s=0.4)

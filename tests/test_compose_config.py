@@ -185,3 +185,8 @@ def test_the_image_holds_every_package_the_project_installs():
     for package in packages:
         assert f"!{package}" in ignore, package
         assert f"COPY {package} /src/{package}" in dockerfile, package
+    # The client is a distribution of its own (client/) that the service depends on: both builds
+    # install it from this source beside the service.
+    assert "!client" in ignore and "COPY client /src/client" in dockerfile
+    assert "pip install --no-deps /src/client /src" in dockerfile
+    assert "-w /dist /src/client /src" in (REPO / "deploy" / "offline.Dockerfile").read_text()

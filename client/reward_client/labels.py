@@ -2,7 +2,7 @@
 
 veRL rows carry ``data_source`` and ``reward_model.ground_truth``; TRL rows carry
 whatever columns the data set has. This module maps the public RLVR data sets onto
-the labels of :mod:`services.labels`:
+the service's label schema:
 
 ==========================================  ========  ==========================================
 data_source (case-insensitive, contains)    domain    ground_truth
@@ -32,7 +32,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from services.registry import DOMAINS
+# The domains the service scores. The service's registry (services.registry.DOMAINS) is the
+# truth; the client keeps its own copy so it installs without the service, and
+# tests/test_client_standalone.py fails when the two differ.
+DOMAINS: tuple[str, ...] = ("math", "countdown", "code", "kk", "zebra")
 
 DOMAIN_MAP_ENV = "REWARD_DATA_SOURCE_DOMAINS"
 

@@ -1,6 +1,6 @@
 """HTTP clients for the reward service: :class:`RewardClient` (sync) and :class:`AsyncRewardClient`.
 
-Both speak the service's two scoring routes with the service's own pydantic models:
+Both speak the service's two scoring routes and read the answers into :mod:`reward_client.results`:
 
 - ``score(items, options=None) -> list[ItemResult]`` posts to ``/v1/score``;
 - ``reward(queries, prompts, labels) -> RewardResponse`` posts to ``/reward`` (OpenRLHF's form).
@@ -24,11 +24,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from dataclasses import asdict, is_dataclass
+from typing import Any, Protocol
 
 import httpx
-from pydantic import BaseModel, ValidationError
 
+from reward_client.results import ItemResult, RewardResponse, ScoreItem, ShapeError, score_results
 from reward_client.transport import (
     Attempts,
     RetryPolicy,
@@ -36,8 +37,15 @@ from reward_client.transport import (
     judge,
     transport_failure,
 )
-from services.api import ItemResult, RewardResponse, ScoreItem, ScoreResponse
-from services.rewards import RewardOptions
+
+
+class _Model(Protocol):
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]: ...
+
+
+# Reward options: a mapping of the fields to set, or the service's RewardOptions model (read
+# through its model_dump, so the client needs no pydantic of its own).
+Options = Mapping[str, Any] | _Model
 
 logger = logging.getLogger("reward_client")
 
@@ -63,9 +71,11 @@ def resolve_base_url(url: str | None) -> str:
 
 
 def _json_default(value: Any) -> Any:
-    # numpy arrays and scalars (veRL keeps dataset columns as numpy) and pydantic models.
-    if isinstance(value, BaseModel):
+    # numpy arrays and scalars (veRL keeps dataset columns as numpy), pydantic models, dataclasses.
+    if hasattr(value, "model_dump"):
         return value.model_dump(exclude_none=True)
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
     if hasattr(value, "tolist"):
         return value.tolist()
     if hasattr(value, "item"):
@@ -75,18 +85,20 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"object of type {type(value).__name__} is not JSON serializable")
 
 
-def _options_payload(options: RewardOptions | Mapping[str, Any] | None) -> dict[str, Any] | None:
+def _options_payload(options: Options | None) -> dict[str, Any] | None:
     # Only the fields the caller set travel: the service layers options by what each layer sets.
     if options is None:
         return None
-    if isinstance(options, RewardOptions):
+    if hasattr(options, "model_dump"):
         return options.model_dump(exclude_unset=True)
+    if not isinstance(options, Mapping):
+        raise TypeError(f"options are a mapping of reward option fields, got {type(options).__name__}")
     return dict(options)
 
 
 def _item_payload(item: ScoreItem | Mapping[str, Any]) -> dict[str, Any]:
-    if isinstance(item, ScoreItem):
-        return item.model_dump(exclude_none=True)
+    if hasattr(item, "model_dump"):
+        item = item.model_dump(exclude_none=True)
     if not isinstance(item, Mapping):
         raise TypeError(f"a score item is a ScoreItem or a mapping with 'response' and 'label', got {type(item).__name__}")
     if "response" not in item or "label" not in item:
@@ -172,7 +184,7 @@ class _ClientBase:
         return json.dumps(payload, default=_json_default, ensure_ascii=False).encode()
 
     def _score_bodies(
-        self, items: Sequence[ScoreItem | Mapping[str, Any]], options: RewardOptions | Mapping[str, Any] | None
+        self, items: Sequence[ScoreItem | Mapping[str, Any]], options: Options | None
     ) -> list[tuple[int, bytes]]:
         payload_items = [_item_payload(item) for item in items]
         opts = _options_payload(options)
@@ -189,7 +201,7 @@ class _ClientBase:
         queries: Sequence[str],
         prompts: Sequence[str] | None,
         labels: Sequence[Any],
-        options: RewardOptions | Mapping[str, Any] | None,
+        options: Options | None,
     ) -> list[tuple[int, bytes]]:
         queries, labels = list(queries), list(labels)
         if len(labels) != len(queries):
@@ -211,8 +223,8 @@ class _ClientBase:
 
     def _parse_score(self, url: str, body: Any, expected: int) -> list[ItemResult]:
         try:
-            results = ScoreResponse.model_validate(body).results
-        except ValidationError as exc:
+            results = score_results(body)
+        except ShapeError as exc:
             raise RewardProtocolError(f"{url} answered with an unexpected body: {exc}") from None
         if len(results) != expected:
             raise RewardProtocolError(f"{url} returned {len(results)} results for {expected} items")
@@ -220,8 +232,8 @@ class _ClientBase:
 
     def _parse_reward(self, url: str, body: Any, expected: int) -> RewardResponse:
         try:
-            parsed = RewardResponse.model_validate(body)
-        except ValidationError as exc:
+            parsed = RewardResponse.from_body(body)
+        except ShapeError as exc:
             raise RewardProtocolError(f"{url} answered with an unexpected body: {exc}") from None
         if len(parsed.rewards) != expected or len(parsed.scores) != expected:
             raise RewardProtocolError(f"{url} returned {len(parsed.rewards)} rewards for {expected} queries")
@@ -257,7 +269,7 @@ class RewardClient(_ClientBase):
     def score(
         self,
         items: Sequence[ScoreItem | Mapping[str, Any]],
-        options: RewardOptions | Mapping[str, Any] | None = None,
+        options: Options | None = None,
         *,
         deadline_s: float | None = None,
     ) -> list[ItemResult]:
@@ -274,7 +286,7 @@ class RewardClient(_ClientBase):
         queries: Sequence[str],
         prompts: Sequence[str] | None,
         labels: Sequence[Any],
-        options: RewardOptions | Mapping[str, Any] | None = None,
+        options: Options | None = None,
         *,
         deadline_s: float | None = None,
     ) -> RewardResponse:
@@ -337,7 +349,7 @@ class AsyncRewardClient(_ClientBase):
     async def score(
         self,
         items: Sequence[ScoreItem | Mapping[str, Any]],
-        options: RewardOptions | Mapping[str, Any] | None = None,
+        options: Options | None = None,
         *,
         deadline_s: float | None = None,
     ) -> list[ItemResult]:
@@ -357,7 +369,7 @@ class AsyncRewardClient(_ClientBase):
         queries: Sequence[str],
         prompts: Sequence[str] | None,
         labels: Sequence[Any],
-        options: RewardOptions | Mapping[str, Any] | None = None,
+        options: Options | None = None,
         *,
         deadline_s: float | None = None,
     ) -> RewardResponse:

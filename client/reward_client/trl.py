@@ -31,8 +31,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reward_client.labels import UnmappableDataSource, as_label_object, label_for
+from reward_client.results import ItemResult
 from reward_client.shared import shared_client
-from services.api import ItemResult
 
 _GROUND_TRUTH_COLUMNS = ("ground_truth", "answer", "solution")
 # Keywords TRL passes that are not dataset columns.

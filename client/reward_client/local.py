@@ -2,11 +2,13 @@
 
 The service runs as a subprocess of this checkout (its own process group, its log in a
 file) on the port asked for, or a free one when that is taken; :func:`start_service`
-returns once ``/readyz`` answers 200.
+returns once ``/readyz`` answers 200. It needs the service itself (this checkout, or the
+service's distribution installed beside the client); the client alone can only talk to one.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import socket
@@ -18,7 +20,23 @@ from pathlib import Path
 
 import httpx
 
-REPO = Path(__file__).resolve().parent.parent
+
+def _service_root() -> Path:
+    """Where the service's packages are: the checkout around ``client/reward_client/``, else
+    the directory an installed service's ``reward_server`` package sits in."""
+    here = Path(__file__).resolve().parent.parent
+    for root in (here.parent, here):
+        if (root / "reward_server").is_dir():
+            return root
+    spec = importlib.util.find_spec("reward_server")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations))).resolve().parent
+    return here
+
+
+REPO = _service_root()
+# The client's own source, on the service's path too so its commands (`reward eval`) use this copy.
+CLIENT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class ServiceStartError(RuntimeError):
@@ -64,6 +82,11 @@ class RunningService:
         stop_service(self)
 
 
+def _pythonpath() -> str:
+    parts = dict.fromkeys((str(REPO), str(CLIENT_ROOT), os.environ.get("PYTHONPATH", "")))
+    return os.pathsep.join(p for p in parts if p)
+
+
 def start_service(
     log_dir: Path,
     env_overrides: dict[str, str] | None = None,
@@ -77,7 +100,7 @@ def start_service(
         port = free_port()
     # The service of the checkout this code comes from, even when the environment's
     # editable install predates one of its packages.
-    pythonpath = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    pythonpath = _pythonpath()
     env = {**os.environ, "REWARD_HOST": "127.0.0.1", "PYTHONPATH": pythonpath, **(env_overrides or {}),
            "REWARD_PORT": str(port)}  # fmt: skip
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -115,7 +138,7 @@ def start_worker(log_dir: Path, name: str, env_overrides: dict[str, str] | None 
     """Start a ``reward worker`` (its settings, Redis included, from ``env_overrides`` over
     this environment) in its own process group, logging to ``log_dir/name.log``."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    pythonpath = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    pythonpath = _pythonpath()
     with open(log_dir / f"{name}.log", "ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "reward_server.cli", "worker"],

@@ -50,8 +50,8 @@ except ImportError:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from reward_client.labels import label_for
+from reward_client.results import ItemResult
 from reward_client.shared import shared_client
-from services.api import ItemResult
 
 _CLIENT_SETTINGS = ("batch_size", "deadline_s", "request_timeout_s", "max_retries", "concurrency")
 

@@ -2,6 +2,7 @@
 
 from reward_client.client import AsyncRewardClient, RewardClient
 from reward_client.labels import UnmappableDataSource, label_for
+from reward_client.results import ItemResult, RewardResponse, ScoreItem
 from reward_client.transport import (
     RetryPolicy,
     RewardProtocolError,
@@ -12,12 +13,15 @@ from reward_client.transport import (
 
 __all__ = [
     "AsyncRewardClient",
+    "ItemResult",
     "RetryPolicy",
     "RewardClient",
+    "RewardResponse",
     "RewardProtocolError",
     "RewardRequestError",
     "RewardServiceError",
     "RewardServiceUnavailable",
+    "ScoreItem",
     "UnmappableDataSource",
     "label_for",
 ]
