@@ -1,7 +1,7 @@
 """Puzzle and task generators: training and test data without any download.
 
 Each generator is deterministic by seed and yields rows ``{"prompt": str, "label": dict}``
-whose label follows the schema in DESIGN.md:
+whose label follows the README's "Labels" (each domain module's label model):
 
 - :func:`generate_kk` -- Knights-and-Knaves (reasoning-gym's generator; uniqueness re-checked
   by :func:`services.generators.kk.solve_kk`),
