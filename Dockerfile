@@ -51,6 +51,7 @@ COPY reward_client /src/reward_client
 COPY trainer /src/trainer
 COPY loadtest /src/loadtest
 COPY evaluation /src/evaluation
+COPY generators /src/generators
 RUN /opt/venv/bin/pip install --no-deps /src
 
 # ---------------------------------------------------------------- runtime

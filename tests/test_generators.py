@@ -11,12 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from generators import cli as gen_cli
+from generators import generate_countdown, generate_kk, generate_zebra
+from generators.countdown import countdown_task
+from generators.kk import kk_puzzle, solve_kk, statement_holds
+from generators.zebra import Clue, ZebraSolver, positions_to_grid, zebra_puzzle
 from services.domains.countdown import evaluate_equation
-from services.generators import cli as gen_cli
-from services.generators import generate_countdown, generate_kk, generate_zebra
-from services.generators.countdown import countdown_task
-from services.generators.kk import kk_puzzle, solve_kk, statement_holds
-from services.generators.zebra import Clue, ZebraSolver, positions_to_grid, zebra_puzzle
 from services.labels import parse_label
 from services.scoring import score_item
 

@@ -1,6 +1,7 @@
 """The layers of docs/architecture.md, read from the code's own imports: ``reward_server ->
-services -> sandbox``, and the packages that stand apart (trainer, reward_client, loadtest,
-evaluation, bench) are imported by none of the three."""
+services -> sandbox``, and the packages that stand apart (generators, trainer, reward_client,
+loadtest, evaluation, bench) are imported by none of the three. The generators are a tool on
+top of the scoring layer: they import services and sandbox only."""
 
 from __future__ import annotations
 
@@ -12,9 +13,16 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGES = ("sandbox", "services", "reward_server", "reward_client", "trainer", "loadtest", "evaluation", "bench")
+PACKAGES = (
+    "sandbox", "services", "reward_server", "generators", "reward_client", "trainer", "loadtest", "evaluation", "bench"
+)
 # What each layer of the service may import of this repository (besides itself).
-ALLOWED = {"sandbox": set(), "services": {"sandbox"}, "reward_server": {"services", "sandbox"}}
+ALLOWED = {
+    "sandbox": set(),
+    "services": {"sandbox"},
+    "reward_server": {"services", "sandbox"},
+    "generators": {"services", "sandbox"},
+}
 
 
 def imported_packages(package: str) -> dict[str, set[str]]:
@@ -38,9 +46,9 @@ def test_a_layer_imports_only_the_layers_below(package: str) -> None:
 
 
 def test_the_reward_command_finds_the_other_packages_commands() -> None:
-    """`reward eval` and `reward loadtest` join the command through an entry-point group, not an
+    """`reward gen`, `reward eval` and `reward loadtest` join the command through an entry-point group, not an
     import of the service's."""
     result = subprocess.run([sys.executable, "-m", "reward_server.cli", "--help"], cwd=REPO, capture_output=True,
                             text=True, timeout=60)  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "{serve,worker,gen,audit,eval,loadtest}" in result.stdout
+    assert "{serve,worker,audit,eval,gen,loadtest}" in result.stdout

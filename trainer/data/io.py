@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from services.generators.progress import progress_bar as shared_progress_bar
+from generators.progress import progress_bar as shared_progress_bar
 
 PROGRESS_MIN_ROWS = 2000
 """With ``progress=None`` a bar is shown for files with at least this many rows."""

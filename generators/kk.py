@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from services.generators.progress import rows_with_progress
+from generators.progress import rows_with_progress
 
 MIN_PEOPLE, MAX_PEOPLE = 2, 12
 ATTEMPTS_PER_PUZZLE = 8
