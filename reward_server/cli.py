@@ -20,8 +20,15 @@ def _start_sandbox_first(args: argparse.Namespace) -> None:
         sandbox.get_default_pool()
 
 
+def _warn_unknown_variables() -> None:
+    from reward_server.variables import warn_unknown_variables
+
+    warn_unknown_variables()
+
+
 def _serve(args: argparse.Namespace) -> int:
     _start_sandbox_first(args)
+    _warn_unknown_variables()
     import uvicorn
 
     from reward_server.app import create_app
@@ -44,6 +51,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _worker(args: argparse.Namespace) -> int:
     _start_sandbox_first(args)
+    _warn_unknown_variables()
     from reward_server.rq_worker import run_worker
     from reward_server.settings import Settings
 
