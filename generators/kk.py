@@ -31,6 +31,16 @@ INSTRUCTIONS = (
 )
 
 
+# reasoning-gym ends its question with an answer format of its own ("X is a knight/knave"),
+# which would contradict INSTRUCTIONS, and a reply that copied it names both roles (a hedge).
+RG_FORMAT = ' (Format your answer like: "'
+
+
+def question_without_format(question: str) -> str:
+    cut = question.find(RG_FORMAT)
+    return question[:cut] if cut >= 0 else question
+
+
 def spread_seed(seed: int, kind: str) -> int:
     """reasoning-gym seeds item i with seed + i, so runs with nearby seeds would share items;
     a hashed seed puts each run far from the others."""
@@ -147,7 +157,7 @@ def kk_puzzle(index: int, people: int = 3, seed: int = 0, depth: int = 2, width:
             solution=solution,
             roles=(str(terms["knight"]), str(terms["knave"])),
             articles=(str(terms["a_knight"]), str(terms["a_knave"])),
-            question=str(item["question"]),
+            question=question_without_format(str(item["question"])),
         )
     raise RuntimeError(f"no uniquely solvable puzzle for index {index}: {'; '.join(problems)}")
 
