@@ -49,6 +49,8 @@ def _open_text(path: Path):
 
 def count_rows(path: Path) -> int:
     """Number of rows in a source file (parquet metadata, or lines of a JSONL file)."""
+    if not Path(path).is_file():
+        raise SourceFileError(f"{path}: no such file")
     suffix = _suffix(path)
     if suffix == ".parquet":
         import pyarrow.parquet as pq
