@@ -191,3 +191,24 @@ def test_the_readme_reward_mode_table_is_what_the_service_pays(docs_service: Run
                     (result,) = client.post("/v1/score", json={"items": [item]}).json()["results"]
                     expected = RULES[cell](result["score"], right, read) if cell in RULES else float(cell)
                     assert result["reward"] == expected, (mode, column, response, result)
+
+
+# --------------------------------------------------------------------------- make serve
+
+
+def serve_recipe(variables: list[str], env: dict[str, str]) -> str:
+    result = subprocess.run(["make", "-n", "serve", "STAMP=", *variables], cwd=REPO, capture_output=True, text=True,
+                            env={**{k: v for k, v in os.environ.items() if k not in ("HOST", "PORT")}, **env},
+                            timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_make_serve_leaves_the_settings_alone_unless_host_or_port_is_given() -> None:
+    """The README's settings table (REWARD_HOST, REWARD_PORT, in the environment or .env)
+    holds under `make serve`; HOST=... PORT=... override it only when given."""
+    assert serve_recipe([], {"REWARD_PORT": "9100"}).split() == [".venv/bin/reward", "serve"]
+    assert serve_recipe(["HOST=0.0.0.0", "PORT=9000"], {"REWARD_PORT": "9100"}).split() == [
+        "REWARD_HOST=0.0.0.0", "REWARD_PORT=9000", ".venv/bin/reward", "serve",
+    ]  # fmt: skip
+    assert serve_recipe([], {"PORT": "9001"}).split() == ["REWARD_PORT=9001", ".venv/bin/reward", "serve"]
