@@ -212,3 +212,22 @@ def test_make_serve_leaves_the_settings_alone_unless_host_or_port_is_given() -> 
         "REWARD_HOST=0.0.0.0", "REWARD_PORT=9000", ".venv/bin/reward", "serve",
     ]  # fmt: skip
     assert serve_recipe([], {"PORT": "9001"}).split() == ["REWARD_PORT=9001", ".venv/bin/reward", "serve"]
+
+
+# --------------------------------------------------------------------------- docs/clients.md: the Python client
+
+
+def test_the_python_client_snippet_prints_what_its_comments_show(docs_service: RunningService, tmp_path: Path) -> None:
+    """Run as written, with the service's URL for reward-host's; each `print(...)  # X` line
+    must print X."""
+    text = (REPO / "docs" / "clients.md").read_text()
+    (language, snippet), *_ = blocks(text, "## Python client")
+    assert language == "python" and "http://reward-host:8000" in snippet
+    shown = [line.split("#", 1)[1].strip() for line in snippet.splitlines() if line.strip().startswith("print(")]
+    assert len(shown) == 3
+    script = tmp_path / "client_example.py"
+    script.write_text(snippet.replace("http://reward-host:8000", docs_service.url))
+    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                            env={**environment(), "REWARD_URL": docs_service.url})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == shown
