@@ -231,3 +231,37 @@ def test_the_python_client_snippet_prints_what_its_comments_show(docs_service: R
                             env={**environment(), "REWARD_URL": docs_service.url})  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == shown
+
+
+# --------------------------------------------------------------------------- docs/puzzles.md: label forms
+
+
+def jsonc_objects(body: str) -> list[dict]:
+    """The JSON objects of a jsonc block (``//`` comments dropped, one object over several
+    lines joined); one with ``...`` in it is an outline, not an example, and is left out."""
+    objects, pending = [], ""
+    for line in body.splitlines():
+        pending += re.sub(r"\s*//.*$", "", line)
+        if pending.strip() and pending.count("{") == pending.count("}"):
+            if "..." not in pending:
+                objects.append(json.loads(pending))
+            pending = ""
+    return objects
+
+
+def test_every_label_form_of_docs_puzzles_scores_the_same_answer(docs_service: RunningService) -> None:
+    (language, body), *_ = blocks(PUZZLES, "### Labels")
+    assert language == "jsonc"
+    labels = jsonc_objects(body)
+    answers = {
+        "kk": "<think>…</think><answer>(1) Zoey is a knight\n(2) Oliver is a knave</answer>",
+        "zebra": '<think>…</think><answer>{"House 1": {"Name": "Arnold", "Pet": "cat"}, '
+        '"House 2": {"Name": "Bob", "Pet": "dog"}}</answer>',
+    }
+    heroes = "<think>…</think><answer>(1) Zoey is a hero\n(2) Oliver is a villain</answer>"
+    assert [label["domain"] for label in labels] == ["kk"] * 7 + ["zebra"] * 2
+    items = [{"response": heroes if label.get("roles") == ["hero", "villain"] else answers[label["domain"]],
+              "label": label} for label in labels]  # fmt: skip
+    with httpx.Client(base_url=docs_service.url, timeout=60) as client:
+        results = client.post("/v1/score", json={"items": items}).json()["results"]
+    assert [(r["verdict"], r["score"]) for r in results] == [("correct", 1.0)] * len(labels), results
