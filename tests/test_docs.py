@@ -265,3 +265,25 @@ def test_every_label_form_of_docs_puzzles_scores_the_same_answer(docs_service: R
     with httpx.Client(base_url=docs_service.url, timeout=60) as client:
         results = client.post("/v1/score", json={"items": items}).json()["results"]
     assert [(r["verdict"], r["score"]) for r in results] == [("correct", 1.0)] * len(labels), results
+
+
+# --------------------------------------------------------------------------- README: details.reason
+
+
+def test_details_reason_is_there_as_the_readme_says(docs_service: RunningService) -> None:
+    """A reason for what was not read or scored less than 1, except a math answer that was
+    read and is simply not the gold one: that one shows what was read."""
+    assert "with one exception: a math answer that was read and is simply not the\ngold answer has no reason" in README
+    math = {"domain": "math", "answer": "4"}
+    items = [
+        {"response": "<think>…</think> \\boxed{5}", "label": math},  # read, not the gold
+        {"response": "<think>it is 4</think>", "label": math},  # nothing read
+        {"response": TABLE_ROWS["2 of 3 people right"][0], "label": GOLD_KK},
+        {"response": TABLE_ROWS["Zebra: broken JSON"][0], "label": GOLD_ZEBRA},
+    ]
+    with httpx.Client(base_url=docs_service.url, timeout=60) as client:
+        wrong_math, unread, partial, broken = client.post("/v1/score", json={"items": items}).json()["results"]
+    assert wrong_math["verdict"] == "wrong" and "reason" not in wrong_math["details"]
+    assert wrong_math["details"]["extracted"] == "5"
+    for result in (unread, partial, broken):
+        assert result["verdict"] != "correct" and result["details"]["reason"], result
