@@ -28,16 +28,16 @@ _INSTRUCTION_MARKERS = {
 
 
 class GeneratorsUnavailable(RuntimeError):
-    """generators is missing or lacks the API this module uses."""
+    """The generators package is missing or lacks the API this module uses."""
 
 
 def _generators() -> Any:
     try:
-        import generators as generators
+        import generators
     except ImportError as exc:
         raise GeneratorsUnavailable(
-            "offline KK / Zebra / CountDown data needs the puzzle generators (generators, the "
-            f"puzzle issue), which cannot be imported here ({exc}); pass source files instead "
+            "offline KK / Zebra / CountDown data needs the puzzle generators (the generators "
+            f"package), which cannot be imported here ({exc}); pass source files instead "
             "(--source kk=FILE.parquet, zebralogic=..., countdown=...)"
         ) from None
     missing = [
@@ -47,7 +47,7 @@ def _generators() -> Any:
     ]
     if missing:
         raise GeneratorsUnavailable(
-            f"generators lacks {', '.join(missing)}; pass source files instead"
+            f"the generators package lacks {', '.join(missing)}; pass source files instead"
         )
     return generators
 
