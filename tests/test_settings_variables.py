@@ -3,7 +3,9 @@ nothing reads (a misspelling) is named in a warning with the closest known one."
 
 from __future__ import annotations
 
+import fnmatch
 import logging
+import os
 import re
 from pathlib import Path
 
@@ -19,13 +21,14 @@ NAME = re.compile(r"\bREWARD_[A-Z0-9_]*[A-Z0-9]\b")
 
 def names_in_the_code() -> dict[str, str]:
     found: dict[str, str] = {}
-    for pattern in READERS:
-        for path in REPO.rglob(pattern):
-            relative = path.relative_to(REPO)
-            if relative.parts[0] in SKIPPED or not path.is_file():
+    for root, dirs, files in os.walk(REPO):
+        dirs[:] = [d for d in dirs if not (Path(root) == REPO and d in SKIPPED) and d != "__pycache__"]
+        for name in files:
+            if not any(fnmatch.fnmatch(name, pattern) for pattern in READERS):
                 continue
-            for name in NAME.findall(path.read_text(errors="replace")):
-                found.setdefault(name, str(relative))
+            path = Path(root) / name
+            for variable in NAME.findall(path.read_text(errors="replace")):
+                found.setdefault(variable, str(path.relative_to(REPO)))
     return found
 
 
