@@ -287,3 +287,20 @@ def test_details_reason_is_there_as_the_readme_says(docs_service: RunningService
     assert wrong_math["details"]["extracted"] == "5"
     for result in (unread, partial, broken):
         assert result["verdict"] != "correct" and result["details"]["reason"], result
+
+
+# --------------------------------------------------------------------------- docs/sandbox.md: the API
+
+
+def test_the_sandbox_api_snippet_runs(tmp_path: Path) -> None:
+    """As written, in a process of its own with one slot; then what it reads is printed."""
+    (language, snippet), *_ = blocks((REPO / "docs" / "sandbox.md").read_text(), "## API")
+    assert language == "python"
+    statuses = re.search(r"result\.status\s+# (.+)", snippet).group(1).split(" | ")
+    script = tmp_path / "sandbox_example.py"
+    script.write_text(snippet + "\nprint(repr(result.status), repr(result.stdout), pool.size)\npool.close()\n")
+    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=180,
+                            env={**environment(), "REWARD_SANDBOX_WORKERS": "1"})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    status, stdout, size = result.stdout.strip().splitlines()[-1].split(" ")
+    assert "ok" in statuses and (status, stdout, size) == ("'ok'", "'cba\\n'", "1")
