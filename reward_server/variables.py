@@ -1,7 +1,6 @@
 """Every ``REWARD_*`` environment variable the project reads, and the start-up warning for
 one it does not: :class:`~reward_server.settings.Settings` ignores names it does not know,
-so a misspelled setting would otherwise leave its default in
-place without a word.
+so a misspelled setting would otherwise leave its default in place without a word.
 
 Most variables are :class:`Settings` fields; the others are read where they are used, and
 are listed here so that none of them is taken for a misspelling."""
