@@ -53,6 +53,7 @@ COPY client /src/client
 COPY trainer /src/trainer
 COPY loadtest /src/loadtest
 COPY evaluation /src/evaluation
+COPY generators /src/generators
 RUN /opt/venv/bin/pip install --no-deps /src/client /src
 
 # ---------------------------------------------------------------- runtime

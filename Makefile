@@ -5,8 +5,6 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-HOST   ?= 127.0.0.1
-PORT   ?= 8000
 STAMP  := $(VENV)/.installed-stamp
 RUNTIME_DIR := .sandbox-runtime
 RUNTIME_INPUTS := scripts/build_runtime.sh sandbox/runtime-requirements.txt $(wildcard sandbox/toolchains/*/* sandbox/toolchains/*.*)
@@ -66,8 +64,10 @@ install: $(STAMP)
 client-check: $(STAMP)
 	TRAINER_FILES="$(TRAINER_CLIENT_FILES)" bash scripts/client_check.sh $(BIN)/python $(PYTHON)
 
+# HOST / PORT (make serve HOST=0.0.0.0 PORT=9000) override REWARD_HOST / REWARD_PORT only when
+# given; otherwise the service reads those from the environment or .env (default 127.0.0.1:8000).
 serve: $(STAMP)
-	REWARD_HOST=$(HOST) REWARD_PORT=$(PORT) $(BIN)/reward serve
+	$(if $(HOST),REWARD_HOST=$(HOST)) $(if $(PORT),REWARD_PORT=$(PORT)) $(BIN)/reward serve
 
 worker: $(STAMP)
 	REDIS_URL=$(REDIS_URL) $(BIN)/reward worker

@@ -243,7 +243,7 @@ def _math_samples(rng: random.Random, n: int) -> list[Sample]:
 
 
 def _countdown_samples(n: int, seed: int) -> list[Sample]:
-    from services.generators.countdown import countdown_task
+    from generators.countdown import countdown_task
 
     samples = []
     for index in range(n):
@@ -258,7 +258,7 @@ def _countdown_samples(n: int, seed: int) -> list[Sample]:
 
 
 def _kk_samples(n: int, seed: int) -> list[Sample]:
-    from services.generators import generate_kk
+    from generators import generate_kk
 
     samples = []
     for row in generate_kk(n, people=3, seed=seed, progress=False):
@@ -280,7 +280,7 @@ def _kk_samples(n: int, seed: int) -> list[Sample]:
 
 
 def _zebra_samples(n: int, seed: int) -> list[Sample]:
-    from services.generators import generate_zebra
+    from generators import generate_zebra
 
     samples = []
     for row in generate_zebra(n, houses=4, attributes=4, seed=seed, progress=False):

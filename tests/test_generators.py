@@ -5,18 +5,19 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import re
 from collections import Counter
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from generators import cli as gen_cli
+from generators import generate_countdown, generate_kk, generate_zebra
+from generators.countdown import countdown_task
+from generators.kk import kk_puzzle, solve_kk, statement_holds
+from generators.zebra import Clue, ZebraSolver, positions_to_grid, zebra_puzzle
 from services.domains.countdown import evaluate_equation
-from services.generators import cli as gen_cli
-from services.generators import generate_countdown, generate_kk, generate_zebra
-from services.generators.countdown import countdown_task
-from services.generators.kk import kk_puzzle, solve_kk, statement_holds
-from services.generators.zebra import Clue, ZebraSolver, positions_to_grid, zebra_puzzle
 from services.labels import parse_label
 from services.scoring import score_item
 
@@ -64,9 +65,9 @@ def test_kk_rows_score_one_with_their_own_answer():
             result = score_item(answer_response(answer), row["label"], prompt=row["prompt"], layers=({"mode": mode},))
             assert result["verdict"] == "correct" and result["format_ok"], result
             assert result["reward"] == reward
-        # the prompt's own format template ("X is a knight/knave") is a hedge, not an answer
-        template = row["prompt"].split('Format your answer like: "')[1].split('"')[0]
-        assert score_item(answer_response(template), row["label"])["score"] == 0.0
+        # one answer format only: reasoning-gym's "X is a knight/knave" template is cut off
+        roles = row["label"]["roles"]
+        assert "Format your answer" not in row["prompt"] and "/".join(roles) not in row["prompt"]
 
 
 def test_kk_generation_is_deterministic_by_seed():
@@ -238,3 +239,47 @@ def test_reward_gen_unwritable_output_exits_2(tmp_path, capsys):
     args = gen_parser().parse_args(["kk", "--n", "1", "--out", str(tmp_path / "missing" / "x.jsonl")])
     assert gen_cli.run(args) == 2
     assert "cannot write" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- every prompt's own format
+
+
+def answer_as_the_prompt_asks(row: dict, witness: str | None) -> str:
+    """A reply written from the prompt's instructions alone (the label supplies the facts)."""
+    prompt, label = row["prompt"], row["label"]
+    if label["domain"] == "kk":
+        truth, liar = re.search(r'each line either "\(i\) NAME is (.+?)" or "\(i\) NAME is (.+?)"', prompt).groups()
+        phrase = {label["roles"][0]: truth, label["roles"][1]: liar}
+        lines = [f"({i}) {name} is {phrase[role]}" for i, (name, role) in enumerate(label["solution"].items(), 1)]
+        return answer_response("\n".join(lines))
+    if label["domain"] == "zebra":
+        template = json.loads(re.search(r"like <answer>(\{.*?\}), \.\.\.\}</answer>", prompt).group(1) + "}")
+        assert set(template["House 1"]) == set(label["solution"]["House 1"])
+        return f"<think>worked it out</think> <answer>{json.dumps(label['solution'])}</answer>"
+    assert "for example <answer> (1 + 2) / 3 </answer>" in prompt
+    return f"<think>worked it out</think> <answer> {witness} </answer>"
+
+
+@pytest.mark.parametrize("kind", ["kk", "zebra", "countdown"])
+def test_an_answer_written_as_each_prompt_of_reward_gen_asks_scores_1(kind, tmp_path):
+    parser = argparse.ArgumentParser()
+    gen_cli.add_arguments(parser)
+    out = tmp_path / "rows.jsonl"
+    args = parser.parse_args([kind, "--n", "4", "--seed", "3", "--out", str(out), "--no-progress"])
+    assert gen_cli.run(args) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 4
+    for i, row in enumerate(rows):
+        task = countdown_task(i, seed=3) if kind == "countdown" else None
+        assert task is None or task.row() == row
+        witness = task.witness if task else None
+        result = score_item(answer_as_the_prompt_asks(row, witness), row["label"], prompt=row["prompt"])
+        assert (result["verdict"], result["reward"], result["format_ok"]) == ("correct", 1.0, True), result
+
+
+def test_reward_gen_has_these_generators():
+    """The test above covers every generator `reward gen` offers."""
+    parser = argparse.ArgumentParser()
+    gen_cli.add_arguments(parser)
+    (kinds,) = parser._subparsers._group_actions
+    assert set(kinds.choices) == {"kk", "zebra", "countdown"}

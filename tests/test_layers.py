@@ -1,7 +1,8 @@
 """The layers of docs/architecture.md, read from the code's own imports: ``reward_server ->
-services -> sandbox``, and the packages that stand apart (trainer, reward_client, loadtest,
-evaluation, bench) are imported by none of the three. reward_client (client/, a distribution
-of its own) imports nothing of the service's: the standard library and httpx only."""
+services -> sandbox``, and the packages that stand apart (generators, trainer, reward_client,
+loadtest, evaluation, bench) are imported by none of the three. The generators are a tool on
+top of the scoring layer: they import services and sandbox only. reward_client (client/, a
+distribution of its own) imports nothing of the service's: the standard library and httpx only."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGES = ("sandbox", "services", "reward_server", "reward_client", "trainer", "loadtest", "evaluation", "bench")
+PACKAGES = (
+    "sandbox", "services", "reward_server", "generators", "reward_client", "trainer", "loadtest", "evaluation", "bench"
+)
 # What each layer of the service may import of this repository (besides itself).
 ALLOWED = {
     "sandbox": set(),
@@ -22,6 +25,7 @@ ALLOWED = {
     # `reward eval` in-process builds the service's engine; over HTTP it uses the client; it
     # reads benchmarks with the trainer's data loaders.
     "evaluation": {"reward_server", "services", "sandbox", "reward_client", "trainer"},
+    "generators": {"services", "sandbox"},
 }
 # Where a package's source is, when not at the top of the repository.
 SOURCE = {"reward_client": REPO / "client" / "reward_client"}
@@ -65,12 +69,12 @@ def test_the_client_imports_nothing_of_the_service():
 
 
 def test_the_reward_command_finds_the_other_packages_commands() -> None:
-    """`reward eval` and `reward loadtest` join the command through an entry-point group, not an
+    """`reward gen`, `reward eval` and `reward loadtest` join the command through an entry-point group, not an
     import of the service's."""
     result = subprocess.run([sys.executable, "-m", "reward_server.cli", "--help"], cwd=REPO, capture_output=True,
                             text=True, timeout=60)  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "{serve,worker,gen,audit,eval,loadtest}" in result.stdout
+    assert "{serve,worker,audit,eval,gen,loadtest}" in result.stdout
 
 
 def test_the_api_process_does_not_load_the_workers_pool() -> None:

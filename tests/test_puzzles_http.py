@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from services.generators.kk import kk_puzzle
-from services.generators.zebra import zebra_puzzle
+from generators.kk import kk_puzzle
+from generators.zebra import zebra_puzzle
 
 
 def respond(answer: str) -> str:

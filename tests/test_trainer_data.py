@@ -602,6 +602,14 @@ def test_bad_sources_are_clear(tmp_path: Path) -> None:
         list(read_rows(tmp_path / "bad.jsonl"))
 
 
+def test_a_missing_file_is_one_line_from_the_command(tmp_path: Path, capsys) -> None:
+    from trainer.data.__main__ import main
+
+    missing = tmp_path / "missing.parquet"
+    assert main(["--source", f"kk={missing}", "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+    assert capsys.readouterr().err == f"error: {missing}: no such file\n"
+
+
 def test_the_studys_prompt_is_kept_or_retemplated(tmp_path: Path) -> None:
     source = Path(__file__).parent / "data" / "realdata" / "deepscaler_test.jsonl"
     spec = SourceSpec.parse(f"verl={source}")

@@ -182,6 +182,20 @@ def test_generators_stay_a_source(tmp_path: Path) -> None:
     assert {r["datasource"] for r in rows} == {"kk", "zebra"}
 
 
+def test_a_verl_file_is_a_source_of_any_domain(tmp_path: Path) -> None:
+    """`make train SOURCES="verl=FILE"`: what `python -m trainer.data` reads, a run takes."""
+    result = launch(
+        "--domain", "kk", "--out", str(tmp_path), "--source", f"verl={STUDY / 'kk-test.parquet'}",
+        "--set", "data.eval_size=0", env={**OFFLINE, "HF_HOME": str(tmp_path / "hf")},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "to download" not in result.stdout
+    rows = [json.loads(line) for line in (tmp_path / "data" / "train.jsonl").read_text().splitlines()]
+    assert rows and {r["datasource"] for r in rows} == {"kk"}
+    refused = launch("--domain", "kk", "--out", str(tmp_path / "x"), "--source", "coder1=x.parquet", env=OFFLINE)
+    assert refused.returncode != 0 and "it takes kk, verl" in refused.stderr
+
+
 @pytest.mark.parametrize("domain", ["code", "math", "puzzle", "mix"])
 def test_the_studys_files_become_datasets_the_service_scores(domain: str, tmp_path: Path, client) -> None:
     sources = [arg for s in STUDY_SOURCES[domain] for arg in ("--source", s)]

@@ -17,6 +17,11 @@ from typing import Any
 from trainer.data.build import DataSpecError, SourceSpec
 from trainer.data.hub import PUBLIC_DATASETS, PublicDataset, cached_files, fetch
 
+ANY_DOMAIN_FORMATS = ("verl",)
+"""Formats every domain takes besides its own: a veRL file names each row's source
+(``data_source``), which says the row's domain, so no domain's list needs to name it.
+Given one, a run trains on the files given and downloads nothing for the other formats."""
+
 GENERATOR_FOR_FORMAT = {"countdown": "countdown", "kk": "kk", "zebralogic": "zebra", "lpb": "zebra"}
 """A file format and the generator that stands in for it when asked to."""
 
@@ -35,16 +40,22 @@ def plan_sources(config: dict[str, Any], given: list[SourceSpec], *, dry_run: bo
     formats: list[str] = list(data.get("formats", []))
     hub: list[str] = [f for f in data.get("hub", []) if f in formats]
     generate: dict[str, int] = dict(data.get("generate", {}))
-    unused = [s for s in given if s.kind not in formats and not s.kind.startswith("gen:")]
+    taken = [*formats, *(f for f in ANY_DOMAIN_FORMATS if f not in formats)]
+    unused = [s for s in given if s.kind not in taken and not s.kind.startswith("gen:")]
     if unused:
         raise DataSpecError(
-            f"--source {', '.join(s.kind for s in unused)} is not used by this domain (it takes {', '.join(formats)})"
+            f"--source {', '.join(s.kind for s in unused)} is not used by this domain (it takes {', '.join(taken)})"
         )
     plan = SourcePlan(sources=list(given))
     given_kinds = {s.kind for s in given}
     generated: set[str] = {s.kind[4:] for s in given if s.kind.startswith("gen:")}
+    verl_given = any(s.kind in ANY_DOMAIN_FORMATS for s in given)
     for fmt in formats:
         if fmt in given_kinds:
+            continue
+        if verl_given:
+            # the veRL files are the data this run was given: nothing is fetched beside them
+            plan.notes.append(f"{fmt}: no file of its own; the veRL file(s) given stand in")
             continue
         generator = GENERATOR_FOR_FORMAT.get(fmt)
         if generator and generator in generated:

@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench.grpo_step.burst import drain_seconds, lone_request, send_step
-from bench.grpo_step.cluster import Cluster
+from bench.grpo_step.cluster import Cluster, stopped_on_exit
 from bench.grpo_step.report import print_report, write_report
 from bench.grpo_step.sides import judge, percentile
 from bench.grpo_step.step import Sample, build_step
@@ -53,7 +53,13 @@ def run_service_step(url: str, step: list[Sample], console: Console) -> dict[str
         started = time.monotonic()
         answers = asyncio.run(send_step(url, step, lambda: progress.advance(task)))
         wall = time.monotonic() - started
-    drain = drain_seconds(url)
+    with console.status("waiting for the service to drain, then rechecking wrong rewards alone"):
+        return _service_figures(url, step, answers, wall, drain_seconds(url))
+
+
+def _service_figures(
+    url: str, step: list[Sample], answers: list, wall: float, drain: float | None
+) -> dict[str, Any]:
     wrong = [(s, a) for s, a in zip(step, answers, strict=True) if a.reward is not None and a.reward != s.expected_reward]
     rechecked = recheck_alone(url, [s for s, _ in wrong[:20]])
     right = next(s for s in step if s.kind == "correct")
@@ -129,6 +135,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="the step sent with the default time limits and with limits from the references")
     args = parser.parse_args(argv)
     console = Console()
+    try:
+        with stopped_on_exit(console):
+            return chosen_run(args, console)
+    except KeyboardInterrupt:
+        return 130
+
+
+def chosen_run(args: argparse.Namespace, console: Console) -> int:
     if args.audit_compare:
         return audit_compare(args, console)
     if args.calibrated:
@@ -161,8 +175,11 @@ def limits_compare(args: argparse.Namespace, console: Console) -> int:
 
 def step_of(args: argparse.Namespace) -> tuple[list[Task], list[Sample], dict[str, str]]:
     """The tasks, the step built from them, and the services' extra environment."""
-    tasks, _ = load_tasks(SourceSpec.parse(f"{args.format}={args.data}"), progress=False)
-    step = build_step(tasks, args.prompts, args.samples, args.seed)
+    console = Console(stderr=True)
+    with console.status(f"reading {args.data}"):
+        tasks, _ = load_tasks(SourceSpec.parse(f"{args.format}={args.data}"), progress=False)
+    with console.status(f"building the step: {args.prompts} prompts x {args.samples} samples"):
+        step = build_step(tasks, args.prompts, args.samples, args.seed)
     return tasks, step, dict(item.split("=", 1) for item in args.env)
 
 
@@ -175,7 +192,7 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     if args.url:
         figures["service"] = run_service_step(args.url, step, console)
     else:
-        with Cluster(Path(tempfile.mkdtemp(prefix="grpo-step-")), args.backend, args.rq_workers, env) as cluster:
+        with Cluster(Path(tempfile.mkdtemp(prefix="grpo-step-")), args.backend, args.rq_workers, env, console) as cluster:
             figures["service"] = run_service_step(cluster.url, step, console)
     if args.study:
         figures["study"] = run_study_step(step, console)

@@ -54,7 +54,7 @@ def run_side(
 ) -> tuple[dict[str, Any], list[Answer]]:
     """One side: the step sent to a fresh service on this machine, and what it measured;
     ``measure`` reads more from the service (its URL) before it stops."""
-    with Cluster(Path(tempfile.mkdtemp(prefix="grpo-side-")), backend, workers, env) as cluster:
+    with Cluster(Path(tempfile.mkdtemp(prefix="grpo-side-")), backend, workers, env, console) as cluster:
         console.print(f"  {name}: {len(step)} requests ...")
         started = time.monotonic()
         answers = asyncio.run(send_step(cluster.url, step))

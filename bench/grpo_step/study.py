@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -26,6 +27,8 @@ from bench.grpo_step.step import Sample
 
 THREADS = 8
 TEST_TIMEOUT_S = 10.0
+_stopping = threading.Event()
+"""Set when the bench is interrupted: no thread starts another program."""
 SYSTEM_PYTHON = "/usr/bin/python3"
 """The interpreter the programs run with when they run as another user (a virtualenv under
 root's home is not theirs to read)."""
@@ -106,6 +109,8 @@ def study_reward(sample: Sample) -> float:
         with open(path, "w") as fh:
             fh.write(code)
         for stdin, expected in zip(tests["inputs"], tests["outputs"], strict=True):
+            if _stopping.is_set():
+                return 0.0
             done = _run(path, stdin if isinstance(stdin, str) else "\n".join(map(str, stdin)))
             expected_text = expected if isinstance(expected, str) else "\n".join(map(str, expected))
             if done is None or done.returncode != 0 or _lines(done.stdout) != _lines(expected_text):
@@ -120,8 +125,13 @@ def study_rewards(step: list[Sample], on_answer: Any = None) -> list[float]:
             on_answer()
         return reward
 
+    _stopping.clear()
+    pool = ThreadPoolExecutor(THREADS)
     try:
-        with ThreadPoolExecutor(THREADS) as pool:
-            return list(pool.map(one, step))
+        return list(pool.map(one, step))
     finally:
+        # Interrupted, the samples not yet started are dropped and the running ones stop at
+        # their next test (the bench stops their programs), rather than the whole step running out.
+        _stopping.set()
+        pool.shutdown(wait=False, cancel_futures=True)
         _kill_leftovers()

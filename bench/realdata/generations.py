@@ -141,7 +141,7 @@ def zebralogic_standin(n: int, seed: int = 0) -> list[dict[str, Any]]:
     """Rows in ZebraLogic's grid-mode form (``id``, ``size``, ``puzzle``, ``solution`` with
     ``header`` and positional ``rows``) from this project's puzzle generator: ZebraLogic's
     own file is gated, so it stands in for the file a user would supply."""
-    from services.generators import generate_zebra
+    from generators import generate_zebra
 
     rows = []
     for index, row in enumerate(generate_zebra(n, houses=4, attributes=3, seed=seed)):

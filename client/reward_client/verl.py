@@ -3,16 +3,18 @@
 Per sample (veRL 0.9's default reward loop, ``reward.reward_manager.name=naive``; also
 ``dapo``, ``gdpo``, ``rate_limited``, which call the same way)::
 
-    reward.custom_reward_function.path=/path/to/reward_client/verl.py
+    reward.custom_reward_function.path=/path/to/client/reward_client/verl.py
     reward.custom_reward_function.name=compute_score
     +reward.custom_reward_function.reward_kwargs.url=http://reward:8000
 
 veRL then calls ``compute_score(data_source=..., solution_str=..., ground_truth=...,
 extra_info=...)`` once per sample, all samples of a batch at once from a thread pool.
-(The pre-0.9 keys ``custom_reward_function.*`` are migrated by veRL itself.)
+(veRL 0.9.1's ``main_ppo`` reads only these ``reward.*`` keys: the top-level
+``custom_reward_function.*`` of earlier releases is ignored there.)
 
-Batched (``verl/workers/reward_manager/batch.py``'s ``BatchRewardManager``; one HTTP call
-per rollout batch)::
+Batched, for the ``BatchRewardManager`` of releases whose reward loop selects it
+(``verl/workers/reward_manager/batch.py``; 0.9.1's loop does not; one HTTP call per
+rollout batch)::
 
     reward.custom_reward_function.name=compute_score_batch
 

@@ -1,4 +1,4 @@
-"""Offline data from the puzzle generators in :mod:`services.generators` (KK, Zebra, CountDown).
+"""Offline data from the puzzle generators in :mod:`generators` (KK, Zebra, CountDown).
 
 The generators write prompts with their own answer instructions; a task needs the bare
 question (the templates add the instructions), so the instructions are cut off at the
@@ -28,16 +28,16 @@ _INSTRUCTION_MARKERS = {
 
 
 class GeneratorsUnavailable(RuntimeError):
-    """services.generators is missing or lacks the API this module uses."""
+    """The generators package is missing or lacks the API this module uses."""
 
 
 def _generators() -> Any:
     try:
-        import services.generators as generators
+        import generators
     except ImportError as exc:
         raise GeneratorsUnavailable(
-            "offline KK / Zebra / CountDown data needs the puzzle generators (services.generators, the "
-            f"puzzle issue), which cannot be imported here ({exc}); pass source files instead "
+            "offline KK / Zebra / CountDown data needs the puzzle generators (the generators "
+            f"package), which cannot be imported here ({exc}); pass source files instead "
             "(--source kk=FILE.parquet, zebralogic=..., countdown=...)"
         ) from None
     missing = [
@@ -47,7 +47,7 @@ def _generators() -> Any:
     ]
     if missing:
         raise GeneratorsUnavailable(
-            f"services.generators lacks {', '.join(missing)}; pass source files instead"
+            f"the generators package lacks {', '.join(missing)}; pass source files instead"
         )
     return generators
 

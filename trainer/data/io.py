@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from services.generators.progress import progress_bar as shared_progress_bar
+from generators.progress import progress_bar as shared_progress_bar
 
 PROGRESS_MIN_ROWS = 2000
 """With ``progress=None`` a bar is shown for files with at least this many rows."""
@@ -49,6 +49,8 @@ def _open_text(path: Path):
 
 def count_rows(path: Path) -> int:
     """Number of rows in a source file (parquet metadata, or lines of a JSONL file)."""
+    if not Path(path).is_file():
+        raise SourceFileError(f"{path}: no such file")
     suffix = _suffix(path)
     if suffix == ".parquet":
         import pyarrow.parquet as pq

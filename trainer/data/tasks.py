@@ -33,7 +33,7 @@ class Task:
     question: str
     """The problem statement, without answer-format instructions."""
     label: dict[str, Any]
-    """The label in the schema of DESIGN.md (validated by :func:`services.labels.parse_label`)."""
+    """The label (README, "Labels"; each domain module's label model, read by :func:`services.labels.parse_label`)."""
     source: str
     """Where it came from, e.g. ``deepscaler`` or ``gen:kk``."""
     answer_style: str

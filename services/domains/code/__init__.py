@@ -1,6 +1,6 @@
 """The code verifier: run the response's program against the label's tests in the sandbox.
 
-Three test styles (see :class:`services.labels.CodeTests`):
+Three test styles (see :class:`CodeTests` below):
 
 * stdin/stdout - ``inputs``/``outputs`` strings; one sandbox run per test; stdout is
   compared here, in the trusted parent, ignoring trailing white space and blank lines,

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from generators.kk import spread_seed
+from generators.progress import rows_with_progress
 from services.domains.countdown import evaluate_equation
-from services.generators.kk import spread_seed
-from services.generators.progress import rows_with_progress
 
 MIN_NUMBERS, MAX_NUMBERS = 2, 8
 ATTEMPTS_PER_TASK = 8

@@ -1,6 +1,7 @@
 """``reward gen``: write generated puzzles and tasks as JSONL rows {"prompt", "label"}.
 
-The project's CLI entry point calls :func:`add_arguments` on its ``gen`` sub-parser and
+The ``reward`` command finds this module through the ``reward.commands`` entry-point group
+(pyproject.toml), calls :func:`add_arguments` on its ``gen`` sub-parser and
 :func:`run` with the parsed arguments::
 
     reward gen kk --n 1000 --people 3 --seed 0 --out kk.jsonl
@@ -17,9 +18,11 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from services.generators.countdown import generate_countdown
-from services.generators.kk import generate_kk
-from services.generators.zebra import generate_zebra
+from generators.countdown import generate_countdown
+from generators.kk import generate_kk
+from generators.zebra import generate_zebra
+
+HELP = "generate puzzle and CountDown data (JSONL rows with prompt and label)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from services.generators.progress import rows_with_progress
+from generators.progress import rows_with_progress
 
 MIN_PEOPLE, MAX_PEOPLE = 2, 12
 ATTEMPTS_PER_PUZZLE = 8
@@ -29,6 +29,16 @@ INSTRUCTIONS = (
     "<answer> </answer> tags, one line per person, each line either \"(i) NAME is {a_truth}\" or "
     "\"(i) NAME is {a_liar}\", for example <answer>\n(1) {first} is ...\n(2) ...\n</answer>"
 )
+
+
+# reasoning-gym ends its question with an answer format of its own ("X is a knight/knave"),
+# which would contradict INSTRUCTIONS, and a reply that copied it names both roles (a hedge).
+RG_FORMAT = ' (Format your answer like: "'
+
+
+def question_without_format(question: str) -> str:
+    cut = question.find(RG_FORMAT)
+    return question[:cut] if cut >= 0 else question
 
 
 def spread_seed(seed: int, kind: str) -> int:
@@ -147,7 +157,7 @@ def kk_puzzle(index: int, people: int = 3, seed: int = 0, depth: int = 2, width:
             solution=solution,
             roles=(str(terms["knight"]), str(terms["knave"])),
             articles=(str(terms["a_knight"]), str(terms["a_knave"])),
-            question=str(item["question"]),
+            question=question_without_format(str(item["question"])),
         )
     raise RuntimeError(f"no uniquely solvable puzzle for index {index}: {'; '.join(problems)}")
 

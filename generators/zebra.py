@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from services.generators.progress import rows_with_progress
+from generators.progress import rows_with_progress
 
 
 @dataclass(frozen=True, slots=True)
