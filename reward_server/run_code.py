@@ -49,6 +49,7 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -124,8 +125,24 @@ class RunCodeRequest(BaseModel):
         return value
 
 
+class CommandStatus(StrEnum):
+    """A step's status in SandboxFusion's answer."""
+
+    FINISHED = "Finished"
+    ERROR = "Error"
+    TIME_LIMIT = "TimeLimitExceeded"
+
+
+class CallStatus(StrEnum):
+    """The call's status in SandboxFusion's answer."""
+
+    SUCCESS = "Success"
+    FAILED = "Failed"
+    SANDBOX_ERROR = "SandboxError"
+
+
 class CommandRunResult(BaseModel):
-    status: Literal["Finished", "Error", "TimeLimitExceeded"]
+    status: CommandStatus
     execution_time: float | None = None
     return_code: int | None = None
     stdout: str | None = None
@@ -133,7 +150,7 @@ class CommandRunResult(BaseModel):
 
 
 class RunCodeResponse(BaseModel):
-    status: Literal["Success", "Failed", "SandboxError"]
+    status: CallStatus
     message: str
     compile_result: CommandRunResult | None = None
     run_result: CommandRunResult | None = None
@@ -144,13 +161,13 @@ class RunCodeResponse(BaseModel):
 def command_result(result: RunResult) -> dict[str, Any]:
     """One step (compile or run) as SandboxFusion reports it."""
     if result.status == sandbox.model.TIMEOUT:
-        status, code = "TimeLimitExceeded", None
+        status, code = CommandStatus.TIME_LIMIT, None
     elif result.status == sandbox.model.SANDBOX_ERROR:
-        status, code = "Error", None
+        status, code = CommandStatus.ERROR, None
     else:
         # Crashes, memory and output limits end the process with a non-zero code: for the
         # caller these are programs that finished badly, as SandboxFusion reports them.
-        status = "Finished"
+        status = CommandStatus.FINISHED
         if result.exit_code is not None:
             code = result.exit_code
         elif result.signal is not None:
@@ -166,15 +183,15 @@ def command_result(result: RunResult) -> dict[str, Any]:
     }
 
 
-def overall_status(*steps: dict[str, Any] | None) -> str:
+def overall_status(*steps: dict[str, Any] | None) -> CallStatus:
     done = [s for s in steps if s is not None]
-    if any(s["status"] == "Error" for s in done):
-        return "SandboxError"
-    if any(s["status"] == "TimeLimitExceeded" for s in done):
-        return "Failed"
+    if any(s["status"] == CommandStatus.ERROR for s in done):
+        return CallStatus.SANDBOX_ERROR
+    if any(s["status"] == CommandStatus.TIME_LIMIT for s in done):
+        return CallStatus.FAILED
     if any((s["return_code"] or 0) != 0 for s in done):
-        return "Failed"
-    return "Success"
+        return CallStatus.FAILED
+    return CallStatus.SUCCESS
 
 
 def to_response(result: RunResult, language: str) -> dict[str, Any]:
@@ -186,7 +203,7 @@ def to_response(result: RunResult, language: str) -> dict[str, Any]:
         # The compile step itself ended the call (compile error, compile time limit).
         compile_step, run_step = command_result(result), None
         if result.status == sandbox.model.COMPILE_ERROR:
-            compile_step["status"] = "Finished"
+            compile_step["status"] = CommandStatus.FINISHED
             compile_step["return_code"] = compile_step["return_code"] or 1
             compile_step["stderr"] = compile_step["stderr"] or (result.reason or "")
     else:
@@ -194,7 +211,7 @@ def to_response(result: RunResult, language: str) -> dict[str, Any]:
         run_step = command_result(result)
     status = overall_status(compile_step, run_step)
     message = ""
-    if status == "SandboxError":
+    if status == CallStatus.SANDBOX_ERROR:
         message = result.reason or "the sandbox could not run the program"
     return {
         "status": status,
@@ -213,7 +230,7 @@ def one_step_result(result: RunResult, language: str) -> dict[str, Any]:
     if result.compile is not None or result.status != sandbox.model.COMPILE_ERROR:
         return command_result(result)
     step = command_result(result)
-    step.update(status="Finished", return_code=ONE_STEP[language],
+    step.update(status=CommandStatus.FINISHED, return_code=ONE_STEP[language],
                 stderr=step["stderr"] or (result.reason or ""))  # fmt: skip
     if language == "go_test":
         step["stdout"] = (step["stdout"] or "") + GO_BUILD_FAILED
@@ -230,7 +247,7 @@ def go_test_files(code: str) -> tuple[str, dict[str, bytes]]:
 
 
 def sandbox_error(message: str) -> dict[str, Any]:
-    return {"status": "SandboxError", "message": message, "compile_result": None, "run_result": None,
+    return {"status": CallStatus.SANDBOX_ERROR, "message": message, "compile_result": None, "run_result": None,
             "executor_pod_name": None, "files": {}}  # fmt: skip
 
 
