@@ -39,14 +39,15 @@ READ_ELSEWHERE: dict[str, str] = {
     "REWARD_SANDBOX_ARTIFACT_DIR": "sandbox/artifacts.py",
     "REWARD_SANDBOX_ARTIFACT_CACHE_MB": "sandbox/artifacts.py",
     # the clients, often set in the same shell as the service
-    "REWARD_URL": "reward_client",
-    "REWARD_MODE": "reward_client/openrlhf_reward_func.py",
-    "REWARD_DEADLINE_S": "reward_client/openrlhf_reward_func.py",
-    "REWARD_BATCH_SIZE": "reward_client/openrlhf_reward_func.py",
-    "REWARD_DATA_SOURCE_DOMAINS": "reward_client/labels.py",
+    "REWARD_URL": "client/reward_client",
+    "REWARD_MODE": "client/reward_client/openrlhf_reward_func.py",
+    "REWARD_DEADLINE_S": "client/reward_client/openrlhf_reward_func.py",
+    "REWARD_BATCH_SIZE": "client/reward_client/openrlhf_reward_func.py",
+    "REWARD_DATA_SOURCE_DOMAINS": "client/reward_client/labels.py",
     # the tools beside the service
     "REWARD_DATA_CACHE": "trainer/data/hub.py, evaluation/benchmarks.py",
     "REWARD_BENCH_URL": "bench/bench_sandbox.py",
+    "REWARD_TEST_SERVICE_URL": "tests/conftest.py, scripts/client_check.sh",
     "REWARD_IMAGE": "docker-compose.yml, deploy/compose.sh",
     "REWARD_PUBLISH": "docker-compose.yml, deploy/compose.sh",
 }

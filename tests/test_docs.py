@@ -197,8 +197,11 @@ def test_the_readme_reward_mode_table_is_what_the_service_pays(docs_service: Run
 
 
 def serve_recipe(variables: list[str], env: dict[str, str]) -> str:
-    result = subprocess.run(["make", "-n", "serve", "STAMP=", *variables], cwd=REPO, capture_output=True, text=True,
-                            env={**{k: v for k, v in os.environ.items() if k not in ("HOST", "PORT")}, **env},
+    # A make of its own, not a sub-make of `make test` (whose directory messages it would print).
+    outer = ("HOST", "PORT", "MAKEFLAGS", "MAKELEVEL", "MFLAGS")
+    result = subprocess.run(["make", "--no-print-directory", "-n", "serve", "STAMP=", *variables], cwd=REPO,
+                            capture_output=True, text=True,
+                            env={**{k: v for k, v in os.environ.items() if k not in outer}, **env},
                             timeout=60)  # fmt: skip
     assert result.returncode == 0, result.stderr
     return result.stdout.strip().splitlines()[-1]
@@ -298,7 +301,7 @@ def test_the_sandbox_api_snippet_runs(tmp_path: Path) -> None:
     assert language == "python"
     statuses = re.search(r"result\.status\s+# (.+)", snippet).group(1).split(" | ")
     script = tmp_path / "sandbox_example.py"
-    script.write_text(snippet + "\nprint(repr(result.status), repr(result.stdout), pool.size)\npool.close()\n")
+    script.write_text(snippet + "\nprint(repr(str(result.status)), repr(result.stdout), pool.size)\npool.close()\n")
     result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=180,
                             env={**environment(), "REWARD_SANDBOX_WORKERS": "1"})  # fmt: skip
     assert result.returncode == 0, result.stderr

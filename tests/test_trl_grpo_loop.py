@@ -175,7 +175,7 @@ class BusyForPuzzles:
     def readiness(self) -> dict:
         return {"ok": True, "backend": "busy for kk"}
 
-    async def execute(self, item, limit_s: float) -> dict:
+    async def execute(self, item):
         import asyncio
 
         from services.second_opinion import run_item
