@@ -33,7 +33,6 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         lifespan=lifespan,
     )
     app.state.engine = engine
-    app.state.auditor = engine.auditor
     register_error_handlers(app)
     app.add_middleware(BodySizeLimit, limit=engine.settings.max_request_bytes)
     app.add_middleware(RequestMetrics, metrics=engine.metrics)

@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from reward_server.audit import Auditor
 from reward_server.front import Backend, Front
 from reward_server.metrics import Metrics
 from reward_server.settings import Settings
 from services.rewards import RewardOptions
-from services.scoring import WorkItem, decode_item
+from services.scoring import TimeLimits, WorkItem, decode_item
 
 
 @dataclass(eq=False)
@@ -26,8 +27,10 @@ class Engine:
     front: Front
     base_options: RewardOptions
     """The server's default options, under every request's."""
-    auditor: Any = None
-    """The audit (:class:`reward_server.audit.Auditor`) when built with ``audit``."""
+    limits: TimeLimits
+    """How items' time budgets are resolved (from the settings, read once)."""
+    auditor: Auditor | None = None
+    """The audit of answered items, when built with ``audit``."""
 
     @classmethod
     def build(
@@ -43,14 +46,12 @@ class Engine:
         if backend is None or isinstance(backend, str):
             backend = _make_backend(backend or settings.backend, settings, metrics)
         front = Front(settings, metrics, backend)
-        engine = cls(settings, metrics, backend, front, RewardOptions(mode=settings.default_mode))
-        if audit:
-            from reward_server.audit import Auditor
-
-            auditor = Auditor(settings, metrics, backend)
+        auditor = Auditor(settings, metrics, backend) if audit else None
+        if auditor is not None:
             front.observers.append(auditor.observe)
-            engine.auditor = auditor
-        return engine
+        return cls(
+            settings, metrics, backend, front, RewardOptions(mode=settings.default_mode), settings.time_limits, auditor
+        )
 
     def decode(
         self,
@@ -69,7 +70,7 @@ class Engine:
             self.base_options,
             layers,
             truncated,
-            limits=self.settings.time_limits,
+            limits=self.limits,
             overrides=overrides,
         )
 

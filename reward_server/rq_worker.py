@@ -85,7 +85,6 @@ class _WorkerRuntime:
         self.thread = threading.Thread(target=self.loop.run_forever, name="scoring-loop", daemon=True)
         self.thread.start()
         self.engine = Engine.build(settings, "embedded")
-        self.backend = self.engine.backend
         asyncio.run_coroutine_threadsafe(self.engine.start(), self.loop).result()
         self.redis = Redis.from_url(settings.redis_url)
 
@@ -98,7 +97,7 @@ class _WorkerRuntime:
             if time.time() > expires_at:
                 return failure_result(item, Verdict.UNSCORED, "given up before a worker reached it")
             try:
-                return await asyncio.wait_for(self.backend.execute(item), max(expires_at - time.time(), 0.001))
+                return await asyncio.wait_for(self.engine.backend.execute(item), max(expires_at - time.time(), 0.001))
             except TimeoutError:
                 return failure_result(item, Verdict.UNSCORED, "given up while a worker was scoring it")
 

@@ -107,7 +107,7 @@ def audited_app(tmp_path: Path, **overrides: Any):
 def score_all(client: TestClient, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     answer = client.post("/v1/score", json={"items": items})
     assert answer.status_code == 200, answer.text
-    client.portal.call(client.app.state.auditor.drain)
+    client.portal.call(client.app.state.engine.auditor.drain)
     return answer.json()["results"]
 
 
